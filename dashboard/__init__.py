@@ -1,0 +1,1 @@
+"""网格治理指挥平台 — grid governance dashboard."""

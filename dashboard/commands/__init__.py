@@ -1,0 +1,1 @@
+"""Sub-commands of ``python -m dashboard``: each module here registers its commands with cli.command."""

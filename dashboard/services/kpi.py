@@ -1,0 +1,432 @@
+"""The figures of DESIGN §8: one definition each, used by every page, the wall, the map and the reports.
+
+Every count is an SQL aggregate over `cases`, limited to the actor's scope. Each figure counts the cases
+whose *own* date falls in the period: reported by `reported_at`, response by `reported_at`, on-time
+closure by `due_at`, closure and escalation by `accepted_at`, resolution and satisfaction by `closed_at`,
+rework by `resolved_at`. Cases merged as duplicates and rejected cases are left out of every figure
+except "reported" (which counts what came in, rejected included, duplicates excluded).
+
+- 响应率 response = accepted within the response limit ÷ reported
+- 按期结案率 on-time = closed by due_at ÷ cases due in the period (up to now), open ones past due included
+- 结案率 closure = closed ÷ accepted
+- 解决率 resolution = closed as solved ÷ closed
+- 满意率 satisfaction = (满意 + 基本满意) ÷ followed up (不满意 included, 未回访 excluded)
+- 返工率 rework = cases with ≥ 1 rework ÷ resolved
+- 吹哨率 escalation = escalated ÷ accepted
+- 超期数 overdue = cases still being handled (reported/accepted/dispatched/in progress) past due_at, now
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+import pandas as pd
+from sqlalchemy import ColumnElement, and_, case, func, literal, select
+from sqlmodel import Session
+
+from dashboard import clock
+from dashboard.services.scope import Actor, case_filter, grid_filter
+from models import Case, Grid, GridVisit
+from models.enums import ACTIVE_STATUSES, CaseStatus, Satisfaction
+
+GroupBy = Literal["community", "grid", "category", "department", "day", "source"]
+
+# ---------------------------------------------------------------- periods
+
+
+@dataclass(frozen=True)
+class Period:
+    """A half-open time range [start, end) with the kind it was made as (for 环比)."""
+
+    start: datetime
+    end: datetime
+    kind: Literal["day", "week", "month", "quarter", "year", "custom"] = "custom"
+
+    @property
+    def days(self) -> float:
+        return (self.end - self.start).total_seconds() / 86400
+
+    def previous(self) -> Period:
+        """The period before (环比): the previous calendar month/quarter/week/day, else same length before."""
+        if self.kind == "month":
+            return month_period(_shift_month(self.start.date(), -1))
+        if self.kind == "quarter":
+            return quarter_period(_shift_month(self.start.date(), -3))
+        if self.kind == "year":
+            return Period(self.start.replace(year=self.start.year - 1), self.start, "year")
+        length = self.end - self.start
+        return Period(self.start - length, self.start, self.kind)
+
+    def same_last_year(self) -> Period:
+        """The same period one year earlier (同比); 29 February maps to 28 February."""
+        return Period(_minus_year(self.start), _minus_year(self.end), self.kind)
+
+    def clipped(self, now: datetime) -> Period:
+        """The part of the period up to `now`."""
+        return Period(self.start, min(self.end, max(now, self.start)), self.kind)
+
+
+def _minus_year(value: datetime) -> datetime:
+    try:
+        return value.replace(year=value.year - 1)
+    except ValueError:  # 29 February
+        return value.replace(year=value.year - 1, day=28)
+
+
+def _shift_month(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day)
+
+
+def day_period(day: date) -> Period:
+    return Period(_midnight(day), _midnight(day + timedelta(days=1)), "day")
+
+
+def week_period(day: date) -> Period:
+    """The Monday-to-Sunday week containing `day`."""
+    monday = day - timedelta(days=day.weekday())
+    return Period(_midnight(monday), _midnight(monday + timedelta(days=7)), "week")
+
+
+def month_period(day: date) -> Period:
+    first = day.replace(day=1)
+    last = calendar.monthrange(day.year, day.month)[1]
+    return Period(_midnight(first), _midnight(first + timedelta(days=last)), "month")
+
+
+def quarter_period(day: date) -> Period:
+    first = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+    return Period(_midnight(first), _midnight(_shift_month(first, 3)), "quarter")
+
+
+def last_days(n: int, now: datetime | None = None) -> Period:
+    """The last `n` days up to now (a rolling window; its 环比 is the `n` days before)."""
+    now = now or clock.now()
+    return Period(now - timedelta(days=n), now, "custom")
+
+
+# ---------------------------------------------------------------- figures
+
+
+@dataclass
+class Figures:
+    """Counts behind the rates; rates are None when their denominator is zero."""
+
+    reported: int = 0
+    responded_in_time: int = 0
+    due: int = 0
+    closed_on_time: int = 0
+    accepted: int = 0
+    closed_of_accepted: int = 0
+    escalated: int = 0
+    closed: int = 0
+    solved: int = 0
+    followed_up: int = 0
+    satisfied: int = 0
+    resolved: int = 0
+    reworked: int = 0
+    open_now: int = 0
+    overdue_now: int = 0
+
+    @staticmethod
+    def _rate(num: int, den: int) -> float | None:
+        return num / den if den else None
+
+    @property
+    def response_rate(self) -> float | None:
+        return self._rate(self.responded_in_time, self.reported)
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return self._rate(self.closed_on_time, self.due)
+
+    @property
+    def closure_rate(self) -> float | None:
+        return self._rate(self.closed_of_accepted, self.accepted)
+
+    @property
+    def resolution_rate(self) -> float | None:
+        return self._rate(self.solved, self.closed)
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        return self._rate(self.satisfied, self.followed_up)
+
+    @property
+    def rework_rate(self) -> float | None:
+        return self._rate(self.reworked, self.resolved)
+
+    @property
+    def escalation_rate(self) -> float | None:
+        return self._rate(self.escalated, self.accepted)
+
+
+COUNT_COLUMNS = [f.name for f in fields(Figures)]
+RATE_COLUMNS = {
+    "response_rate": ("responded_in_time", "reported"),
+    "on_time_rate": ("closed_on_time", "due"),
+    "closure_rate": ("closed_of_accepted", "accepted"),
+    "resolution_rate": ("solved", "closed"),
+    "satisfaction_rate": ("satisfied", "followed_up"),
+    "rework_rate": ("reworked", "resolved"),
+    "escalation_rate": ("escalated", "accepted"),
+}
+
+_GOOD = (Satisfaction.satisfied.value, Satisfaction.basically.value)
+_FOLLOWED = (*_GOOD, Satisfaction.dissatisfied.value)
+_ACTIVE = [s.value for s in ACTIVE_STATUSES]
+
+
+def _n(cond: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.sum(case((cond, 1), else_=0))
+
+
+def _group_column(by: GroupBy | None, date_col: ColumnElement) -> ColumnElement | None:
+    match by:
+        case None:
+            return None
+        case "community":
+            return Case.community_id
+        case "grid":
+            return Case.grid_id
+        case "category":
+            return Case.category_id
+        case "department":
+            return Case.department_id
+        case "source":
+            return Case.source
+        case "day":
+            return func.date(date_col)
+    raise ValueError(f"unknown grouping {by}")
+
+
+def _where(actor: Actor, extra: Iterable[ColumnElement[bool]]) -> list[ColumnElement[bool]]:
+    return [case_filter(actor), Case.duplicate_of_id.is_(None), *extra]
+
+
+def _filters(community_id: int | None, grid_id: int | None, category_id: int | None,
+             department_id: int | None) -> list[ColumnElement[bool]]:
+    out: list[ColumnElement[bool]] = []
+    if community_id is not None:
+        out.append(Case.community_id == community_id)
+    if grid_id is not None:
+        out.append(Case.grid_id == grid_id)
+    if category_id is not None:
+        out.append(Case.category_id == category_id)
+    if department_id is not None:
+        out.append(Case.department_id == department_id)
+    return out
+
+
+def _blocks(period: Period, now: datetime) -> list[tuple[ColumnElement, dict[str, ColumnElement[int]], list]]:
+    """(date column, {count name: expression}, extra conditions) — one indexed range query each."""
+    not_rejected = Case.status != CaseStatus.rejected
+    due_end = min(period.end, now)
+    return [
+        (
+            Case.reported_at,
+            {
+                "reported": func.count(),
+                "responded_in_time": _n(and_(Case.accepted_at.is_not(None), Case.accepted_at <= Case.response_due_at)),
+            },
+            [],
+        ),
+        (
+            Case.due_at,
+            {
+                "due": func.count(),
+                "closed_on_time": _n(and_(Case.closed_at.is_not(None), Case.closed_at <= Case.due_at)),
+            },
+            [not_rejected, Case.due_at < due_end],
+        ),
+        (
+            Case.accepted_at,
+            {
+                "accepted": func.count(),
+                "closed_of_accepted": _n(Case.closed_at.is_not(None)),
+                "escalated": _n(Case.escalation_level.is_not(None)),
+            },
+            [not_rejected],
+        ),
+        (
+            Case.closed_at,
+            {
+                "closed": func.count(),
+                "solved": _n(Case.solved.is_(True)),
+                "followed_up": _n(Case.satisfaction.in_(_FOLLOWED)),
+                "satisfied": _n(Case.satisfaction.in_(_GOOD)),
+            },
+            [not_rejected, Case.status == CaseStatus.closed],
+        ),
+        (
+            Case.resolved_at,
+            {"resolved": func.count(), "reworked": _n(Case.rework_count > 0)},
+            [not_rejected],
+        ),
+    ]
+
+
+def figures_by(
+    session: Session,
+    actor: Actor,
+    period: Period,
+    by: GroupBy | None,
+    *,
+    community_id: int | None = None,
+    grid_id: int | None = None,
+    category_id: int | None = None,
+    department_id: int | None = None,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """All counts of :class:`Figures` (and the rates) per group, or one row when `by` is None.
+
+    The result has a ``key`` column (group value; None when ungrouped), the count columns and the rate
+    columns. Groups without any case do not appear; callers join to their list of groups.
+    """
+    now = now or clock.now()
+    extra = _filters(community_id, grid_id, category_id, department_id)
+    frames: list[pd.DataFrame] = []
+    for date_col, counts, conds in _blocks(period, now):
+        key = _group_column(by, date_col)
+        key_col = (key if key is not None else literal(None)).label("key")
+        stmt = select(key_col, *(expr.label(name) for name, expr in counts.items())).where(
+            date_col >= period.start, date_col < period.end, *_where(actor, [*extra, *conds])
+        )
+        if key is not None:
+            stmt = stmt.group_by(key)
+        rows = session.exec(stmt).all()  # type: ignore[call-overload]
+        frames.append(pd.DataFrame(rows, columns=["key", *counts]).set_index("key"))
+    now_stmt = select(
+        (_group_column(by, Case.reported_at) if by not in (None, "day") else literal(None)).label("key"),
+        func.count().label("open_now"),
+        _n(Case.due_at < now).label("overdue_now"),
+    ).where(Case.status.in_(_ACTIVE), *_where(actor, extra))
+    if by not in (None, "day"):
+        now_stmt = now_stmt.group_by(_group_column(by, Case.reported_at))
+    frames.append(pd.DataFrame(session.exec(now_stmt).all(), columns=["key", "open_now", "overdue_now"]).set_index("key"))  # type: ignore[call-overload]
+    if by == "day":
+        frames[-1] = frames[-1].iloc[0:0]
+    df = pd.concat(frames, axis=1).fillna(0)
+    if by is None and df.empty:
+        df = pd.DataFrame([{c: 0 for c in COUNT_COLUMNS}], index=pd.Index([None], name="key"))
+    df = df.reindex(columns=COUNT_COLUMNS, fill_value=0).astype("int64")
+    if by == "day":
+        df.index = pd.to_datetime(pd.Index(df.index).astype(str)).date
+    df = df.groupby(level=0).sum() if by is not None else df.iloc[[0]]
+    for rate, (num, den) in RATE_COLUMNS.items():
+        df[rate] = (df[num] / df[den].where(df[den] > 0)).astype("float64")
+    df.index.name = "key"
+    return df.reset_index()
+
+
+def figures(session: Session, actor: Actor, period: Period, **filters: int | None) -> Figures:
+    """The figures of one period and scope."""
+    row = figures_by(session, actor, period, None, **filters).iloc[0]  # type: ignore[arg-type]
+    return Figures(**{name: int(row[name]) for name in COUNT_COLUMNS})
+
+
+def open_counts_by_grid(session: Session, actor: Actor, now: datetime | None = None) -> pd.DataFrame:
+    """Per grid: open (still being handled), overdue now, and by ageing colour (SQL thresholds)."""
+    now = now or clock.now()
+    stmt = (
+        select(
+            Case.grid_id.label("grid_id"),
+            func.count().label("open_now"),
+            _n(Case.due_at < now).label("overdue_now"),
+            _n(Case.warn_at > now).label("green"),
+            _n(and_(Case.warn_at <= now, Case.due_at > now)).label("yellow"),
+            _n(and_(Case.due_at <= now, Case.black_at > now)).label("red"),
+            _n(Case.black_at <= now).label("black"),
+        )
+        .where(Case.status.in_(_ACTIVE), *_where(actor, []))
+        .group_by(Case.grid_id)
+    )
+    return pd.DataFrame(session.exec(stmt).all(), columns=["grid_id", "open_now", "overdue_now", "green",  # type: ignore[call-overload]
+                                                            "yellow", "red", "black"])
+
+
+def blind_spots(session: Session, actor: Actor, days: int = 30, now: datetime | None = None) -> pd.DataFrame:
+    """Grids in scope with their last case and last visit; ``blind`` when neither in the last `days` days.
+
+    Columns: grid_id, code, name, community_id, last_case_at, last_visit_at, days_since (since the later
+    of the two, None when neither ever happened), blind.
+    """
+    now = now or clock.now()
+    last_case = (
+        select(Case.grid_id, func.max(Case.reported_at).label("last_case_at")).group_by(Case.grid_id).subquery()
+    )
+    last_visit = (
+        select(GridVisit.grid_id, func.max(GridVisit.at).label("last_visit_at")).group_by(GridVisit.grid_id).subquery()
+    )
+    stmt = (
+        select(Grid.id, Grid.code, Grid.name, Grid.community_id, last_case.c.last_case_at, last_visit.c.last_visit_at)
+        .outerjoin(last_case, last_case.c.grid_id == Grid.id)
+        .outerjoin(last_visit, last_visit.c.grid_id == Grid.id)
+        .where(grid_filter(actor))
+        .order_by(Grid.code)
+    )
+    df = pd.DataFrame(session.exec(stmt).all(),  # type: ignore[call-overload]
+                      columns=["grid_id", "code", "name", "community_id", "last_case_at", "last_visit_at"])
+    for col in ("last_case_at", "last_visit_at"):
+        df[col] = pd.to_datetime(df[col])
+    latest = df[["last_case_at", "last_visit_at"]].max(axis=1)
+    df["days_since"] = ((pd.Timestamp(now) - latest).dt.total_seconds() / 86400).round(1)
+    df["blind"] = latest.isna() | (latest < pd.Timestamp(now - timedelta(days=days)))
+    return df
+
+
+def handling_time(
+    session: Session, actor: Actor, period: Period, *, community_id: int | None = None, grid_id: int | None = None,
+    category_id: int | None = None,
+) -> pd.DataFrame:
+    """Median and 90th percentile of accepted → resolved per category, in the category's calendar units.
+
+    Uses the SLA engine's calendars; reads only (accepted_at, resolved_at, category) of the cases resolved in
+    the period, aggregated per category.
+    """
+    from dashboard.services import sla
+    from models import Category
+
+    stmt = (
+        select(Case.category_id, Category.calendar, Case.accepted_at, Case.resolved_at)
+        .join(Category, Category.id == Case.category_id)
+        .where(
+            Case.resolved_at >= period.start,
+            Case.resolved_at < period.end,
+            Case.accepted_at.is_not(None),
+            *_where(actor, _filters(community_id, grid_id, category_id, None)),
+        )
+    )
+    cal = sla.load_calendar(session)
+    rows = [
+        (cat, kind, sla.elapsed(acc, res, kind, cal)) for cat, kind, acc, res in session.exec(stmt).all()  # type: ignore[call-overload]
+    ]
+    df = pd.DataFrame(rows, columns=["category_id", "calendar", "elapsed"])
+    if df.empty:
+        return pd.DataFrame(columns=["category_id", "calendar", "cases", "median", "p90"])
+    out = df.groupby(["category_id", "calendar"])["elapsed"].agg(
+        cases="count", median="median", p90=lambda s: s.quantile(0.9)
+    )
+    return out.reset_index()
+
+
+def rate_change(current: float | None, previous: float | None) -> float | None:
+    """Change of a rate in percentage points (as a fraction: 0.02 = 2 points); None when not comparable."""
+    if current is None or previous is None:
+        return None
+    return current - previous
+
+
+def count_change(current: int, previous: int) -> float | None:
+    """Relative change of a count (0.18 = +18 %); None when the previous count is zero."""
+    if not previous:
+        return None
+    return current / previous - 1

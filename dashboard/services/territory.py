@@ -1,0 +1,42 @@
+"""Reading the territory (communities, grids, categories, departments) as small lookup tables."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlmodel import Session, select
+
+from dashboard.services.scope import Actor, grid_filter
+from models import Category, Community, Department, Grid
+
+
+def communities(session: Session) -> pd.DataFrame:
+    """id, code, name, kind of every community, by code."""
+    rows = session.exec(select(Community.id, Community.code, Community.name, Community.kind).order_by(Community.code)).all()
+    return pd.DataFrame(rows, columns=["id", "code", "name", "kind"])
+
+
+def grids(session: Session, actor: Actor | None = None) -> pd.DataFrame:
+    """Grids (in the actor's scope when given) with their community and population totals, by code."""
+    stmt = select(Grid.id, Grid.code, Grid.name, Grid.community_id, Grid.households, Grid.residents,
+                  Grid.worker_id).order_by(Grid.code)
+    if actor is not None:
+        stmt = stmt.where(grid_filter(actor))
+    rows = session.exec(stmt).all()
+    return pd.DataFrame(rows, columns=["id", "code", "name", "community_id", "households", "residents", "worker_id"])
+
+
+def categories(session: Session, include_retired: bool = False) -> pd.DataFrame:
+    """Categories with their SLA settings, by code."""
+    stmt = select(Category).order_by(Category.code)
+    if not include_retired:
+        stmt = stmt.where(Category.active.is_(True))
+    rows = [c.model_dump() for c in session.exec(stmt).all()]
+    return pd.DataFrame(rows)
+
+
+def departments(session: Session, include_inactive: bool = False) -> pd.DataFrame:
+    stmt = select(Department.id, Department.code, Department.name, Department.kind, Department.active).order_by(
+        Department.code)
+    if not include_inactive:
+        stmt = stmt.where(Department.active.is_(True))
+    return pd.DataFrame(session.exec(stmt).all(), columns=["id", "code", "name", "kind", "active"])

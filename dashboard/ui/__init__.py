@@ -1,0 +1,1 @@
+"""Reusable Streamlit widgets and the page registry."""

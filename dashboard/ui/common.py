@@ -1,0 +1,58 @@
+"""Small helpers every page uses: the acting user, a database session, safe text, number formats."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import streamlit as st
+from sqlmodel import Session
+
+from dashboard.db import session_scope
+from dashboard.i18n import t
+from dashboard.services.scope import Actor
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
+
+
+def actor() -> Actor:
+    """The logged-in user. app.py runs pages only after login, so this is always set in a page."""
+    value = st.session_state.get("actor")
+    if value is None:
+        st.error(t("login.expired"))
+        st.stop()
+    return value
+
+
+@contextmanager
+def db_session() -> Iterator[Session]:
+    """A short database session for one operation (commit on success)."""
+    with session_scope() as session:
+        yield session
+
+
+def plain(text: object) -> str:
+    """Escape Markdown (and HTML angle brackets) so user text shows literally in st.markdown/caption/etc."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text or ""))
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    """0.9123 → '91.2%'; None → '—'."""
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def points(value: float | None) -> str | None:
+    """A rate change as percentage points for st.metric deltas ('+2.1 pt'), None when unknown."""
+    return None if value is None else f"{value * 100:+.1f} pt"
+
+
+def count_delta(value: float | None) -> str | None:
+    """A relative count change for st.metric deltas ('+18%'), None when unknown."""
+    return None if value is None else f"{value * 100:+.0f}%"
+
+
+def page_title(key: str, caption: str | None = None) -> None:
+    st.title(t(key))
+    if caption:
+        st.caption(caption)

@@ -1,0 +1,42 @@
+"""SQLModel tables. Importing this package registers every table on ``SQLModel.metadata``."""
+
+from models.activity import AuditLog, CalendarOverride, DisplayLink, GridVisit, Setting, UserSession
+from models.cases import Case, CaseEscalation, CaseEvent, CaseExtension
+from models.org import Category, Department, User
+from models.territory import (
+    Building,
+    Community,
+    Grid,
+    GridPopulationHistory,
+    GridWorkerHistory,
+    ResidentUnit,
+    Subdistrict,
+)
+from models.volunteers import NeedRule, ServiceRecord, Volunteer, VolunteerSkill
+
+__all__ = [
+    "AuditLog",
+    "Building",
+    "CalendarOverride",
+    "Case",
+    "CaseEscalation",
+    "CaseEvent",
+    "CaseExtension",
+    "Category",
+    "Community",
+    "Department",
+    "DisplayLink",
+    "Grid",
+    "GridPopulationHistory",
+    "GridVisit",
+    "GridWorkerHistory",
+    "NeedRule",
+    "ResidentUnit",
+    "ServiceRecord",
+    "Setting",
+    "Subdistrict",
+    "User",
+    "UserSession",
+    "Volunteer",
+    "VolunteerSkill",
+]

@@ -1,0 +1,139 @@
+"""Helpers for browser tests: run the app on a free port and drive the system Chromium with Playwright."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_app(database_url: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Start ``streamlit run app.py`` against `database_url` on a free port; yield its base URL."""
+    port = _free_port()
+    full_env = {**os.environ, "DATABASE_URL": database_url, "DASHBOARD_AUTO_SEED": "0", **(env or {})}
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = (ARTIFACTS / f"streamlit-{port}.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"streamlit did not start; see {log.name}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@dataclass
+class Watch:
+    """What a page did that a test must check: console errors and requests to other hosts."""
+
+    own_host: str
+    console_errors: list[str] = field(default_factory=list)
+    outside_requests: list[str] = field(default_factory=list)
+
+
+def launch(playwright):  # type: ignore[no-untyped-def]
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def new_page(browser, base: str, width: int = 1920, height: int = 1080):  # type: ignore[no-untyped-def]
+    """A fresh context and page, with a Watch attached as ``page.watch``."""
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+    page = context.new_page()
+    watch = Watch(own_host=urlparse(base).netloc)
+    page.on("console", lambda m: watch.console_errors.append(m.text[:300]) if m.type == "error" else None)
+    page.on("request", lambda r: watch.outside_requests.append(r.url)
+            if urlparse(r.url).netloc not in (watch.own_host, "") and not r.url.startswith(("data:", "blob:"))
+            else None)
+    page.watch = watch
+    return page
+
+
+def settle(page, extra_ms: int = 500, timeout: int = 60000) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the Streamlit script has finished running, then a little longer for charts to draw."""
+    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout)
+    page.wait_for_timeout(extra_ms)
+    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout)
+
+
+def login_page(page, base: str, username: str, password: str = "demo1234") -> None:  # type: ignore[no-untyped-def]
+    page.goto(base)
+    settle(page)
+    page.locator(".st-key-login_username input").fill(username)
+    page.locator(".st-key-login_password input").fill(password)
+    page.locator(".st-key-login_submit button").click()
+    page.wait_for_selector("[data-testid=stSidebar]", timeout=60000)
+    settle(page, 1000)
+
+
+def goto(page, base: str, url_path: str, query: str = "") -> None:  # type: ignore[no-untyped-def]
+    """Open a page by its url_path (see dashboard/ui/nav.py), keeping the login cookie."""
+    page.goto(f"{base}/{url_path}{('?' + query) if query else ''}")
+    settle(page, 1000)
+
+
+def exceptions(page) -> list[str]:  # type: ignore[no-untyped-def]
+    return page.locator("[data-testid=stException]").all_inner_texts()
+
+
+def assert_clean(page) -> None:  # type: ignore[no-untyped-def]
+    """No exception shown, no console error, no request to another host."""
+    errors = exceptions(page)
+    assert not errors, errors
+    assert not page.watch.console_errors, page.watch.console_errors
+    assert not page.watch.outside_requests, page.watch.outside_requests
+
+
+def shot(page, name: str, full_page: bool = True, docs: bool = False) -> Path:  # type: ignore[no-untyped-def]
+    """Save a screenshot to test-artifacts/ (and to docs/screenshots/ when `docs`)."""
+    folder = ROOT / "docs" / "screenshots" if docs else ARTIFACTS
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
