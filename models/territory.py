@@ -45,7 +45,8 @@ class Grid(SQLModel, table=True):
     centroid_lon: float
     centroid_lat: float
     households: int = 0
-    residents: int = 0
+    residents: int = 0  # registered (户籍)
+    actual_residents: int = 0  # actually living there (实有人口), registered + floating + others
     elderly_60: int = 0
     elderly_alone: int = 0  # 空巢/独居
     elderly_solitary: int = 0  # 孤寡

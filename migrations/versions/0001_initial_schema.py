@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 09:12:22.836069
+Create Date: 2026-11-23 09:17:44.839436
 """
 from collections.abc import Sequence
 
@@ -68,6 +68,7 @@ def upgrade() -> None:
     sa.Column('centroid_lat', sa.Float(), nullable=False),
     sa.Column('households', sa.Integer(), nullable=False),
     sa.Column('residents', sa.Integer(), nullable=False),
+    sa.Column('actual_residents', sa.Integer(), nullable=False),
     sa.Column('elderly_60', sa.Integer(), nullable=False),
     sa.Column('elderly_alone', sa.Integer(), nullable=False),
     sa.Column('elderly_solitary', sa.Integer(), nullable=False),
