@@ -1,0 +1,139 @@
+"""New case (登记): one form that works on a phone. The grid is chosen or found from the point; input is
+checked with clear messages (what was typed stays), possible duplicates are shown before saving, and the
+new case number is shown after."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import clock
+from dashboard.i18n import label, t
+from dashboard.services import cases
+from dashboard.services.cases import CaseError, InvalidInput, NewCase
+from dashboard.ui import cases as ui
+from dashboard.ui.common import actor, db_session, page_title, plain
+from models.enums import CaseSource, Priority, Role
+
+me = actor()
+page_title("intake.title", t("intake.caption"))
+look = ui.current_lookups()
+CATS = {cid: f"{code} {ui.category_name(zh, en)}" for cid, code, zh, en, _ in look["categories"]}
+GRIDS = {gid: f"{code} {name}" for gid, code, name, _ in look["grids"]}
+if me.role == Role.grid_worker:
+    GRIDS = {gid: name for gid, name in GRIDS.items() if gid == me.grid_id}
+    SOURCES = [CaseSource.grid_visit, CaseSource.proxy]
+else:
+    if me.role == Role.community:
+        GRIDS = {gid: f"{code} {name}" for gid, code, name, comm in look["grids"] if comm == me.community_id}
+    SOURCES = [CaseSource.hotline, CaseSource.walk_in, CaseSource.proxy, CaseSource.online, CaseSource.assigned,
+               CaseSource.grid_visit]  # fmt: skip
+
+saved = st.session_state.get("intake_saved")
+if saved:
+    st.success(t("intake.saved", number=saved), icon=":material/check_circle:")
+    if st.button(t("intake.open_saved", number=saved), key="intake_open", type="primary"):
+        st.session_state.pop("intake_saved", None)
+        st.switch_page(ui.CASE_PAGE, query_params={"case": saved})
+
+form_no = st.session_state.setdefault("intake_form_no", 0)
+k = f"intake{form_no}_"
+with st.form(f"intake_form_{form_no}", border=True):
+    category = st.selectbox(t("casefield.category") + " *", list(CATS), index=None, key=k + "category",
+                            format_func=CATS.get, placeholder=t("intake.choose"))  # fmt: skip
+    source = st.selectbox(t("casefield.source") + " *", SOURCES, key=k + "source",
+                          format_func=lambda v: label("source", v))  # fmt: skip
+    title = st.text_input(t("casefield.title") + " *", key=k + "title", max_chars=cases.TITLE_MAX,
+                          placeholder=t("intake.title_hint"))  # fmt: skip
+    description = st.text_area(t("casefield.description"), key=k + "description", max_chars=cases.DESCRIPTION_MAX,
+                               height=110)  # fmt: skip
+    grid_options: list[int | None] = [None, *GRIDS]
+    grid = st.selectbox(t("casefield.grid"), grid_options, key=k + "grid",
+                        index=grid_options.index(me.grid_id) if me.grid_id in grid_options else 0,
+                        format_func=lambda g: t("intake.grid_from_point") if g is None else GRIDS[g])  # fmt: skip
+    c1, c2 = st.columns(2)
+    lon = c1.number_input(t("intake.lon"), value=None, min_value=-180.0, max_value=180.0, format="%.6f",
+                          key=k + "lon", placeholder="118.280000")  # fmt: skip
+    lat = c2.number_input(t("intake.lat"), value=None, min_value=-90.0, max_value=90.0, format="%.6f",
+                          key=k + "lat", placeholder="33.960000")  # fmt: skip
+    address = st.text_input(t("casefield.address"), key=k + "address", max_chars=cases.ADDRESS_MAX)
+    anonymous = st.checkbox(t("casefield.anonymous"), key=k + "anonymous")
+    name = st.text_input(t("casefield.reporter_name"), key=k + "name", max_chars=cases.NAME_MAX)
+    phone = st.text_input(
+        t("casefield.reporter_phone"), key=k + "phone", max_chars=20, placeholder="13812345678"
+    )
+    st.caption(t("intake.contact_hint"))
+    with st.expander(t("intake.more")):
+        priority = st.selectbox(t("casefield.priority"), [None, *Priority], key=k + "priority",
+                                format_func=lambda v: t("intake.priority_default") if v is None
+                                else label("priority", v))  # fmt: skip
+        external = st.text_input(t("intake.external_id"), key=k + "external", max_chars=64)
+        limit = st.number_input(t("intake.limit"), value=None, min_value=0.5, max_value=365.0, step=0.5,
+                                key=k + "limit", help=t("intake.limit_help"))  # fmt: skip
+    submitted = st.form_submit_button(t("intake.submit"), type="primary", width="stretch", key=k + "submit")
+
+
+def _save(data: NewCase) -> None:
+    try:
+        with db_session() as s:
+            ref = cases.create_case(s, me, data)
+    except CaseError as err:
+        st.error(ui.error_text(err), icon=":material/error:")
+        return
+    st.session_state.pop("intake_pending", None)
+    st.session_state["intake_saved"] = ref.number
+    st.session_state["intake_form_no"] = form_no + 1  # a fresh, empty form
+    st.rerun()
+
+
+if submitted:
+    st.session_state.pop("intake_saved", None)
+    data = NewCase(
+        category_id=category,
+        title=title,
+        source=source,
+        description=description,
+        grid_id=grid,
+        lon=lon,
+        lat=lat,
+        address=address,
+        reporter_name=name,
+        reporter_phone=phone,
+        anonymous=anonymous,
+        priority=priority,
+        external_id=external,
+        limit=limit,
+    )
+    try:
+        with db_session() as s:
+            clean = cases.validate_new_case(s, me, data)
+            hints = cases.find_duplicates(s, me, clean.category_id, clean.lon, clean.lat, clock.now())  # type: ignore[arg-type]
+    except InvalidInput as err:
+        st.error(t("intake.fix"), icon=":material/error:")
+        for field, key in err.problems.items():
+            st.markdown(f"- **{t('casefield.' + field)}**: {t(key)}")
+        hints = None
+    except CaseError as err:
+        st.error(ui.error_text(err), icon=":material/error:")
+        hints = None
+    if hints == []:
+        _save(data)
+    elif hints:
+        st.session_state["intake_pending"] = (
+            data,
+            [(h.number, h.title, h.distance_m, h.reported_at) for h in hints],
+        )
+
+pending = st.session_state.get("intake_pending")
+if pending:
+    data, hints = pending
+    st.warning(t("intake.duplicates", count=len(hints)), icon=":material/content_copy:")
+    for number, title, distance, at in hints:
+        st.markdown(
+            f"- **{number}** · {plain(title)} · {t('case.metres', m=f'{distance:.0f}')} · {ui.fmt_dt(at)}"
+        )
+    b1, b2 = st.columns(2)
+    if b1.button(t("intake.save_anyway"), key="intake_confirm", type="primary", width="stretch"):
+        _save(data)
+    if b2.button(t("app.cancel"), key="intake_cancel", width="stretch"):
+        st.session_state.pop("intake_pending", None)
+        st.rerun()
