@@ -38,7 +38,9 @@ def create_link(session: Session, actor: Actor, name: str) -> str:
     if not name:
         raise ValueError("settings.display_name_required")
     token = secrets.token_urlsafe(24)
-    session.add(DisplayLink(name=name[:64], token_hash=_hash(token), created_by=actor.id, created_at=clock.now()))
+    session.add(
+        DisplayLink(name=name[:64], token_hash=_hash(token), created_by=actor.id, created_at=clock.now())
+    )
     audit.record(session, actor, "display_link_create", name)
     return token
 

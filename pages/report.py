@@ -1,0 +1,397 @@
+"""Meeting report: a week, month, quarter or custom range, for the sub-district or one community — headline
+figures with 环比 and 同比, trend, categories, rankings (考核), the longest overdue cases and volunteers, each
+with a written finding; exported as a PowerPoint deck with native charts and an Excel workbook (audited).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from dashboard import clock
+from dashboard.config import get_settings
+from dashboard.i18n import current_lang, label, t
+from dashboard.services import export_pptx, kpi, reports, territory
+from dashboard.services.kpi import Period
+from dashboard.services.scope import Actor
+from dashboard.ui.common import actor, db_session, page_title, pct, plain, points
+from models.enums import Role
+
+KINDS = ["week", "month", "quarter", "custom"]
+CHART = {"displayModeBar": False}
+
+
+@st.cache_data(ttl=300, max_entries=32, show_spinner=False)
+def _report(
+    me: Actor, url: str, start: str, end: str, kind: str, community_id: int | None, lang: str, minute: str
+) -> reports.Report:
+    period = Period(pd.Timestamp(start).to_pydatetime(), pd.Timestamp(end).to_pydatetime(), kind)  # type: ignore[arg-type]
+    with db_session() as s:
+        return reports.build_report(s, me, period, community_id=community_id, now=clock.now(), lang=lang)
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
+def _communities(url: str) -> pd.DataFrame:
+    with db_session() as s:
+        return territory.communities(s)
+
+
+def _finding(text: str) -> None:
+    st.info(plain(text), icon=":material/lightbulb:")
+
+
+def _pick_period(lang: str, today: date) -> Period:
+    kind = (
+        st.segmented_control(
+            t("report.period_kind"),
+            KINDS,
+            default="month",
+            key="report_kind",
+            required=True,
+            format_func=lambda k: t(f"report.kind_{k}"),
+            width="stretch",
+        )
+        or "month"
+    )
+    if kind == "week":
+        day = st.date_input(
+            t("report.pick_week"), value=today - timedelta(days=7), max_value=today, key="report_week"
+        )
+        return kpi.week_period(day)
+    if kind in ("month", "quarter"):
+        choices = reports.period_choices(kind, today, 24 if kind == "month" else 8)
+        # a meeting usually reviews the last complete month or quarter
+        picked = st.selectbox(
+            t(f"report.pick_{kind}"),
+            choices,
+            index=1,
+            key=f"report_{kind}",
+            format_func=lambda p: reports.period_label(p, lang),
+        )
+        return picked
+    value = st.date_input(
+        t("report.pick_range"), value=(today - timedelta(days=29), today), max_value=today, key="report_range"
+    )
+    first, last = (value[0], value[-1]) if isinstance(value, tuple) and value else (today, today)
+    return reports.custom_period(first, last)
+
+
+def _pick_scope(me: Actor, url: str) -> int | None:
+    comms = _communities(url)
+    names = dict(zip(comms["id"], comms["name"], strict=True))
+    if me.role == Role.community:
+        st.selectbox(
+            t("report.scope"),
+            [me.community_id],
+            format_func=lambda c: names.get(c, "—"),
+            disabled=True,
+            key="report_scope_own",
+        )
+        return me.community_id
+    return st.selectbox(
+        t("report.scope"),
+        [None, *comms["id"]],
+        key="report_scope",
+        format_func=lambda c: t("report.scope_all") if c is None else names.get(c, "—"),
+    )
+
+
+def _rate_config(columns: list[str]) -> dict[str, object]:
+    return {c: st.column_config.NumberColumn(c, format="%.1f%%") for c in columns}
+
+
+def _headline(rep: reports.Report) -> None:
+    st.subheader(t("report.section.headline"))
+    _finding(rep.findings["headline"])
+    h = rep.headline.set_index("metric")
+    cols = st.columns(6)
+    for col, metric in zip(
+        cols,
+        ["reported", "closed", "response_rate", "on_time_rate", "satisfaction_rate", "rework_rate"],
+        strict=True,
+    ):
+        row = h.loc[metric]
+        rate = row["kind"] == "rate"
+        value = pct(reports.as_number(row["current"])) if rate else f"{int(row['current']):,}"
+        mom = reports.as_number(row["mom"])
+        delta = points(mom) if rate else (None if mom is None else f"{mom * 100:+.0f}%")
+        yoy = reports.as_number(row["yoy"])
+        yoy_text = reports.fmt_points(yoy) if rate else reports.fmt_change(yoy)
+        col.metric(
+            t(f"report.metric.{metric}"),
+            value,
+            delta,
+            border=True,
+            delta_color="inverse" if metric in reports.LOWER_IS_BETTER else ("off" if not rate else "normal"),
+            help=f"{t('report.yoy')} {yoy_text}",
+        )
+    table = export_pptx.headline_table(rep)
+    st.dataframe(
+        table.drop(columns=["metric"]).rename(
+            columns={
+                "metric_name": t("report.col.metric"),
+                "current_text": t("report.col.current"),
+                "previous_text": t("report.col.previous"),
+                "last_year_text": t("report.col.last_year"),
+                "mom_text": t("report.col.mom"),
+                "yoy_text": t("report.col.yoy"),
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+
+
+def _trend(rep: reports.Report) -> None:
+    st.subheader(t("report.section.trend"))
+    _finding(rep.findings["trend"])
+    day_label = t("report.col.week" if rep.trend_unit == "week" else "report.col.day")
+    long = rep.trend.melt(id_vars="day", value_vars=["reported", "closed"], var_name="kind", value_name="n")
+    long["kind"] = long["kind"].map({"reported": t("report.col.reported"), "closed": t("report.col.closed")})
+    fig = px.line(
+        long,
+        x="day",
+        y="n",
+        color="kind",
+        markers=True,
+        labels={"day": day_label, "n": t("report.col.cases"), "kind": ""},
+    )
+    fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend={"orientation": "h"})
+    st.plotly_chart(fig, width="stretch", config=CHART, key="report_trend")
+
+
+def _categories(rep: reports.Report) -> None:
+    st.subheader(t("report.section.categories"))
+    _finding(rep.findings["categories"])
+    cats = rep.categories
+    if cats.empty:
+        st.info(t("report.no_data"))
+        return
+    left, right = st.columns([1, 1])
+    top = cats.head(12).iloc[::-1]
+    long = top.melt(id_vars="name", value_vars=["reported", "previous"], var_name="kind", value_name="n")
+    long["kind"] = long["kind"].map(
+        {"reported": t("report.col.current"), "previous": t("report.col.previous")}
+    )
+    fig = px.bar(
+        long,
+        x="n",
+        y="name",
+        color="kind",
+        orientation="h",
+        barmode="group",
+        labels={"n": t("report.col.cases"), "name": "", "kind": ""},
+    )
+    fig.update_layout(height=460, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend={"orientation": "h"})
+    left.plotly_chart(fig, width="stretch", config=CHART, key="report_categories")
+    names = {
+        "name": t("report.col.category"),
+        "reported": t("report.col.current"),
+        "previous": t("report.col.previous"),
+        "change": t("report.col.change"),
+        "on_time_rate": t("report.metric.on_time_rate"),
+        "satisfaction_rate": t("report.metric.satisfaction_rate"),
+        "overdue_now": t("report.col.overdue_now"),
+    }
+    show = cats[list(names)].copy()
+    for c in ("change", "on_time_rate", "satisfaction_rate"):
+        show[c] = show[c] * 100
+    config = _rate_config([names["on_time_rate"], names["satisfaction_rate"]])
+    config[names["change"]] = st.column_config.NumberColumn(names["change"], format="%+.0f%%")
+    right.dataframe(
+        show.rename(columns=names), hide_index=True, width="stretch", height=460, column_config=config
+    )
+
+
+def _ranking_table(ranked: pd.DataFrame) -> None:
+    names = {
+        "rank": t("report.col.rank"),
+        "name": t("report.col.name"),
+        "cases": t("report.col.cases"),
+        "on_time_rate": t("report.metric.on_time_rate"),
+        "satisfaction_rate": t("report.metric.satisfaction_rate"),
+        "rework_rate": t("report.metric.rework_rate"),
+        "response_rate": t("report.metric.response_rate"),
+        "overdue_now": t("report.col.overdue_now"),
+        "score": t("report.col.score"),
+        "few_cases": t("report.col.few_cases"),
+    }
+    show = ranked[list(names)].copy()
+    for c in ("on_time_rate", "satisfaction_rate", "rework_rate", "response_rate"):
+        show[c] = show[c] * 100
+    config = _rate_config(
+        [names[c] for c in ("on_time_rate", "satisfaction_rate", "rework_rate", "response_rate")]
+    )
+    config[names["score"]] = st.column_config.ProgressColumn(
+        names["score"], format="%.1f", min_value=0, max_value=100
+    )
+    st.dataframe(
+        show.rename(columns=names),
+        hide_index=True,
+        width="stretch",
+        column_config=config,
+        height=min(560, 38 + 35 * len(show)),
+    )
+
+
+def _rankings(rep: reports.Report) -> None:
+    tabs = st.tabs([t(f"report.section.ranking_{by}") for by in rep.rankings])
+    for tab, (by, ranked) in zip(tabs, rep.rankings.items(), strict=True):
+        with tab:
+            _finding(rep.findings[f"ranking_{by}"])
+            scored = ranked[ranked["rank"].notna()]
+            if by != "grid" and not scored.empty:
+                fig = px.bar(
+                    scored.iloc[::-1],
+                    x="score",
+                    y="name",
+                    orientation="h",
+                    text_auto=".1f",
+                    labels={"score": t("report.col.score"), "name": ""},
+                    range_x=[0, 100],
+                )
+                fig.update_layout(
+                    height=max(260, 30 * len(scored)), margin={"l": 10, "r": 10, "t": 10, "b": 10}
+                )
+                st.plotly_chart(fig, width="stretch", config=CHART, key=f"report_rank_{by}")
+            _ranking_table(ranked)
+    st.caption(t("report.score_formula", min=reports.MIN_CASES))
+
+
+def _overdue(rep: reports.Report) -> None:
+    st.subheader(t("report.section.overdue"))
+    _finding(rep.findings["overdue"])
+    if rep.overdue.empty:
+        return
+    show = rep.overdue.copy()
+    show["status"] = show["status"].map(lambda s: label("status", s))
+    names = {c.field: export_pptx.column_header(c, rep.lang) for c in export_pptx.OVERDUE}
+    st.dataframe(
+        show[list(names)].rename(columns=names),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            names["due_at"]: st.column_config.DatetimeColumn(names["due_at"], format="YYYY-MM-DD HH:mm"),
+            names["days_overdue"]: st.column_config.NumberColumn(names["days_overdue"], format="%.1f"),
+        },
+    )
+
+
+def _volunteers(rep: reports.Report) -> None:
+    st.subheader(t("report.section.volunteers"))
+    _finding(rep.findings["volunteers"])
+    tot = rep.volunteer_totals
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric(
+        t("report.total.hours"),
+        f"{tot['hours'] or 0:,.0f}",
+        None if tot["change"] is None else f"{tot['change'] * 100:+.0f}%",
+        border=True,
+    )
+    c2.metric(t("report.total.volunteers"), f"{int(tot['volunteers'] or 0):,}", border=True)
+    c3.metric(t("report.total.coverage"), pct(tot["coverage"]), border=True)
+    c4.metric(t("report.total.gap"), f"{int(tot['gap'] or 0):,}", border=True)
+    left, right = st.columns([1, 1])
+    hours = rep.volunteer_hours
+    if not hours.empty:
+        top = hours.head(15).iloc[::-1]
+        fig = px.bar(
+            top, x="hours", y="name", orientation="h", labels={"hours": t("report.col.hours"), "name": ""}
+        )
+        fig.update_layout(height=max(260, 28 * len(top)), margin={"l": 10, "r": 10, "t": 10, "b": 10})
+        left.plotly_chart(fig, width="stretch", config=CHART, key="report_hours")
+    with right:
+        st.markdown(f"**{t('report.section.gaps')}**")
+        names = {c.field: export_pptx.column_header(c, rep.lang) for c in export_pptx.GAPS}
+        st.dataframe(rep.gaps[list(names)].rename(columns=names), hide_index=True, width="stretch")
+
+
+def _exports(me: Actor, rep: reports.Report) -> None:
+    st.subheader(t("report.export"))
+    stem = export_pptx.file_stem(rep)
+
+    def _deck() -> bytes:
+        with db_session() as s:
+            return export_pptx.export(s, me, rep, "pptx")
+
+    def _workbook() -> bytes:
+        with db_session() as s:
+            return export_pptx.export(s, me, rep, "xlsx")
+
+    c1, c2 = st.columns([1, 1])
+    c1.download_button(
+        t("report.download_pptx"),
+        data=_deck,
+        file_name=f"{stem}.pptx",
+        mime=export_pptx.PPTX_MIME,
+        key="report_pptx",
+        icon=":material/slideshow:",
+        on_click="ignore",
+        width="stretch",
+        type="primary",
+    )
+    c2.download_button(
+        t("report.download_xlsx"),
+        data=_workbook,
+        file_name=f"{stem}.xlsx",
+        mime=export_pptx.XLSX_MIME,
+        key="report_xlsx",
+        icon=":material/table_view:",
+        on_click="ignore",
+        width="stretch",
+    )
+    st.caption(t("report.export_note"))
+
+
+me = actor()
+lang = current_lang()
+url = get_settings().database_url
+now = clock.now()
+page_title("report.title", t("report.caption"))
+c1, c2, c3 = st.columns([1.4, 1.2, 1.2])
+with c1:
+    kind_period = _pick_period(lang, now.date())
+with c3:
+    community_id = _pick_scope(me, url)
+with st.spinner(t("report.building")):
+    rep = _report(
+        me,
+        url,
+        kind_period.start.isoformat(),
+        kind_period.end.isoformat(),
+        kind_period.kind,
+        community_id,
+        lang,
+        f"{now:%Y-%m-%d %H:%M}",
+    )
+comp = rep.comparison
+with c2:
+    st.markdown(f"**{plain(rep.title)}**  \n{plain(rep.period_label)}")
+if comp.partial:
+    st.caption(
+        t(
+            "report.partial",
+            now=f"{comp.current.end:%Y-%m-%d %H:%M}",
+            previous=reports.period_label(comp.previous, lang),
+            last_year=reports.period_label(comp.last_year, lang),
+        )
+    )
+else:
+    st.caption(
+        t(
+            "report.compared",
+            previous=reports.period_label(comp.previous, lang),
+            last_year=reports.period_label(comp.last_year, lang),
+        )
+    )
+
+_headline(rep)
+_trend(rep)
+_categories(rep)
+_rankings(rep)
+_overdue(rep)
+_volunteers(rep)
+_exports(me, rep)

@@ -1,0 +1,126 @@
+"""The wall screen in Chromium on a display link: it fills a 1920×1080 and a 3840×2160 screen with nothing
+cut off (screenshots to docs/screenshots/), refreshes itself without errors, comes back after a reload
+without a password, and stops when its link is revoked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import delete, select
+from sqlmodel import Session
+
+from dashboard.db import dispose_engines, get_engine
+from dashboard.services import display
+from dashboard.services.auth import actor_of
+from models import DisplayLink, Setting, User
+from tests.e2e import browser as b
+
+pytestmark = pytest.mark.e2e
+
+REFRESH_SECONDS = 2
+
+
+@pytest.fixture
+def wall_app(e2e_db_url: str) -> Iterator[tuple[str, str, str]]:
+    """(base URL, display token, database URL) of the app with a 2-second wall refresh."""
+    with Session(get_engine(e2e_db_url)) as s:
+        s.exec(delete(Setting).where(Setting.key == "wall_refresh_seconds"))  # type: ignore[call-overload]
+        admin = actor_of(s.exec(select(User).where(User.username == "admin")).scalar_one())  # type: ignore[call-overload]
+        token = display.create_link(s, admin, "e2e 大屏")
+        s.commit()
+    dispose_engines()
+    with b.running_app(e2e_db_url, env={"DASHBOARD_WALL_REFRESH_SECONDS": str(REFRESH_SECONDS)}) as base:
+        yield base, token, e2e_db_url
+
+
+def _open_wall(chromium, base: str, token: str, width: int, height: int):  # type: ignore[no-untyped-def]
+    page = b.new_page(chromium, base, width, height)
+    page.goto(f"{base}/?display={token}")
+    page.wait_for_selector(".wall-tiles", timeout=120000)
+    page.wait_for_selector("[data-testid=stDeckGlJsonChart] canvas", timeout=120000)
+    b.settle(page, 2500)
+    return page
+
+
+FIT = """() => {
+  const se = document.scrollingElement, main = document.querySelector('[data-testid=stMain]');
+  const ticker = document.querySelector('.wall-ticker').getBoundingClientRect();
+  const legend = document.querySelector('.map-legend').getBoundingClientRect();
+  const canvas = document.querySelector('[data-testid=stDeckGlJsonChart] canvas').getBoundingClientRect();
+  const sidebar = document.querySelector('[data-testid=stSidebar]');
+  const header = document.querySelector('[data-testid=stHeader]');
+  return {
+    scrollHeight: se.scrollHeight, scrollWidth: se.scrollWidth, innerHeight, innerWidth,
+    mainScroll: main.scrollHeight, mainClient: main.clientHeight,
+    tickerBottom: ticker.bottom, tickerRight: ticker.right, legendBottom: legend.bottom,
+    canvasHeight: canvas.height, canvasWidth: canvas.width,
+    tileFont: Math.min(...[...document.querySelectorAll('.wall-num')].map(e => parseFloat(getComputedStyle(e).fontSize))),
+    tiles: document.querySelectorAll('.wall-tile').length,
+    sidebarShown: !!sidebar && sidebar.getBoundingClientRect().width > 0 && getComputedStyle(sidebar).display !== 'none',
+    headerShown: !!header && getComputedStyle(header).display !== 'none',
+    background: getComputedStyle(document.querySelector('.stApp')).backgroundColor,
+  };
+}"""
+
+
+def test_wall_fits_1080p_and_4k(chromium, wall_app) -> None:  # type: ignore[no-untyped-def]
+    base, token, _ = wall_app
+    fonts = {}
+    for width, height, name in ((1920, 1080, "wall_1080p"), (3840, 2160, "wall_4k")):
+        page = _open_wall(chromium, base, token, width, height)
+        m = page.evaluate(FIT)
+        assert m["scrollHeight"] <= m["innerHeight"] + 2, m
+        assert m["scrollWidth"] <= m["innerWidth"], m
+        assert m["mainScroll"] <= m["mainClient"] + 2, m  # Streamlit's own scroll container does not scroll
+        assert m["tickerBottom"] <= height and m["tickerRight"] <= width, m  # the last row is on screen
+        assert m["legendBottom"] <= height, m
+        assert m["canvasHeight"] > height * 0.35 and m["canvasWidth"] > width * 0.45, m  # the map scales too
+        assert m["tiles"] == 6
+        assert not m["sidebarShown"] and not m["headerShown"], m
+        assert m["background"] == "rgb(7, 13, 24)", m  # dark, whatever the app theme
+        fonts[name] = m["tileFont"]
+        b.shot(page, name, full_page=False, docs=True)
+        b.assert_clean(page)
+        page.context.close()
+    assert fonts["wall_1080p"] >= 64
+    assert fonts["wall_4k"] >= 2 * fonts["wall_1080p"] - 1  # proportionally larger
+
+
+def test_wall_refreshes_itself_and_survives_a_reload(chromium, wall_app) -> None:  # type: ignore[no-untyped-def]
+    base, token, _ = wall_app
+    page = _open_wall(chromium, base, token, 1920, 1080)
+    seen: list[str] = []
+    for _ in range(60):  # the header carries the time of the figures shown; each refresh changes it
+        stamp = page.locator(".wall-head").first.get_attribute("data-updated")
+        if stamp and stamp not in seen:
+            seen.append(stamp)
+        assert not b.exceptions(page)
+        if len(seen) >= 6:
+            break
+        page.wait_for_timeout(1000)
+    assert len(seen) >= 6, seen  # the first view and at least five automatic refreshes
+    assert page.locator("[data-testid=stDeckGlJsonChart] canvas").count() == 1
+    assert page.locator(".wall-tile").count() == 6
+    b.assert_clean(page)
+    page.reload()  # a browser reload (or a server restart) brings the wall back with no password
+    page.wait_for_selector(".wall-tiles", timeout=120000)
+    assert page.locator(".st-key-login_username").count() == 0
+    b.assert_clean(page)
+    page.context.close()
+
+
+def test_revoked_link_stops_the_wall(chromium, wall_app) -> None:  # type: ignore[no-untyped-def]
+    base, token, url = wall_app
+    page = _open_wall(chromium, base, token, 1920, 1080)
+    with Session(get_engine(url)) as s:
+        link_id = s.exec(select(DisplayLink.id).where(DisplayLink.name == "e2e 大屏")).scalar_one()  # type: ignore[call-overload]
+        display.revoke_link(
+            s,
+            actor_of(s.exec(select(User).where(User.username == "admin")).scalar_one()),  # type: ignore[call-overload]
+            link_id,
+        )
+        s.commit()
+    page.wait_for_selector("text=大屏链接无效", timeout=30000)
+    assert page.locator(".wall-tiles").count() == 0
+    page.context.close()
