@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from dashboard import clock
@@ -71,7 +72,7 @@ def actor_of(user: User) -> Actor:
 @dataclass(frozen=True)
 class LoginResult:
     actor: Actor | None
-    error: str | None = None  # "failed" | "locked" | "inactive"
+    error: str | None = None  # "failed" | "locked" | "inactive" | "unknown" (SSO identity without a user)
     locked_until: datetime | None = None
 
 
@@ -82,7 +83,9 @@ def authenticate(session: Session, username: str, password: str) -> LoginResult:
     if user is None:
         # Spend the same time as a real check so that timing does not reveal which usernames exist.
         verify_password(_DUMMY_HASH, password)
-        audit.record(session, None, "login", username[:64], "failed", "unknown user", actor_name=username[:64])
+        audit.record(
+            session, None, "login", username[:64], "failed", "unknown user", actor_name=username[:64]
+        )
         return LoginResult(None, "failed")
     if user.locked_until and user.locked_until > now:
         audit.record(session, None, "login", user.username, "locked", actor_name=user.username)
@@ -110,6 +113,40 @@ def authenticate(session: Session, username: str, password: str) -> LoginResult:
 
 
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(8))
+
+
+def sso_login(session: Session, subject: str | None, email: str | None) -> LoginResult:
+    """Log in an identity confirmed by the OIDC provider (st.login): map it to a user and audit it.
+
+    The identity maps to the user whose `sso_subject` equals the provider's subject or e-mail, else to the
+    user whose username is the e-mail. Unknown identities, inactive and locked accounts are refused.
+    """
+    keys = [k.strip() for k in (subject, email) if k and k.strip()]
+    label = (email or subject or "").strip()[:64]
+    user = (
+        session.exec(select(User).where(User.sso_subject.in_(keys)).order_by(User.id)).first()
+        if keys
+        else None
+    )
+    if user is None and email and email.strip():
+        user = session.exec(select(User).where(func.lower(User.username) == email.strip().lower())).first()
+    if user is None:
+        audit.record(
+            session, None, "login", label, "failed", "sso: no user for this identity", actor_name=label
+        )
+        return LoginResult(None, "unknown")
+    now = clock.now()
+    if user.locked_until and user.locked_until > now:
+        audit.record(session, None, "login", user.username, "locked", "sso", actor_name=user.username)
+        return LoginResult(None, "locked", user.locked_until)
+    if not user.active:
+        audit.record(session, None, "login", user.username, "inactive", "sso", actor_name=user.username)
+        return LoginResult(None, "inactive")
+    user.last_login_at = now
+    session.add(user)
+    actor = actor_of(user)
+    audit.record(session, actor, "login", user.username, detail="sso")
+    return LoginResult(actor)
 
 
 def _sign(secret: str, payload: str) -> str:
@@ -140,7 +177,11 @@ def resume_session(session: Session, cookie: str | None, secret: str, idle_minut
         return None
     row = session.get(UserSession, int(sid))
     now = clock.now()
-    if row is None or row.revoked_at is not None or not hmac.compare_digest(row.token_hash, _token_hash(token)):
+    if (
+        row is None
+        or row.revoked_at is not None
+        or not hmac.compare_digest(row.token_hash, _token_hash(token))
+    ):
         return None
     if row.last_seen_at < now - timedelta(minutes=idle_minutes):
         row.revoked_at = now
@@ -167,7 +208,8 @@ def end_session(session: Session, cookie: str | None) -> None:
 def revoke_user_sessions(session: Session, user_id: int) -> None:
     """End every session of a user (deactivation, password reset)."""
     now = clock.now()
-    for row in session.exec(select(UserSession).where(UserSession.user_id == user_id,
-                                                      UserSession.revoked_at.is_(None))):
+    for row in session.exec(
+        select(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+    ):
         row.revoked_at = now
         session.add(row)

@@ -1,10 +1,23 @@
-"""Masking of personal data (DESIGN §9) and neutralising spreadsheet formula injection."""
+"""Masking of personal data (DESIGN §9), the audited "show" action, and neutralising formula injection.
+
+Pages show personal data masked. A role in :data:`REVEAL_ROLES` may press "show" for one record: the page
+calls :func:`reveal`, which checks the role and writes a ``view_pii`` row to `audit_log` (refusals too).
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+from sqlmodel import Session
+
+from dashboard.services import audit
+from dashboard.services.scope import PII_ROLES, VOLUNTEER_PII_ROLES, Actor
+from models.enums import Role
+
+# Spreadsheets run a cell as a formula when it starts with one of these (full-width forms: WPS and Excel with
+# a Chinese input method); leading blanks are skipped by some importers, so they do not protect.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 
 
 def mask_name(name: str | None) -> str:
@@ -40,21 +53,60 @@ def mask_id_number(value: str | None) -> str:
     return value[:3] + "*" * (len(value) - 5) + value[-2:]
 
 
-_BUILDING = re.compile(r"^(.*?(?:号楼|栋|幢|号院|院|组|小区|苑|园|村|号))")
+_BUILDING = re.compile(r"\d+\s*(?:号楼|栋|幢|号院|座|号)|[东西南北中]?院|\d+组")
 
 
 def mask_address(address: str | None) -> str:
     """Keep the address down to the building; hide unit and room (…3号楼2单元301 → …3号楼***)."""
     if not address:
         return ""
-    m = _BUILDING.match(address)
-    if m and len(m.group(1)) < len(address):
-        return m.group(1) + "***"
+    m = _BUILDING.search(address)
+    if m and m.end() < len(address):
+        return address[: m.end()] + "***"
+    if m:
+        return address
     return address if len(address) <= 6 else address[:6] + "***"
 
 
 def neutralise_formula(value: object) -> object:
     """Prefix text that a spreadsheet would run as a formula with an apostrophe (CSV/Excel injection)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if isinstance(value, str) and value.lstrip(" \u3000").startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+MASKERS: dict[str, Callable[[str | None], str]] = {
+    "name": mask_name,
+    "phone": mask_phone,
+    "id_number": mask_id_number,
+    "address": mask_address,
+}
+"""Masking function per kind of personal data (the `pii_columns` values of exports)."""
+
+
+def mask(kind: str, value: str | None) -> str:
+    """Mask `value` as personal data of `kind` ("name", "phone", "id_number", "address")."""
+    return MASKERS[kind](value)
+
+
+REVEAL_ROLES: dict[str, frozenset[Role]] = {
+    "case": PII_ROLES,
+    "volunteer": VOLUNTEER_PII_ROLES,
+}
+"""Who may unmask what: a case's reporter (name, phone, address) or a volunteer's name and phone."""
+
+
+def can_reveal(actor: Actor, kind: str) -> bool:
+    """Whether to offer the "show" action to this actor for records of `kind` ("case" or "volunteer")."""
+    return actor.role in REVEAL_ROLES[kind]
+
+
+def reveal(session: Session, actor: Actor, kind: str, target_label: str) -> bool:
+    """The explicit "show personal data" action: True when the role allows it; always audited as view_pii.
+
+    `target_label` names the record (case number, volunteer id), never the personal data itself.
+    The row joins the caller's transaction, so commit the session (``db_session()`` does).
+    """
+    allowed = can_reveal(actor, kind)
+    audit.record(session, actor, "view_pii", target_label, "ok" if allowed else "denied", detail=kind)
+    return allowed

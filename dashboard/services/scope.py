@@ -69,7 +69,9 @@ def case_filter(actor: Actor) -> ColumnElement[bool]:
         case Role.department:
             if actor.department_id is None:
                 return false()
-            escalated = select(CaseEscalation.case_id).where(CaseEscalation.department_id == actor.department_id)
+            escalated = select(CaseEscalation.case_id).where(
+                CaseEscalation.department_id == actor.department_id
+            )
             return or_(Case.department_id == actor.department_id, Case.id.in_(escalated))
         case _:
             return false()

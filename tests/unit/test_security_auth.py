@@ -1,0 +1,195 @@
+"""Login, lockout, sessions and single sign-on mapping (DESIGN §9), on a fresh database per backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from dashboard import clock
+from dashboard.db import get_engine
+from dashboard.services import auth, users
+from dashboard.services.users import UserInput
+from models import AuditLog, User, UserSession
+from models.enums import Role
+
+T0 = datetime(2026, 11, 20, 9, 0)
+SECRET = "unit-test-secret"
+PASSWORD = "Grid2026pass"
+
+
+@pytest.fixture
+def s(db_url: str) -> Iterator[Session]:
+    with Session(get_engine(db_url)) as session, clock.frozen(T0):
+        users.create_user(session, None, "alice", PASSWORD, UserInput("Alice", Role.operator))
+        session.commit()
+        yield session
+
+
+def _audit(s: Session, action: str = "login") -> list[tuple[str, str]]:
+    rows = s.exec(select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.id)).all()
+    return [(r.target, r.outcome) for r in rows]
+
+
+def test_password_rules() -> None:
+    assert auth.password_problems("short1") == ["auth.rule_length"]
+    assert auth.password_problems("lettersonly") == ["auth.rule_mix"]
+    assert auth.password_problems("1234567890") == ["auth.rule_mix"]
+    assert auth.password_problems("xbob2026x", "bob") == ["auth.rule_username"]
+    assert auth.password_problems(PASSWORD, "alice") == []
+
+
+def test_argon2_hash_is_stored_never_the_password(s: Session) -> None:
+    user = s.exec(select(User).where(User.username == "alice")).one()
+    assert user.password_hash.startswith("$argon2")
+    assert PASSWORD not in user.password_hash
+    assert auth.verify_password(user.password_hash, PASSWORD)
+    assert not auth.verify_password(user.password_hash, PASSWORD + "x")
+    assert not auth.verify_password("not a hash", PASSWORD)
+
+
+def test_login_ok_and_failed_are_audited(s: Session) -> None:
+    with clock.frozen(T0):
+        assert auth.authenticate(s, "alice", PASSWORD).actor is not None
+        bad = auth.authenticate(s, "alice", "wrong-password1")
+        unknown = auth.authenticate(s, "nobody", "whatever1")
+    assert bad.actor is None and bad.error == "failed"
+    assert unknown.actor is None and unknown.error == "failed"  # same answer: usernames are not revealed
+    assert _audit(s) == [("alice", "ok"), ("alice", "failed"), ("nobody", "failed")]
+
+
+def test_lockout_after_five_failures_for_fifteen_minutes(s: Session) -> None:
+    with clock.frozen(T0):
+        for _ in range(4):
+            assert auth.authenticate(s, "alice", "wrong-password1").error == "failed"
+        fifth = auth.authenticate(s, "alice", "wrong-password1")
+    assert fifth.error == "locked" and fifth.locked_until == T0 + timedelta(minutes=15)
+    # Locked: even the right password is refused, and the refusal is audited.
+    with clock.frozen(T0 + timedelta(minutes=14, seconds=59)):
+        still = auth.authenticate(s, "alice", PASSWORD)
+    assert still.actor is None and still.error == "locked"
+    with clock.frozen(T0 + timedelta(minutes=15, seconds=1)):
+        again = auth.authenticate(s, "alice", PASSWORD)
+    assert again.actor is not None
+    user = s.exec(select(User).where(User.username == "alice")).one()
+    assert user.failed_logins == 0 and user.locked_until is None
+    outcomes = [o for _, o in _audit(s)]
+    assert outcomes == ["failed"] * 4 + ["locked", "locked", "ok"]
+
+
+def test_success_resets_the_failure_count(s: Session) -> None:
+    with clock.frozen(T0):
+        for _ in range(4):
+            auth.authenticate(s, "alice", "wrong-password1")
+        assert auth.authenticate(s, "alice", PASSWORD).actor is not None
+        for _ in range(4):
+            assert auth.authenticate(s, "alice", "wrong-password1").error == "failed"
+
+
+def test_inactive_user_cannot_log_in(s: Session) -> None:
+    user = s.exec(select(User).where(User.username == "alice")).one()
+    user.active = False
+    s.add(user)
+    with clock.frozen(T0):
+        result = auth.authenticate(s, "alice", PASSWORD)
+    assert result.actor is None and result.error == "inactive"
+
+
+def _login(s: Session) -> str:
+    actor = auth.authenticate(s, "alice", PASSWORD).actor
+    assert actor is not None
+    cookie = auth.start_session(s, actor, SECRET)
+    s.commit()
+    return cookie
+
+
+def test_session_survives_within_idle_time_and_slides(s: Session) -> None:
+    with clock.frozen(T0):
+        cookie = _login(s)
+    row = s.exec(select(UserSession)).one()
+    assert cookie.split(".")[1] not in row.token_hash  # only a hash of the token is stored
+    with clock.frozen(T0 + timedelta(minutes=100)):
+        assert auth.resume_session(s, cookie, SECRET, idle_minutes=120) is not None
+    # Activity at +100 min moved the idle window: +210 min is 110 min after it.
+    with clock.frozen(T0 + timedelta(minutes=210)):
+        assert auth.resume_session(s, cookie, SECRET, idle_minutes=120) is not None
+
+
+def test_session_expires_after_idle_time(s: Session) -> None:
+    with clock.frozen(T0):
+        cookie = _login(s)
+    with clock.frozen(T0 + timedelta(minutes=121)):
+        assert auth.resume_session(s, cookie, SECRET, idle_minutes=120) is None
+    row = s.exec(select(UserSession)).one()
+    assert row.revoked_at == T0 + timedelta(minutes=121)
+    # Once expired it stays expired, even if the clock were wound back.
+    with clock.frozen(T0 + timedelta(minutes=1)):
+        assert auth.resume_session(s, cookie, SECRET, idle_minutes=120) is None
+
+
+def test_tampered_or_foreign_cookies_are_refused(s: Session) -> None:
+    with clock.frozen(T0):
+        cookie = _login(s)
+        sid, token, sig = cookie.split(".")
+        assert auth.resume_session(s, cookie, SECRET, 120) is not None
+        assert auth.resume_session(s, cookie, "another-secret", 120) is None
+        assert auth.resume_session(s, f"{sid}.{token}x.{sig}", SECRET, 120) is None
+        assert auth.resume_session(s, f"{int(sid) + 1}.{token}.{sig}", SECRET, 120) is None
+        assert auth.resume_session(s, "' OR 1=1 --", SECRET, 120) is None
+        assert auth.resume_session(s, "", SECRET, 120) is None
+        assert auth.resume_session(s, None, SECRET, 120) is None
+
+
+def test_logout_deactivation_and_password_reset_end_sessions(s: Session) -> None:
+    admin_id = users.create_user(s, None, "root", PASSWORD, UserInput("Root", Role.admin))
+    admin = auth.actor_of(s.get(User, admin_id))  # type: ignore[arg-type]
+    alice_id = users.find_by_username(s, "alice")
+    assert alice_id is not None
+    with clock.frozen(T0):
+        c1 = _login(s)
+        auth.end_session(s, c1)
+        assert auth.resume_session(s, c1, SECRET, 120) is None
+
+        c2 = _login(s)
+        users.reset_password(s, admin, alice_id, "NewPass2026")
+        assert auth.resume_session(s, c2, SECRET, 120) is None
+
+        actor = auth.authenticate(s, "alice", "NewPass2026").actor
+        assert actor is not None
+        c3 = auth.start_session(s, actor, SECRET)
+        users.set_active(s, admin, alice_id, False)
+        assert auth.resume_session(s, c3, SECRET, 120) is None
+
+
+def test_sso_maps_subject_then_email_username(s: Session) -> None:
+    alice_id = users.find_by_username(s, "alice")
+    users.create_user(s, None, "bob@example.org", PASSWORD, UserInput("Bob", Role.leader))
+    user = s.get(User, alice_id)
+    assert user is not None
+    user.sso_subject = "oidc|alice"
+    s.add(user)
+    with clock.frozen(T0):
+        by_subject = auth.sso_login(s, "oidc|alice", "someone@example.org")
+        by_email = auth.sso_login(s, "oidc|bob", "Bob@Example.org")
+        unknown = auth.sso_login(s, "oidc|eve", "eve@example.org")
+        nothing = auth.sso_login(s, None, None)
+    assert by_subject.actor is not None and by_subject.actor.username == "alice"
+    assert by_email.actor is not None and by_email.actor.username == "bob@example.org"
+    assert unknown.actor is None and unknown.error == "unknown"
+    assert nothing.actor is None
+    assert ("eve@example.org", "failed") in _audit(s)
+
+
+def test_sso_refuses_inactive_and_locked_users(s: Session) -> None:
+    user = s.exec(select(User).where(User.username == "alice")).one()
+    user.sso_subject = "sub-a"
+    user.locked_until = T0 + timedelta(minutes=5)
+    s.add(user)
+    with clock.frozen(T0):
+        assert auth.sso_login(s, "sub-a", None).error == "locked"
+        user.locked_until = None
+        user.active = False
+        s.add(user)
+        assert auth.sso_login(s, "sub-a", None).error == "inactive"

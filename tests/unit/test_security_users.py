@@ -1,0 +1,254 @@
+"""User administration: validation, scope pickers per role, audit rows, guard rails, and the create-user CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+
+import pytest
+from sqlmodel import Session, select
+
+from dashboard import cli
+from dashboard.db import get_engine
+from dashboard.services import auth, users
+from dashboard.services.scope import ScopeError
+from dashboard.services.users import UserError, UserInput
+from models import AuditLog, User
+from models.enums import Role
+from tests.factories import World, build_world
+
+PASSWORD = "Grid2026pass"
+
+
+@pytest.fixture
+def world(db_url: str) -> Iterator[tuple[Session, World]]:
+    with Session(get_engine(db_url)) as session:
+        w = build_world(session)
+        session.commit()
+        yield session, w
+
+
+def _audit(s: Session) -> list[tuple[str, str, str]]:
+    return [(r.action, r.target, r.actor_name) for r in s.exec(select(AuditLog).order_by(AuditLog.id)).all()]
+
+
+def test_create_user_with_each_scope(world) -> None:  # type: ignore[no-untyped-def]
+    s, w = world
+    admin = w.users["admin"]
+    gid = w.grid_ids[3]
+    uid = users.create_user(
+        s,
+        admin,
+        "gw-new",
+        PASSWORD,
+        UserInput("新网格员", Role.grid_worker, grid_id=gid, department_id=w.department_id),
+    )
+    u = s.get(User, uid)
+    assert u is not None
+    # The grid decides the community; a department given for a grid worker is dropped.
+    assert (u.grid_id, u.community_id, u.department_id) == (gid, w.community_ids[1], None)
+    assert u.password_hash.startswith("$argon2") and auth.verify_password(u.password_hash, PASSWORD)
+    cid = users.create_user(
+        s,
+        admin,
+        "sq",
+        PASSWORD,
+        UserInput("社区书记", Role.community, community_id=w.community_ids[1], grid_id=gid),
+    )
+    c = s.get(User, cid)
+    assert c is not None and (c.community_id, c.grid_id) == (w.community_ids[1], None)
+    did = users.create_user(
+        s, admin, "cg", PASSWORD, UserInput("城管", Role.department, department_id=w.department_id)
+    )
+    assert s.get(User, did).department_id == w.department_id  # type: ignore[union-attr]
+    lid = users.create_user(
+        s, admin, "ld", PASSWORD, UserInput("领导", Role.leader, community_id=w.community_ids[0])
+    )
+    assert s.get(User, lid).community_id is None  # type: ignore[union-attr]
+    actions = [a for a, _, _ in _audit(s)]
+    assert actions == ["user_create"] * 4
+    detail = json.loads(s.exec(select(AuditLog.detail).order_by(AuditLog.id)).first())  # type: ignore[arg-type]
+    assert detail["role"] == "grid_worker" and PASSWORD not in str(detail)
+
+
+@pytest.mark.parametrize(
+    ("role", "key"),
+    [
+        (Role.community, "users.err_community_required"),
+        (Role.grid_worker, "users.err_grid_required"),
+        (Role.department, "users.err_department_required"),
+    ],
+)
+def test_scope_is_required_for_scoped_roles(world, role: Role, key: str) -> None:  # type: ignore[no-untyped-def]
+    s, w = world
+    with pytest.raises(UserError) as e:
+        users.create_user(s, w.users["admin"], "scoped", PASSWORD, UserInput("X", role))
+    assert e.value.keys == [key]
+    with pytest.raises(UserError):
+        users.create_user(
+            s,
+            w.users["admin"],
+            "scoped",
+            PASSWORD,
+            UserInput("X", role, community_id=99999, grid_id=99999, department_id=99999),
+        )
+
+
+def test_validation_lists_every_problem(world) -> None:  # type: ignore[no-untyped-def]
+    s, w = world
+    with pytest.raises(UserError) as e:
+        users.create_user(s, w.users["admin"], "x", "abc", UserInput("  ", Role.operator, phone="<script>"))
+    assert set(e.value.keys) == {
+        "users.err_username",
+        "users.err_display_name",
+        "users.err_phone",
+        "auth.rule_length",
+        "auth.rule_mix",
+    }
+    with pytest.raises(UserError) as e:
+        users.create_user(s, w.users["admin"], "T-ADMIN", PASSWORD, UserInput("dup", Role.operator))
+    assert e.value.keys == ["users.err_username_taken"]  # case-insensitive
+    with pytest.raises(UserError) as e:
+        users.create_user(s, w.users["admin"], "' OR 1=1 --", PASSWORD, UserInput("x", Role.operator))
+    assert e.value.keys == ["users.err_username"]
+    assert _audit(s) == []
+
+
+def test_only_admins_manage_users(world) -> None:  # type: ignore[no-untyped-def]
+    s, w = world
+    target = users.find_by_username(s, "t-operator")
+    assert target is not None
+    for role in ("leader", "operator", "community", "grid_worker", "department", "volunteer_manager"):
+        me = w.users[role]
+        with pytest.raises(ScopeError):
+            users.create_user(s, me, "new-user", PASSWORD, UserInput("x", Role.admin))
+        with pytest.raises(ScopeError):
+            users.update_user(s, me, target, UserInput("x", Role.admin))
+        with pytest.raises(ScopeError):
+            users.reset_password(s, me, target, PASSWORD)
+        with pytest.raises(ScopeError):
+            users.set_active(s, me, target, False)
+        with pytest.raises(ScopeError):
+            users.list_users(s, me)
+
+
+def test_update_records_changed_fields_only(world) -> None:  # type: ignore[no-untyped-def]
+    s, w = world
+    admin = w.users["admin"]
+    uid = users.find_by_username(s, "t-operator")
+    assert uid is not None
+    assert users.update_user(s, admin, uid, UserInput("测试operator", Role.operator)) == []
+    changed = users.update_user(
+        s,
+        admin,
+        uid,
+        UserInput("新名字", Role.community, community_id=w.community_ids[1], phone="13812345678"),
+    )
+    assert set(changed) == {"display_name", "role", "community_id", "phone"}
+    row = s.exec(select(AuditLog).where(AuditLog.action == "user_update")).one()
+    detail = json.loads(row.detail)
+    assert detail["phone"] == "***" and "13812345678" not in row.detail
+    assert row.target == "t-operator" and row.actor_id == admin.id
+
+
+def test_last_admin_and_self_are_protected(world) -> None:  # type: ignore[no-untyped-def]
+    s, w = world
+    admin = w.users["admin"]
+    with pytest.raises(UserError, match="err_self_deactivate"):
+        users.set_active(s, admin, admin.id, False)
+    with pytest.raises(UserError, match="err_last_admin"):
+        users.update_user(s, admin, admin.id, UserInput("x", Role.leader))
+    second = users.create_user(s, admin, "admin2", PASSWORD, UserInput("Admin 2", Role.admin))
+    users.update_user(s, admin, second, UserInput("Admin 2", Role.operator))  # another admin remains
+
+
+def test_deactivate_reactivate_unlock_reset_are_audited(world) -> None:  # type: ignore[no-untyped-def]
+    s, w = world
+    admin = w.users["admin"]
+    uid = users.find_by_username(s, "t-leader")
+    assert uid is not None
+    users.set_active(s, admin, uid, False)
+    users.set_active(s, admin, uid, False)  # no change, no row
+    users.set_active(s, admin, uid, True)
+    u = s.get(User, uid)
+    assert u is not None
+    u.failed_logins, u.locked_until = 3, None
+    users.unlock(s, admin, uid)
+    with pytest.raises(UserError) as e:
+        users.reset_password(s, admin, uid, "t-leader1x")
+    assert e.value.keys == ["auth.rule_username"]
+    users.reset_password(s, admin, uid, PASSWORD)
+    assert [(a, t) for a, t, _ in _audit(s)] == [
+        ("user_deactivate", "t-leader"),
+        ("user_reactivate", "t-leader"),
+        ("user_unlock", "t-leader"),
+        ("password_reset", "t-leader"),
+    ]
+
+
+def test_list_users_filters_with_bound_parameters(world) -> None:  # type: ignore[no-untyped-def]
+    s, w = world
+    admin = w.users["admin"]
+    assert {u.username for u in users.list_users(s, admin, "t-grid")} == {"t-grid_worker"}
+    assert users.list_users(s, admin, "' OR 1=1 --") == []
+    assert users.list_users(s, admin, "%") == []  # LIKE wildcards are literal
+    assert {u.role for u in users.list_users(s, admin, role=Role.department)} == {Role.department}
+
+
+def test_cli_create_user_first_admin(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("Str0ngAdminPass\n"))
+    code = cli.main(
+        [
+            "create-user",
+            "--username",
+            "boss",
+            "--role",
+            "admin",
+            "--display-name",
+            "主任",
+            "--password-stdin",
+            "--database-url",
+            db_url,
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    with Session(get_engine(db_url)) as s:
+        user = s.exec(select(User).where(User.username == "boss")).one()
+        assert user.role == Role.admin and user.display_name == "主任"
+        assert auth.authenticate(s, "boss", "Str0ngAdminPass").actor is not None
+        assert s.exec(select(AuditLog.actor_name).where(AuditLog.action == "user_create")).one() == "cli"
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("weak\n"))
+    code = cli.main(
+        [
+            "create-user",
+            "--username",
+            "boss2",
+            "--role",
+            "admin",
+            "--password-stdin",
+            "--database-url",
+            db_url,
+        ]
+    )
+    assert code == 1
+    assert "at least 8 characters" in capsys.readouterr().err
+
+
+def test_cli_prompts_with_getpass(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = iter(["Prompted2026", "Prompted2026"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    assert cli.main(["create-user", "--username", "ops", "--role", "operator", "--database-url", db_url]) == 0
+    answers = iter(["Prompted2026", "Different2026"])
+    assert (
+        cli.main(["create-user", "--username", "ops2", "--role", "operator", "--database-url", db_url]) == 1
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO("Reset2026pass\n"))
+    assert (
+        cli.main(["reset-password", "--username", "ops", "--password-stdin", "--database-url", db_url]) == 0
+    )
+    with Session(get_engine(db_url)) as s:
+        assert auth.authenticate(s, "ops", "Reset2026pass").actor is not None
