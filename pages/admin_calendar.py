@@ -1,0 +1,207 @@
+"""The working calendar (admin): statutory holidays and swapped workdays (chinese-calendar) and local
+overrides (closures, extra working days) that the SLA clocks of new cases respect."""
+
+from __future__ import annotations
+
+import calendar as month_calendar
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import clock
+from dashboard.i18n import t
+from dashboard.services import admin
+from dashboard.services.admin import AdminError, CalendarDay
+from dashboard.ui.common import actor, db_session, page_title, plain
+from models.enums import CalendarOverrideKind, Role
+
+me = actor()
+if me.role != Role.admin:
+    st.error(t("app.forbidden"))
+    st.stop()
+
+page_title("admin.calendar", t("admin.cal_caption"))
+flash = st.session_state.pop("admin_cal_flash", None)
+if flash:
+    st.success(flash)
+
+
+def _fail(e: AdminError) -> None:
+    st.error(
+        t(e.key, **{k: t(f"admin.field.{v}") if k == "field" else plain(v) for k, v in e.params.items()})
+    )
+
+
+def _done(message: str) -> None:
+    st.cache_data.clear()
+    st.session_state["admin_cal_flash"] = message
+    st.rerun()
+
+
+today = clock.now().date()
+years = list(range(today.year - 2, today.year + 3))
+year = st.columns([1, 4])[0].selectbox(
+    t("admin.cal_year"), years, index=years.index(today.year), key="cal_year"
+)
+if not admin.calendar_known(year):
+    st.warning(t("admin.cal_unknown_year", year=year))
+
+with db_session() as s:
+    days = admin.calendar_year(s, year)
+    overrides = admin.calendar_overrides(s, year)
+
+
+def _status(d: CalendarDay) -> str:
+    """One of: override kinds, holiday, swapped, weekend, work (the legend's classes)."""
+    if d.override:
+        return d.override
+    if d.swapped_workday:
+        return "swapped"
+    if not d.statutory_working:
+        return "holiday" if d.holiday else "weekend"
+    return "work"
+
+
+MARK = {
+    "closure": "admin.cal_mark_closure",
+    "workday": "admin.cal_mark_workday",
+    "holiday": "admin.cal_mark_holiday",
+    "swapped": "admin.cal_mark_swapped",
+    "weekend": "",
+    "work": "",
+}
+COLOUR = {
+    "closure": "#d9c2e9",
+    "workday": "#c6dbf7",
+    "holiday": "#f7c6c6",
+    "swapped": "#fde2b8",
+    "weekend": "#eeeeee",
+    "work": "",
+}
+
+c1, c2, c3, c4 = st.columns(4)
+c1.metric(t("admin.cal_working_days"), sum(d.working for d in days), border=True)
+c2.metric(t("admin.cal_holidays"), sum(1 for d in days if _status(d) == "holiday"), border=True)
+c3.metric(t("admin.cal_swapped"), sum(1 for d in days if d.swapped_workday), border=True)
+c4.metric(t("admin.cal_overrides"), len(overrides), border=True)
+st.caption(
+    " · ".join(
+        f"{t(MARK[k])} = {t('admin.cal_legend_' + k)}" for k in ("holiday", "swapped", "closure", "workday")
+    )
+)
+
+by_day = {d.day: d for d in days}
+weekdays = [t(f"admin.weekday_{i}") for i in range(7)]
+
+
+def _month_grid(month: int) -> pd.io.formats.style.Styler:
+    weeks = month_calendar.Calendar().monthdatescalendar(year, month)
+    text, colour = [], []
+    for week in weeks:
+        row_text, row_colour = [], []
+        for day in week:
+            if day.month != month:
+                row_text.append("")
+                row_colour.append("")
+                continue
+            status = _status(by_day[day])
+            mark = t(MARK[status]) if MARK[status] else ""
+            row_text.append(f"{day.day} {mark}".strip())
+            row_colour.append(f"background-color: {COLOUR[status]}" if COLOUR[status] else "")
+        text.append(row_text)
+        colour.append(row_colour)
+    frame = pd.DataFrame(text, columns=weekdays)
+    styles = pd.DataFrame(colour, columns=weekdays)
+    return frame.style.apply(lambda _: styles, axis=None)
+
+
+for first in range(1, 13, 3):
+    cols = st.columns(3)
+    for offset, col in enumerate(cols):
+        month = first + offset
+        with col:
+            st.markdown(f"**{t('admin.cal_month', year=year, month=month)}**")
+            st.dataframe(_month_grid(month), hide_index=True, width="stretch")
+
+special = [d for d in days if _status(d) in ("holiday", "swapped", "closure", "workday")]
+with st.expander(t("admin.cal_special_days", n=len(special))):
+    st.dataframe(
+        pd.DataFrame(
+            {
+                t("admin.cal_day"): [d.day for d in special],
+                t("admin.cal_weekday"): [weekdays[d.day.weekday()] for d in special],
+                t("admin.cal_kind"): [t("admin.cal_legend_" + _status(d)) for d in special],
+                t("admin.cal_holiday"): [
+                    t(f"admin.holiday.{d.holiday}") if d.holiday else "" for d in special
+                ],
+                t("admin.cal_note"): [d.note for d in special],
+                t("admin.cal_is_working"): [d.working for d in special],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+        column_config={t("admin.cal_is_working"): st.column_config.CheckboxColumn()},
+    )
+
+st.subheader(t("admin.cal_local"))
+st.caption(t("admin.cal_local_help"))
+left, right = st.columns(2)
+with left, st.form("cal_add_form"):
+    day = st.date_input(
+        t("admin.cal_day"),
+        value=today,
+        min_value=date(admin.FIRST_YEAR, 1, 1),
+        max_value=date(admin.LAST_YEAR, 12, 31),
+        key="cal_add_day",
+    )
+    kind = st.radio(
+        t("admin.cal_kind"),
+        list(CalendarOverrideKind),
+        horizontal=True,
+        key="cal_add_kind",
+        format_func=lambda k: t("admin.cal_legend_" + k),
+    )
+    note = st.text_input(t("admin.cal_note"), max_chars=200, key="cal_add_note")
+    added = st.form_submit_button(t("admin.cal_add"), type="primary", key="cal_add_save")
+if added:
+    try:
+        with db_session() as s:
+            admin.add_calendar_override(s, me, day, kind, note)
+    except AdminError as e:
+        _fail(e)
+    else:
+        _done(t("admin.cal_added", day=f"{day:%Y-%m-%d}", kind=t("admin.cal_legend_" + kind)))
+
+with right:
+    if overrides.empty:
+        st.info(t("admin.cal_no_overrides", year=year))
+    else:
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    t("admin.cal_day"): overrides["day"],
+                    t("admin.cal_kind"): [t("admin.cal_legend_" + k) for k in overrides["kind"]],
+                    t("admin.cal_note"): overrides["note"],
+                    t("admin.actor"): overrides["created_by"].fillna(""),
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+        choice = st.selectbox(
+            t("admin.cal_remove_pick"),
+            list(overrides["day"]),
+            index=None,
+            placeholder=t("admin.choose"),
+            key="cal_remove_day",
+            format_func=lambda d: f"{d:%Y-%m-%d}",
+        )
+        if choice is not None and st.button(t("admin.cal_remove"), key="cal_remove"):
+            try:
+                with db_session() as s:
+                    admin.remove_calendar_override(s, me, choice)
+            except AdminError as e:
+                _fail(e)
+            else:
+                _done(t("admin.cal_removed", day=f"{choice:%Y-%m-%d}"))

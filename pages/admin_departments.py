@@ -1,0 +1,181 @@
+"""Departments (条, admin): add, edit contacts, deactivate; which categories route to each and its open and
+overdue escalations (吹哨报到)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.i18n import t
+from dashboard.services import admin
+from dashboard.services.admin import AdminError, DepartmentInput
+from dashboard.ui.common import actor, db_session, page_title, plain
+from models.enums import DepartmentKind, Role
+
+me = actor()
+if me.role != Role.admin:
+    st.error(t("app.forbidden"))
+    st.stop()
+
+page_title("admin.departments", t("admin.dept_caption"))
+flash = st.session_state.pop("admin_dept_flash", None)
+if flash:
+    st.success(flash)
+
+
+def _fail(e: AdminError) -> None:
+    st.error(
+        t(e.key, **{k: t(f"admin.field.{v}") if k == "field" else plain(v) for k, v in e.params.items()})
+    )
+
+
+def _done(message: str) -> None:
+    st.cache_data.clear()
+    st.session_state["admin_dept_flash"] = message
+    st.rerun()
+
+
+def _kind(kind: str) -> str:
+    return t(f"admin.dept_kind.{kind}")
+
+
+with db_session() as s:
+    table = admin.department_table(s, me)
+
+st.dataframe(
+    pd.DataFrame(
+        {
+            t("admin.code"): table["code"],
+            t("admin.field.name"): table["name"],
+            t("admin.field.kind"): [_kind(k) for k in table["kind"]],
+            t("admin.field.contact_name"): table["contact_name"],
+            t("admin.field.contact_phone"): table["contact_phone"],
+            t("admin.active"): table["active"].astype(bool),
+            t("admin.dept_categories"): table["categories"],
+            t("admin.dept_open_escalations"): table["open_escalations"],
+            t("admin.dept_overdue_escalations"): table["overdue_escalations"],
+        }
+    ),
+    hide_index=True,
+    height=min(len(table) + 1, 26) * 35 + 3,
+    width="stretch",
+    column_config={t("admin.active"): st.column_config.CheckboxColumn()},
+)
+
+
+def _fields(prefix: str, row: pd.Series | None) -> DepartmentInput:
+    kinds = list(DepartmentKind)
+    c1, c2, c3 = st.columns([2, 1, 1])
+    name = c1.text_input(
+        t("admin.field.name"), row["name"] if row is not None else "", max_chars=64, key=f"{prefix}_name"
+    )
+    code = c2.text_input(
+        t("admin.code"),
+        row["code"] if row is not None else "",
+        max_chars=16,
+        key=f"{prefix}_code",
+        help=t("admin.dept_code_help"),
+    )
+    kind = c3.selectbox(
+        t("admin.field.kind"),
+        kinds,
+        format_func=_kind,
+        key=f"{prefix}_kind",
+        index=kinds.index(DepartmentKind(row["kind"]))
+        if row is not None
+        else kinds.index(DepartmentKind.other),
+    )
+    c1, c2 = st.columns(2)
+    contact = c1.text_input(
+        t("admin.field.contact_name"),
+        row["contact_name"] if row is not None else "",
+        max_chars=32,
+        key=f"{prefix}_contact",
+    )
+    phone = c2.text_input(
+        t("admin.field.contact_phone"),
+        row["contact_phone"] if row is not None else "",
+        max_chars=32,
+        key=f"{prefix}_phone",
+    )
+    return DepartmentInput(name, code, kind, contact, phone)
+
+
+tab_edit, tab_new, tab_log = st.tabs([t("admin.edit"), t("admin.dept_new"), t("admin.changes")])
+
+with tab_edit:
+    by_id = {int(r["id"]): r for _, r in table.iterrows()}
+    picked = st.selectbox(
+        t("admin.dept_pick"),
+        list(by_id),
+        index=None,
+        placeholder=t("admin.choose"),
+        key="dept_pick",
+        format_func=lambda i: (
+            f"{by_id[i]['code']} · {by_id[i]['name']}"
+            + ("" if by_id[i]["active"] else f" ({t('admin.inactive')})")
+        ),
+    )
+    if picked is not None:
+        row = by_id[picked]
+        with st.form(f"dept_form_{picked}"):
+            data = _fields(f"dept_{picked}", row)
+            submitted = st.form_submit_button(t("admin.save"), type="primary", key=f"dept_{picked}_save")
+        if submitted:
+            try:
+                with db_session() as s:
+                    changes = admin.update_department(s, me, picked, data)
+            except AdminError as e:
+                _fail(e)
+            else:
+                if changes:
+                    _done(t("admin.saved", what=plain(data.name.strip())))
+                st.info(t("admin.unchanged"))
+        if row["active"]:
+            if st.button(
+                t("admin.deactivate"), key=f"dept_{picked}_off", help=t("admin.dept_deactivate_help")
+            ):
+                try:
+                    with db_session() as s:
+                        admin.set_department_active(s, me, picked, False)
+                except AdminError as e:
+                    _fail(e)
+                else:
+                    _done(t("admin.deactivated", what=plain(row["name"])))
+        elif st.button(t("admin.reactivate"), key=f"dept_{picked}_on"):
+            with db_session() as s:
+                admin.set_department_active(s, me, picked, True)
+            _done(t("admin.reactivated", what=plain(row["name"])))
+
+with tab_new:
+    with st.form("dept_new_form"):
+        new_data = _fields("dept_new", None)
+        created = st.form_submit_button(t("admin.create"), type="primary", key="dept_new_save")
+    if created:
+        try:
+            with db_session() as s:
+                admin.create_department(s, me, new_data)
+        except AdminError as e:
+            _fail(e)
+        else:
+            _done(t("admin.created", what=plain(new_data.name.strip())))
+
+with tab_log:
+    with db_session() as s:
+        log = admin.recent_changes(s, "department_")
+    if log.empty:
+        st.info(t("app.nothing"))
+    else:
+        st.dataframe(
+            log.rename(
+                columns={
+                    "at": t("admin.at"),
+                    "actor": t("admin.actor"),
+                    "action": t("admin.action"),
+                    "target": t("admin.target"),
+                    "detail": t("admin.detail"),
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+        )
