@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
+COMMANDS: dict[
+    str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+] = {}
 
 
 def command(name: str, help_text: str, configure: Callable[[argparse.ArgumentParser], None]):  # type: ignore[no-untyped-def]
@@ -48,7 +50,9 @@ def _load_command_modules() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     _load_command_modules()
-    parser = argparse.ArgumentParser(prog="python -m dashboard", description="网格治理指挥平台 operational commands")
+    parser = argparse.ArgumentParser(
+        prog="python -m dashboard", description="网格治理指挥平台 operational commands"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, configure, _fn) in sorted(COMMANDS.items()):
         configure(sub.add_parser(name, help=help_text, description=help_text))

@@ -1,0 +1,292 @@
+"""Grid and community boundaries from GeoJSON.
+
+Each feature names its grid (or community) by code in its properties (``code``, ``grid_code``,
+``网格编号`` …, or the feature id). A known code gets the new polygon and a recomputed label point
+(``centroid_lon/lat``, the pole of inaccessibility, as the seed has it); an unknown code adds a grid (its
+``community`` property naming the community by code) or a community. A merge or split of grids is an
+import of the new boundaries; a grid's record, cases and history stay. Coordinates in GCJ-02 or BD-09
+are converted to WGS-84 on request.
+
+The resulting set of boundaries (stored ones not in the file, plus the file's) is checked with
+``geo.validate_boundaries`` against the sub-district outline: a feature that is not a valid polygon
+(unclosed ring, self-intersection, too few points, out of range, duplicate code) is a row error;
+overlaps, gaps and parts outside the outline are warnings. Cases keep their grid unless the import is
+asked to re-locate them (``relocate_cases``): then every case with coordinates within the bounding box of
+the file's features (and of the replaced polygons) is placed again by point-in-polygon, counted as
+``relocated`` when its grid changes — so a boundary file imported earlier without re-location can be
+imported again with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import shapely
+from sqlalchemy import and_, update
+from sqlmodel import select
+
+from dashboard.services import geo
+from dashboard.services.case_export import paged
+from dashboard.services.import_common import ImportReport, ImportRun, bulk_insert
+from dashboard.services.import_parsing import (
+    Progress,
+    as_source,
+    convert_geometry,
+    norm_key,
+    read_geojson_features,
+    text,
+)
+from dashboard.services.scope import Actor
+from models import Case, Community, Grid, Subdistrict
+from models.enums import CommunityKind
+
+LEVELS = ("grid", "community")
+
+_KEYS: dict[str, tuple[str, ...]] = {
+    "code": (
+        "code",
+        "grid_code",
+        "community_code",
+        "网格编号",
+        "网格编码",
+        "社区编码",
+        "编码",
+        "编号",
+        "代码",
+        "id",
+    ),
+    "name": ("name", "grid_name", "community_name", "名称", "网格名称", "社区名称"),
+    "community": ("community", "community_code", "所属社区", "社区", "社区代码"),
+    "kind": ("kind", "type", "类型", "社区类型"),
+}
+"""Property spellings per field, best first (matched after ``norm_key``)."""
+
+_FEATURE_PROBLEMS = frozenset(
+    {
+        "parse_error",
+        "wrong_type",
+        "empty",
+        "duplicate_id",
+        "unclosed_ring",
+        "too_few_points",
+        "out_of_range",
+        "invalid",
+    }
+)
+"""Problems of ``geo.validate_boundaries`` that make a feature unusable (the others are warnings)."""
+
+_KINDS = {norm_key(v): v.value for v in CommunityKind} | {"城区": "urban", "城郊": "suburban", "农场": "farm"}
+
+
+def _prop(props: Mapping[str, Any], fld: str) -> str:
+    keys = {norm_key(k): v for k, v in props.items()}
+    for name in _KEYS[fld]:
+        if norm_key(name) in keys and text(keys[norm_key(name)]):
+            return text(keys[norm_key(name)])
+    return ""
+
+
+@dataclass
+class _Feature:
+    row: int
+    code: str
+    name: str
+    community: str
+    kind: str
+    geometry: dict[str, Any] | None
+
+
+def _features(run: ImportRun, convert: str | None) -> list[_Feature]:
+    out = []
+    for row, props, geometry in read_geojson_features(run.source):
+        code = _prop(props, "code").upper()
+        f = _Feature(
+            row, code, _prop(props, "name"), _prop(props, "community").upper(), _prop(props, "kind"), None
+        )
+        if not code:
+            run.error(row, "code", "", "io.err.required")
+        elif len(code) > 16:
+            run.error(row, "code", code, "io.err.too_long", max=16)
+        if len(f.name) > 64:
+            run.error(row, "name", f.name, "io.err.too_long", max=64)
+        if not isinstance(geometry, Mapping):
+            run.error(row, "geometry", "", "io.boundary.empty", detail="")
+        else:
+            try:
+                f.geometry = convert_geometry(geometry, convert)
+            except (ValueError, TypeError, IndexError) as exc:
+                run.error(row, "geometry", "", "io.boundary.parse_error", detail=str(exc))
+        out.append(f)
+    return out
+
+
+def _changed_box(before: list[str], after: list[dict[str, Any]]) -> tuple[float, float, float, float] | None:
+    geoms = [geo.from_geojson(g) for g in before] + [geo.from_geojson(g) for g in after]
+    if not geoms:
+        return None
+    x0, y0, x1, y1 = shapely.total_bounds(geoms)
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+def _run(run: ImportRun, level: str, convert: str | None, relocate_cases: bool) -> None:
+    session = run.session
+    report = run.report
+    model = Grid if level == "grid" else Community
+    shape_col = "polygon" if level == "grid" else "outline"
+    features = _features(run, convert)
+    report.rows = len(features)
+    stored = {row.code.upper(): row for row in session.exec(select(model)).all()}
+    communities = {c.code.upper(): c.id for c in session.exec(select(Community)).all()}
+    subdistricts = session.exec(select(Subdistrict)).all()
+    outline = subdistricts[0].outline if len(subdistricts) == 1 else None
+
+    seen: dict[str, int] = {}
+    usable: dict[str, _Feature] = {}
+    for f in features:
+        if not f.code or f.geometry is None or run.is_bad(f.row):
+            continue
+        if f.code in seen:
+            run.error(f.row, "code", f.code, "io.err.duplicate_in_file", first=seen[f.code])
+            continue
+        seen[f.code] = f.row
+        usable[f.code] = f
+    combined: list[tuple[str, Any]] = [(code, getattr(row, shape_col)) for code, row in stored.items()
+                                       if code not in usable]  # fmt: skip
+    combined += [(code, f.geometry) for code, f in usable.items()]
+    for p in geo.validate_boundaries(combined, outline=outline):
+        mine = p.feature in usable
+        if p.kind in _FEATURE_PROBLEMS and mine:
+            run.error(usable[p.feature].row, "geometry", p.feature, f"io.boundary.{p.kind}", detail=p.detail)
+        elif p.feature is None or mine or p.other in usable:
+            row = usable[p.feature].row if mine else (usable[p.other].row if p.other in usable else None)
+            run.warn(row, "geometry", p.feature or "", f"io.boundary.{p.kind}", detail=p.detail, other=p.other or "",
+                     area=f"{p.area_m2:,.0f}")  # fmt: skip
+
+    changed_before: list[str] = []
+    changed_after: list[dict[str, Any]] = []
+    new_rows: list[dict[str, Any]] = []
+    for code, f in usable.items():
+        if run.is_bad(f.row):
+            continue
+        assert f.geometry is not None
+        polygon = geo.to_geojson(f.geometry)
+        lon, lat = geo.label_point(polygon)
+        old = stored.get(code)
+        if old is None:
+            values: dict[str, Any] = {"code": code, "name": f.name or code, shape_col: polygon, "centroid_lon": lon,
+                                      "centroid_lat": lat}  # fmt: skip
+            if level == "grid":
+                community_id = communities.get(f.community)
+                if community_id is None:
+                    run.error(f.row, "community", f.community, "io.err.unknown_community" if f.community
+                              else "io.err.community_required")  # fmt: skip
+                    continue
+                values["community_id"] = community_id
+            else:
+                if not subdistricts:
+                    run.error(f.row, "code", code, "io.err.no_subdistrict")
+                    continue
+                values.update(subdistrict_id=subdistricts[0].id, kind=_KINDS.get(norm_key(f.kind), "urban"))
+            report.new += 1
+            new_rows.append(values)
+            changed_after.append(f.geometry)
+            continue
+        if level == "grid" and f.community and communities.get(f.community) != old.community_id:
+            run.warn(f.row, "community", f.community, "io.warn.community_kept")
+        changes: dict[str, Any] = {}
+        if geo.to_geojson(getattr(old, shape_col)) != polygon:
+            changes.update({shape_col: polygon, "centroid_lon": lon, "centroid_lat": lat})
+            changed_before.append(getattr(old, shape_col))
+            changed_after.append(f.geometry)
+        if f.name and f.name != old.name:
+            changes["name"] = f.name
+        if not changes:
+            report.unchanged += 1
+            continue
+        report.updated += 1
+        if run.writing:
+            session.execute(update(model).where(model.id == old.id).values(**changes))
+    if new_rows and run.writing:
+        bulk_insert(session, model, new_rows)
+    run.progress(0.8, f"{report.rows:,}")
+    if level == "grid" and relocate_cases and report.can_commit(run.skip_bad_rows):
+        features_now = [
+            f.geometry for f in usable.values() if f.geometry is not None and not run.is_bad(f.row)
+        ]
+        _relocate(run, usable, stored, _changed_box(changed_before, features_now))
+    run.progress(1.0, f"{report.rows:,}")
+
+
+def _relocate(run: ImportRun, usable: dict[str, _Feature], stored: dict[str, Any],
+              box: tuple[float, float, float, float] | None) -> None:  # fmt: skip
+    """Place again the cases with coordinates inside `box` (counted; moved when committing). New grids get ids only on commit, so a dry run locates against codes."""
+    if box is None:
+        return
+    session = run.session
+    if run.writing:
+        session.flush()
+        grids = session.exec(select(Grid.id, Grid.code, Grid.community_id, Grid.polygon)).all()
+        by_code = {code.upper(): gid for gid, code, _c, _p in grids}
+        community_of = {gid: cid for gid, _code, cid, _p in grids}
+        shapes = [(gid, poly) for gid, _code, _cid, poly in grids]
+    else:
+        by_code = {code: row.id for code, row in stored.items()}
+        community_of = {row.id: row.community_id for row in stored.values()}
+        shapes = [(row.id, row.polygon) for code, row in stored.items() if code not in usable]
+        temp = -1
+        for code, f in usable.items():
+            if run.is_bad(f.row) or f.geometry is None:
+                continue
+            gid = by_code.get(code)
+            if gid is None:
+                gid, temp = temp, temp - 1
+            shapes.append((gid, f.geometry))
+    locator = geo.GridLocator(shapes)
+    x0, y0, x1, y1 = box
+    stmt = select(Case.id, Case.lon, Case.lat, Case.grid_id, Case.version).where(
+        and_(Case.lon.is_not(None), Case.lat.is_not(None), Case.lon.between(x0, x1), Case.lat.between(y0, y1))
+    )
+    for rows in paged(session, stmt):
+        found = locator.locate_many([r[1] for r in rows], [r[2] for r in rows])
+        for (case_id, _lon, _lat, grid_id, version), new_grid in zip(rows, found, strict=True):
+            if new_grid is None or new_grid == grid_id:
+                continue
+            run.report.relocated += 1
+            if run.writing:
+                session.execute(
+                    update(Case)
+                    .where(Case.id == case_id)
+                    .values(
+                        grid_id=new_grid,
+                        community_id=community_of[new_grid],
+                        version=version + 1,
+                        updated_at=run.now,
+                    )
+                )
+
+
+def import_boundaries(
+    session: Any,
+    actor: Actor,
+    file: Any,
+    mapping: Mapping[str, Any] | None = None,
+    commit: bool = False,
+    *,
+    level: str = "grid",
+    convert: str | None = None,
+    relocate_cases: bool = False,
+    skip_bad_rows: bool = False,
+    progress: Progress | None = None,
+    name: str | None = None,
+) -> ImportReport:
+    """Grid (``level="grid"``) or community boundaries from a GeoJSON FeatureCollection (`mapping` is
+    accepted for a uniform signature and unused: properties are recognised by name)."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown boundary level {level!r}")
+    source = as_source(file, name)
+    run = ImportRun(session, actor, "boundaries", source, commit=commit, skip_bad_rows=skip_bad_rows,
+                    progress=progress)  # fmt: skip
+    run.report.mapping = {"level": level} | ({"convert": convert} if convert else {})
+    return run.execute(lambda r: _run(r, level, convert, relocate_cases))

@@ -1,0 +1,178 @@
+"""Open311 GeoReport v2 output: cases as service requests (``requests.json``) and categories as services
+(``services.json``), streamed in SQL pages.
+
+GeoReport v2 knows two statuses, ``open`` and ``closed``; a case that is closed, merged as a duplicate or
+rejected is ``closed``, everything else ``open``. The finer status goes into ``status_notes`` as its label
+(已结案, 不予受理 …) with, for a merged duplicate, the number it was merged into ("重复件，并入 XL…"); the
+import reads both back. ``description`` is the title, a line break and the description (the format has
+no title), ``service_code``/``service_name`` the category, ``agency_responsible`` the department handling
+the case, ``expected_datetime`` the due time, ``updated_datetime`` the closing time of a closed case
+(else the last change). Times are ISO 8601 with ``+08:00``. The address is masked unless the role may
+export personal data unmasked; reporters never appear. JSON is not a spreadsheet, so text is written
+exactly as stored (no formula neutralisation). Every export is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import IO, Any
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, select
+
+from dashboard.i18n import current_lang, label, t
+from dashboard.services import exports
+from dashboard.services.case_export import PAGE_SIZE, check_unmasked, selected_pages
+from dashboard.services.privacy import mask_address
+from dashboard.services.scope import Actor
+from models import Case, Category, Department
+from models.enums import CaseStatus
+
+FIELDS: tuple[str, ...] = (
+    "service_request_id", "status", "status_notes", "service_name", "service_code", "description",
+    "agency_responsible", "service_notice", "requested_datetime", "updated_datetime", "expected_datetime",
+    "address", "address_id", "zipcode", "lat", "long", "media_url",
+)  # fmt: skip
+"""The keys of a GeoReport v2 service request, in the order the specification lists them."""
+
+CLOSED_STATUSES = frozenset({CaseStatus.closed, CaseStatus.rejected})
+
+
+def open311_status(status: CaseStatus | str) -> str:
+    """``closed`` for closed (and merged) or rejected cases, else ``open``."""
+    return "closed" if CaseStatus(status) in CLOSED_STATUSES else "open"
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 with the Beijing offset (stored times are naive Asia/Shanghai)."""
+    return None if value is None else value.isoformat(timespec="seconds") + "+08:00"
+
+
+def status_notes(status: CaseStatus | str, duplicate_of: str | None, lang: str) -> str:
+    note = label("status", status, lang)
+    if duplicate_of:
+        note += t("io.open311.duplicate_of", lang, number=duplicate_of)
+    return note
+
+
+def _select():  # type: ignore[no-untyped-def]
+    dup = aliased(Case)
+    return (
+        select(
+            Case.id, Case.number, Case.status, Category.name_zh, Category.name_en, Category.code,
+            Category.sla_limit, Category.calendar, Case.title, Case.description, Department.name, Case.reported_at,
+            Case.updated_at, Case.closed_at, Case.due_at, Case.address, Case.lat, Case.lon, dup.number,
+        )
+        .select_from(Case)
+        .join(Category, Category.id == Case.category_id)
+        .outerjoin(Department, Department.id == Case.department_id)
+        .outerjoin(dup, dup.id == Case.duplicate_of_id)
+    )  # fmt: skip
+
+
+def _request(row: Any, lang: str, unmasked: bool) -> dict[str, Any]:
+    (_id, number, status, name_zh, name_en, code, limit, calendar, title, description, dept, reported, updated,
+     closed, due, address, lat, lon, dup) = row  # fmt: skip
+    text = title if not description or description == title else f"{title}\n{description}"
+    last_change = closed if status == CaseStatus.closed and closed else (updated or reported)
+    return {
+        "service_request_id": number,
+        "status": open311_status(status),
+        "status_notes": status_notes(status, dup, lang),
+        "service_name": name_zh if lang == "zh" else name_en,
+        "service_code": code,
+        "description": text,
+        "agency_responsible": dept or "",
+        "service_notice": f"{limit:g} {label('calendar', calendar, lang)}",
+        "requested_datetime": iso(reported),
+        "updated_datetime": iso(last_change),
+        "expected_datetime": iso(due),
+        "address": address if unmasked else mask_address(address),
+        "address_id": "",
+        "zipcode": "",
+        "lat": lat,
+        "long": lon,
+        "media_url": "",
+    }
+
+
+def cases_to_open311(
+    session: Session,
+    actor: Actor,
+    conditions: Sequence[ColumnElement[bool]] = (),
+    numbers: Sequence[str] | None = None,
+    *,
+    unmasked: bool = False,
+    lang: str | None = None,
+    page_size: int = PAGE_SIZE,
+) -> Iterator[list[dict[str, Any]]]:
+    """Service requests of the cases in the actor's scope matching `conditions` (SQL conditions on
+    `Case`, e.g. ``queue.conditions(actor, filters, now)``) and, when given, the case `numbers`: one list
+    per SQL page, by ascending case id. Not audited: the writers below are (:func:`write_open311`)."""
+    check_unmasked(actor, unmasked)
+    lang = lang or current_lang()
+    for rows in selected_pages(session, actor, _select(), conditions, numbers, page_size):
+        yield [_request(r, lang, unmasked) for r in rows]
+
+
+def write_open311(
+    session: Session,
+    actor: Actor,
+    out: IO[bytes],
+    conditions: Sequence[ColumnElement[bool]] = (),
+    numbers: Sequence[str] | None = None,
+    *,
+    unmasked: bool = False,
+    lang: str | None = None,
+    filters: dict[str, object] | None = None,
+) -> int:
+    """Write a GeoReport v2 ``requests.json`` array to `out` (UTF-8), one page at a time; audited as an
+    export of format ``open311``. Returns the number of requests."""
+    n = 0
+    out.write(b"[")
+    for chunk in cases_to_open311(session, actor, conditions, numbers, unmasked=unmasked, lang=lang):
+        for item in chunk:
+            out.write((",\n" if n else "\n").encode())
+            out.write(json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+            n += 1
+    out.write(b"\n]\n" if n else b"]\n")
+    exports.record_export(session, actor, "cases", n, "open311", unmasked, filters)
+    return n
+
+
+def open311_bytes(
+    session: Session,
+    actor: Actor,
+    conditions: Sequence[ColumnElement[bool]] = (),
+    numbers: Sequence[str] | None = None,
+    *,
+    unmasked: bool = False,
+    lang: str | None = None,
+    filters: dict[str, object] | None = None,
+) -> bytes:
+    """:func:`write_open311` into memory, for a download button (the queue page's export)."""
+    buffer = io.BytesIO()
+    write_open311(session, actor, buffer, conditions, numbers, unmasked=unmasked, lang=lang, filters=filters)
+    return buffer.getvalue()
+
+
+def services(session: Session, lang: str | None = None) -> list[dict[str, Any]]:
+    """The active categories as GeoReport v2 services (``services.json``)."""
+    lang = lang or current_lang()
+    rows = session.exec(select(Category).where(Category.active.is_(True)).order_by(Category.code)).all()
+    return [
+        {
+            "service_code": c.code,
+            "service_name": c.name_zh if lang == "zh" else c.name_en,
+            "description": f"{c.sla_limit:g} {label('calendar', c.calendar, lang)}",
+            "metadata": False,
+            "type": "realtime",
+            "keywords": f"{c.name_zh},{c.name_en}",
+            "group": "",
+        }
+        for c in rows
+    ]

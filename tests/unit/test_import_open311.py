@@ -1,0 +1,175 @@
+# ruff: noqa: F811  (fixtures imported from test_import_support)
+"""Open311 GeoReport v2: tolerant import of real-world feeds (JSON and XML), and the requests.json export."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime
+
+import pytest
+from sqlmodel import select
+
+from dashboard.services import imports, open311, queue
+from dashboard.services.scope import ScopeError
+from models import AuditLog, Case, CaseEvent
+from models.enums import CaseStatus
+from tests.unit.test_import_support import INSIDE, IoWorld, counts, io_world  # noqa: F401
+
+FEED = [
+    {  # 1: a clean closed request, UTC times, extra fields
+        "service_request_id": "638344", "status": "closed", "status_notes": "Duplicate request.",
+        "service_name": "Environment", "service_code": "ENV", "description": "路灯不亮\n小区东门口两盏路灯",
+        "agency_responsible": "城管", "service_notice": "", "requested_datetime": "2026-11-01T00:30:00Z",
+        "updated_datetime": "2026-11-02T02:00:00Z", "expected_datetime": "2026-11-05T08:00:00+08:00",
+        "address": "幸福路 8 号", "address_id": "545483", "zipcode": "223800", "lat": INSIDE[0][1],
+        "long": INSIDE[0][0], "media_url": "http://example.org/x.jpg", "extended_attributes": {"x": 1},
+    },
+    {  # 2: odd spellings, "null" strings, zero coordinates but a useless address — no location at all
+        "ID": 2, "Status": "open", "SERVICE-CODE": "null", "Service_Name": "Safety hazards",
+        "Requested-Datetime": "2026-11-03 09:15", "Lat": 0, "lng": 0, "description": "null",
+    },
+    {  # 3: lon/lat spelled lon and latitude, strings; service known by Chinese name only
+        "service_request_id": "R-3", "status": "open", "service_name": "环境卫生", "lon": str(INSIDE[2][0]),
+        "latitude": str(INSIDE[2][1]), "requested_datetime": "2026-11-04T08:00:00+08:00", "description": "垃圾",
+    },
+    {  # 4: unknown service
+        "service_request_id": "R-4", "status": "open", "service_code": "pothole", "service_name": "Pothole",
+        "long": INSIDE[1][0], "lat": INSIDE[1][1], "requested_datetime": "2026-11-04T09:00:00+08:00",
+    },
+    {  # 5: an unknown status
+        "service_request_id": "R-5", "status": "teleported", "service_code": "ENV", "long": INSIDE[1][0],
+        "lat": INSIDE[1][1], "requested_datetime": "2026-11-04T09:00:00+08:00",
+    },
+]  # fmt: skip
+
+
+def _import(w: IoWorld, data: bytes, name: str = "requests.json", **kw: object) -> imports.ImportReport:
+    with w.session() as s:
+        report = imports.import_open311(s, w.admin, data, name=name, **kw)  # type: ignore[arg-type]
+        s.commit()
+    return report
+
+
+def test_messy_feed_is_read_tolerantly(io_world: IoWorld) -> None:
+    data = json.dumps(FEED, ensure_ascii=False).encode()
+    report = _import(io_world, data)
+    assert report.rows == 5 and (report.new, report.error_rows) == (2, 3)
+    assert [(e.row, e.column, e.key) for e in report.errors] == [
+        (2, "long", "io.err.no_location"),
+        (4, "service_code", "io.err.unknown_category"),
+        (5, "status", "io.err.unknown_status"),
+    ]
+    assert report.unknown_categories == {"pothole": 1}
+    mapped = _import(
+        io_world, data, mapping={"categories": {"pothole": "ENV"}}, commit=True, skip_bad_rows=True
+    )
+    assert mapped.committed and mapped.new == 3
+    with io_world.session() as s:
+        c1 = s.exec(select(Case).where(Case.external_id == "638344")).one()
+        assert (c1.title, c1.description) == ("路灯不亮", "小区东门口两盏路灯")
+        assert c1.reported_at == datetime(2026, 11, 1, 8, 30)  # UTC → Beijing
+        assert c1.closed_at == datetime(2026, 11, 2, 10) and c1.status == CaseStatus.closed
+        assert c1.due_at == datetime(2026, 11, 5, 8)  # expected_datetime wins over the category's limit
+        assert c1.department_id == io_world.world.department_id and c1.address == "幸福路 8 号"
+        r3 = s.exec(select(Case).where(Case.external_id == "R-3")).one()
+        assert r3.grid_id == io_world.world.grid_ids[2] and r3.title == "垃圾"
+        actions = s.exec(
+            select(CaseEvent.action).where(CaseEvent.case_id == c1.id).order_by(CaseEvent.id)
+        ).all()
+        assert actions == ["report", "close"]
+
+
+def test_xml_feed_and_status_notes_refine_the_status(io_world: IoWorld) -> None:
+    xml = f"""<?xml version="1.0" encoding="utf-8"?>
+<service_requests>
+  <request><service_request_id>X-1</service_request_id><status>open</status><status_notes>处置中</status_notes>
+    <service_code>ENV</service_code><description>污水外溢</description>
+    <requested_datetime>2026-11-04T08:00:00+08:00</requested_datetime>
+    <lat>{INSIDE[3][1]}</lat><long>{INSIDE[3][0]}</long></request>
+  <request><service_request_id>X-2</service_request_id><status>closed</status><status_notes>不予受理</status_notes>
+    <service_code>ENV</service_code><requested_datetime>2026-11-04T09:00:00+08:00</requested_datetime>
+    <updated_datetime>2026-11-04T10:00:00+08:00</updated_datetime>
+    <lat>{INSIDE[3][1]}</lat><long>{INSIDE[3][0]}</long></request>
+</service_requests>"""
+    report = _import(io_world, xml.encode(), name="requests.xml", commit=True)
+    assert report.committed and report.new == 2
+    with io_world.session() as s:
+        got = dict(s.exec(select(Case.external_id, Case.status)).all())
+    assert got == {"X-1": "in_progress", "X-2": "rejected"}
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.97])
+def test_truncated_json_writes_nothing(io_world: IoWorld, cut: float) -> None:
+    items = [{**FEED[0], "service_request_id": f"T-{i}"} for i in range(50)]
+    data = json.dumps(items).encode()
+    before = counts(io_world.url)
+    report = _import(io_world, data[: int(len(data) * cut)], commit=True, skip_bad_rows=True)
+    assert report.file_error is not None and report.file_error.key == "io.err.json_truncated"
+    assert not report.committed and counts(io_world.url) == before
+
+
+def test_xml_with_entities_is_refused(io_world: IoWorld) -> None:
+    bomb = (
+        '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>'
+        "<service_requests><request><description>&b;</description></request></service_requests>"
+    )
+    report = _import(io_world, bomb.encode(), name="r.xml", commit=True)
+    assert (
+        report.file_error is not None and report.file_error.key == "io.err.xml_dtd" and not report.committed
+    )
+
+
+def test_export_shape_paging_masking_and_audit(io_world: IoWorld) -> None:
+    rows = [
+        {
+            **FEED[0],
+            "service_request_id": f"E-{i}",
+            "address": "幸福路3号楼2单元301",
+            "long": INSIDE[3][0],
+            "lat": INSIDE[3][1],
+        }
+        for i in range(5)
+    ]  # in community 1: out of the grid worker's scope
+    rows[0]["status"] = "open"
+    _import(io_world, json.dumps(rows).encode(), commit=True)
+    with io_world.session() as s:
+        number = dict(s.exec(select(Case.external_id, Case.number)).all())
+        chunks = list(open311.cases_to_open311(s, io_world.admin, page_size=2, lang="en"))
+        assert [len(c) for c in chunks] == [2, 2, 1]
+        first = chunks[0][0]
+        assert list(first) == list(open311.FIELDS)
+        assert first["status"] == "open" and first["status_notes"] == "Reported"
+        assert chunks[0][1]["status"] == "closed" and chunks[0][1]["status_notes"] == "Closed"
+        assert first["requested_datetime"] == "2026-11-01T08:30:00+08:00"
+        assert first["expected_datetime"] == "2026-11-05T08:00:00+08:00"
+        assert first["service_code"] == "ENV" and first["service_name"] == "Environment"
+        assert (
+            first["description"] == "路灯不亮\n小区东门口两盏路灯" and first["agency_responsible"] == "城管"
+        )
+        assert (first["lat"], first["long"]) == (INSIDE[3][1], INSIDE[3][0])
+        assert first["address"] == "幸福路3号楼***"  # masked unless exported unmasked
+        operator = io_world.world.users["operator"]
+        with pytest.raises(ScopeError):
+            next(open311.cases_to_open311(s, operator, unmasked=True))
+        buf = io.BytesIO()
+        n = open311.write_open311(s, operator, buf, queue.conditions(operator, queue.QueueFilters(view="open"),
+                                                                     datetime(2026, 11, 25)))  # fmt: skip
+        s.commit()
+        assert n == 1 and [r["service_request_id"] for r in json.loads(buf.getvalue())] == [number["E-0"]]
+        picked = json.loads(open311.open311_bytes(s, io_world.admin, numbers=[number["E-3"], number["E-1"], "nope"],
+                                                  unmasked=True))  # fmt: skip
+        s.commit()
+        assert [r["service_request_id"] for r in picked] == [number["E-1"], number["E-3"]]
+        assert picked[0]["address"] == "幸福路3号楼2单元301"
+        audits = s.exec(select(AuditLog.outcome, AuditLog.detail).where(AuditLog.action == "export")).all()
+        assert [(o, json.loads(d)["format"], json.loads(d)["rows"]) for o, d in audits] == [
+            ("ok", "open311", 1), ("unmasked", "open311", 2)]  # fmt: skip
+        assert json.loads(open311.open311_bytes(s, io_world.world.users["community"])) == []
+
+
+def test_services_list(io_world: IoWorld) -> None:
+    with io_world.session() as s:
+        services = open311.services(s, "zh")
+    assert [(x["service_code"], x["service_name"], x["description"]) for x in services] == [
+        ("ENV", "环境卫生", "3 工作日"), ("SAF", "安全隐患", "24 自然时")]  # fmt: skip
