@@ -7,18 +7,21 @@ pages the user's role may open. A wall screen opened with ``?display=TOKEN`` sho
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timedelta
 
 import streamlit as st
 
-from dashboard import db
+from dashboard import clock, db
 from dashboard.config import get_settings
 from dashboard.i18n import LANGS, label, t
 from dashboard.services import auth, display
 from dashboard.ui.nav import DEFAULT_PAGE, pages_for, spec
 
-st.set_page_config(page_title="网格治理指挥平台", page_icon=":material/grid_view:", layout="wide")
+st.set_page_config(page_title="网格治理指挥平台", page_icon="static/logo.png", layout="wide")
 
 _seed_lock = threading.Lock()
+SSO_FRESH = timedelta(minutes=5)
+"""How recent the provider's confirmation must be for single sign-on to open a session."""
 
 
 @st.cache_resource(show_spinner=False)
@@ -41,16 +44,24 @@ def _ready(url: str) -> bool:
             from seed.generate import seed_database
 
             bar = st.progress(0.0, text=t("app.first_start"))
-            seed_database(url, cases=settings.seed_cases,
-                          progress=lambda f, msg: bar.progress(min(max(f, 0.0), 1.0), text=f"{t('app.first_start')} {msg}"))
+            seed_database(
+                url,
+                cases=settings.seed_cases,
+                progress=lambda f, msg: bar.progress(
+                    min(max(f, 0.0), 1.0), text=f"{t('app.first_start')} {msg}"
+                ),
+            )
             bar.empty()
     return True
 
 
 def _cookie_script(value: str | None, max_age: int) -> None:
     """Set (or clear) the session cookie in the browser; the value is our own token, never user text."""
-    cookie = f"{auth.COOKIE_NAME}={value}; path=/; max-age={max_age}; SameSite=Strict" if value else (
-        f"{auth.COOKIE_NAME}=; path=/; max-age=0; SameSite=Strict")
+    cookie = (
+        f"{auth.COOKIE_NAME}={value}; path=/; max-age={max_age}; SameSite=Strict"
+        if value
+        else (f"{auth.COOKIE_NAME}=; path=/; max-age=0; SameSite=Strict")
+    )
     st.html(f"<script>document.cookie = {cookie!r};</script>", unsafe_allow_javascript=True)
 
 
@@ -65,17 +76,21 @@ def _login_form() -> None:
         with st.form("login", border=True):
             st.subheader(t("login.title"))
             username = st.text_input(t("login.username"), key="login_username", autocomplete="username")
-            password = st.text_input(t("login.password"), type="password", key="login_password",
-                                     autocomplete="current-password")
-            submitted = st.form_submit_button(t("login.submit"), key="login_submit", type="primary",
-                                              width="stretch")
+            password = st.text_input(
+                t("login.password"), type="password", key="login_password", autocomplete="current-password"
+            )
+            submitted = st.form_submit_button(
+                t("login.submit"), key="login_submit", type="primary", width="stretch"
+            )
         if submitted:
             if not username or not password:
                 st.error(t("login.required"))
             else:
                 with db.session_scope() as s:
                     result = auth.authenticate(s, username, password)
-                    cookie = auth.start_session(s, result.actor, settings.secret_key) if result.actor else None
+                    cookie = (
+                        auth.start_session(s, result.actor, settings.secret_key) if result.actor else None
+                    )
                 if result.actor:
                     st.session_state["actor"] = result.actor
                     st.session_state["cookie"] = cookie
@@ -86,30 +101,122 @@ def _login_form() -> None:
                     st.error(t("login.inactive"))
                 else:
                     st.error(t("login.failed"))
+        _sso_section()
         st.caption(t("login.demo_hint"))
         _language_switch()
 
 
 def _language_switch() -> None:
     current = st.session_state.get("lang", get_settings().lang)
-    choice = st.segmented_control(t("app.language"), options=list(LANGS), default=current if current in LANGS else "zh",
-                                  format_func=lambda x: "中文" if x == "zh" else "English", key="lang_switch")
+    choice = st.segmented_control(
+        t("app.language"),
+        options=list(LANGS),
+        default=current if current in LANGS else "zh",
+        format_func=lambda x: "中文" if x == "zh" else "English",
+        key="lang_switch",
+    )
     if choice and choice != current:
         st.session_state["lang"] = choice
         st.rerun()
 
 
+def _browser_cookie() -> str | None:
+    """The session cookie the browser sent when the page loaded, unless this session already ended it."""
+    cookie = st.context.cookies.get(auth.COOKIE_NAME)
+    return (
+        cookie
+        if isinstance(cookie, str) and cookie and cookie != st.session_state.get("ended_cookie")
+        else None
+    )
+
+
+def _sso_provider() -> str | None:
+    """ "" (the single provider of a flat [auth] section) or the first named provider ([auth.NAME]) when
+    single sign-on is configured in secrets and Authlib is installed; None otherwise (never raises)."""
+    try:
+        if not st.secrets.load_if_toml_exists() or "auth" not in st.secrets:
+            return None
+        section = st.secrets["auth"]
+        import authlib  # noqa: F401  (st.login needs it)
+    except Exception:
+        return None
+    if "client_id" in section:
+        return ""
+    return next((name for name, value in section.items() if hasattr(value, "keys")), None)
+
+
+def _sso_fresh() -> bool:
+    """Whether the provider confirmed the identity just now (its ID token's ``iat``), i.e. this is the return
+    from the provider rather than Streamlit's 30-day identity cookie, which must not undo idle expiry.
+    Without ``iat`` only a browser session that has not timed out or logged out is trusted."""
+    iat = st.user.get("iat")
+    if not isinstance(iat, int | float):
+        return not st.session_state.get("ended_cookie")
+    issued = datetime.fromtimestamp(iat, clock.TZ).replace(tzinfo=None)
+    return abs(clock.now() - issued) <= SSO_FRESH
+
+
+def _sso_actor():  # type: ignore[no-untyped-def]
+    """Log in the user whose identity the OIDC provider has just confirmed (st.user), mapped to a users row."""
+    if (
+        _sso_provider() is None
+        or not st.user.get("is_logged_in", False)
+        or st.session_state.get("sso_refused")
+    ):
+        return None
+    if not _sso_fresh():
+        return None
+    with db.session_scope() as s:
+        result = auth.sso_login(s, st.user.get("sub"), st.user.get("email"))
+        cookie = auth.start_session(s, result.actor, get_settings().secret_key) if result.actor else None
+    if result.actor is None:
+        st.session_state["sso_refused"] = (result.error, result.locked_until)
+        return None
+    st.session_state.pop("expired", None)
+    st.session_state["actor"] = result.actor
+    st.session_state["cookie"] = cookie
+    return result.actor
+
+
+def _sso_section() -> None:
+    """The "使用单点登录" button, shown only when single sign-on is configured."""
+    provider = _sso_provider()
+    if provider is None:
+        return
+    refused = st.session_state.get("sso_refused")
+    if refused:
+        error, until = refused
+        if error == "locked":
+            st.error(t("login.locked", until=f"{until:%H:%M}"))
+        elif error == "inactive":
+            st.error(t("login.inactive"))
+        else:
+            st.error(t("sso.unknown"))
+        if st.button(t("sso.logout"), key="sso_logout", width="stretch"):
+            st.session_state.pop("sso_refused", None)
+            st.logout()
+            st.stop()
+        return
+    if st.button(t("login.sso"), key="login_sso", icon=":material/key:", width="stretch"):
+        try:
+            st.login(provider or None)
+        except Exception as e:  # misconfigured provider: say so instead of crashing the login page
+            st.error(t("sso.unavailable", message=type(e).__name__))
+
+
 def _current_actor():  # type: ignore[no-untyped-def]
     """The actor of this browser session: from session state (re-checked for expiry) or the cookie."""
     settings = get_settings()
-    cookie = st.session_state.get("cookie") or st.context.cookies.get(auth.COOKIE_NAME)
+    cookie = st.session_state.get("cookie") or _browser_cookie()
     if not cookie:
-        return None
+        return _sso_actor()
     with db.session_scope() as s:
         actor = auth.resume_session(s, cookie, settings.secret_key, settings.session_idle_minutes)
     if actor is None:
-        if "actor" in st.session_state or st.context.cookies.get(auth.COOKIE_NAME):
+        if "actor" in st.session_state or _browser_cookie():
             st.session_state["expired"] = True
+            # The cookie the page was loaded with stays in st.context until a reload: do not try it again.
+            st.session_state["ended_cookie"] = cookie
         st.session_state.pop("actor", None)
         st.session_state.pop("cookie", None)
         return None
@@ -125,10 +232,16 @@ def _sidebar(actor) -> None:  # type: ignore[no-untyped-def]
         st.caption(f"{t('app.scope')}: {_scope_text(actor)}")
         _language_switch()
         if st.button(t("app.logout"), key="logout", icon=":material/logout:"):
+            ended = st.session_state.get("cookie")
             with db.session_scope() as s:
-                auth.end_session(s, st.session_state.get("cookie"))
+                auth.end_session(s, ended)
             st.session_state.clear()
             st.session_state["logged_out"] = True
+            st.session_state["ended_cookie"] = ended
+            if _sso_provider() is not None and st.user.get("is_logged_in", False):
+                _cookie_script(None, 0)
+                st.logout()  # redirects the browser through Streamlit's /auth/logout
+                st.stop()
             st.rerun()
 
 
@@ -167,7 +280,9 @@ def main() -> None:
         st.session_state["actor"] = viewer
         st.session_state["display"] = True
         wall = spec("pages/wall.py")
-        st.navigation([st.Page(wall.path, title=t(wall.title_key), url_path=wall.url_path)], position="hidden").run()
+        st.navigation(
+            [st.Page(wall.path, title=t(wall.title_key), url_path=wall.url_path)], position="hidden"
+        ).run()
         return
 
     actor = _current_actor()
@@ -184,9 +299,15 @@ def main() -> None:
     available = pages_for(actor.role)
     for page in available:
         groups.setdefault(t(page.group), []).append(
-            st.Page(page.path, title=t(page.title_key), icon=page.icon, url_path=page.url_path,
-                    default=(page.path == default) if any(p.path == default for p in available)
-                    else page is available[0])
+            st.Page(
+                page.path,
+                title=t(page.title_key),
+                icon=page.icon,
+                url_path=page.url_path,
+                default=(page.path == default)
+                if any(p.path == default for p in available)
+                else page is available[0],
+            )
         )
     st.navigation(groups).run()
 

@@ -1,6 +1,5 @@
 """Cases (事件/案件), their append-only event log, escalations to departments and extension requests."""
 
-
 from pydantic import NaiveDatetime
 from sqlalchemy import Column, Index, String, Text
 from sqlmodel import Field, SQLModel

@@ -1,6 +1,5 @@
 """Organisation: departments (条), case categories with their time limits, users."""
 
-
 from pydantic import NaiveDatetime
 from sqlalchemy import String
 from sqlmodel import Field, SQLModel

@@ -1,6 +1,5 @@
 """Volunteers, their skills, service records, and the need rules that drive coverage (DESIGN §7)."""
 
-
 from pydantic import NaiveDatetime
 from sqlalchemy import Column, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel

@@ -34,8 +34,19 @@ def _load(me: Actor, url: str, day: str) -> dict:
         comms = territory.communities(s)
         grids = territory.grids(s, me)
         cats = territory.categories(s, include_retired=True)
-    return {"f30": f30, "p30": p30, "fm": fm, "pm": pm, "by_comm": by_comm, "by_cat": by_cat, "by_day": by_day,
-            "comms": comms, "grids": grids, "cats": cats, "at": now}
+    return {
+        "f30": f30,
+        "p30": p30,
+        "fm": fm,
+        "pm": pm,
+        "by_comm": by_comm,
+        "by_cat": by_cat,
+        "by_day": by_day,
+        "comms": comms,
+        "grids": grids,
+        "cats": cats,
+        "at": now,
+    }
 
 
 me = actor()
@@ -47,40 +58,62 @@ f30, p30, fm, pm = data["f30"], data["p30"], data["fm"], data["pm"]
 c1, c2, c3, c4, c5 = st.columns(5)
 c1.metric(t("overview.open"), f"{f30.open_now:,}", border=True)
 c2.metric(t("overview.overdue"), f"{f30.overdue_now:,}", border=True)
-c3.metric(t("overview.this_month"), f"{fm.reported:,}", count_delta(kpi.count_change(fm.reported, pm.reported)),
-          delta_color="off", border=True)
-c4.metric(t("overview.on_time_30"), pct(f30.on_time_rate),
-          points(kpi.rate_change(f30.on_time_rate, p30.on_time_rate)), border=True)
-c5.metric(t("overview.satisfaction_30"), pct(f30.satisfaction_rate),
-          points(kpi.rate_change(f30.satisfaction_rate, p30.satisfaction_rate)), border=True)
+c3.metric(
+    t("overview.this_month"),
+    f"{fm.reported:,}",
+    count_delta(kpi.count_change(fm.reported, pm.reported)),
+    delta_color="off",
+    border=True,
+)
+c4.metric(
+    t("overview.on_time_30"),
+    pct(f30.on_time_rate),
+    points(kpi.rate_change(f30.on_time_rate, p30.on_time_rate)),
+    border=True,
+)
+c5.metric(
+    t("overview.satisfaction_30"),
+    pct(f30.satisfaction_rate),
+    points(kpi.rate_change(f30.satisfaction_rate, p30.satisfaction_rate)),
+    border=True,
+)
 st.caption(t("app.updated_at", at=f"{data['at']:%Y-%m-%d %H:%M}"))
 
 grids: pd.DataFrame = data["grids"]
 comms: pd.DataFrame = data["comms"]
 by_comm: pd.DataFrame = data["by_comm"].set_index("key")
-per = grids.groupby("community_id").agg(grids=("id", "count"), households=("households", "sum"),
-                                         residents=("residents", "sum"))
+per = grids.groupby("community_id").agg(
+    grids=("id", "count"), households=("households", "sum"), residents=("residents", "sum")
+)
 table = comms.set_index("id").join(per, how="inner").join(by_comm, how="left").fillna(0)
 st.subheader(t("overview.per_community"))
 if table.empty:
     st.info(t("app.nothing"))
 else:
-    show = pd.DataFrame({
-        t("overview.community"): table["name"],
-        t("overview.grids"): table["grids"].astype(int),
-        t("overview.households"): table["households"].astype(int),
-        t("overview.residents"): table["residents"].astype(int),
-        t("overview.reported_30"): table["reported"].astype(int),
-        t("overview.closed_30"): table["closed"].astype(int),
-        t("overview.open"): table["open_now"].astype(int),
-        t("overview.overdue"): table["overdue_now"].astype(int),
-        t("overview.on_time_30"): table["on_time_rate"] * 100,
-        t("overview.satisfaction_30"): table["satisfaction_rate"] * 100,
-    })
-    st.dataframe(show, hide_index=True, width="stretch", column_config={
-        t("overview.on_time_30"): st.column_config.NumberColumn(format="%.1f%%"),
-        t("overview.satisfaction_30"): st.column_config.NumberColumn(format="%.1f%%"),
-    })
+    show = pd.DataFrame(
+        {
+            t("overview.community"): table["name"],
+            t("overview.grids"): table["grids"].astype(int),
+            t("overview.households"): table["households"].astype(int),
+            t("overview.residents"): table["residents"].astype(int),
+            t("overview.reported_30"): table["reported"].astype(int),
+            t("overview.closed_30"): table["closed"].astype(int),
+            t("overview.open"): table["open_now"].astype(int),
+            t("overview.overdue"): table["overdue_now"].astype(int),
+            t("overview.on_time_30"): table["on_time_rate"] * 100,
+            t("overview.satisfaction_30"): table["satisfaction_rate"] * 100,
+        }
+    )
+    st.dataframe(
+        show,
+        hide_index=True,
+        width="stretch",
+        height=35 * (len(show) + 1) + 3,
+        column_config={
+            t("overview.on_time_30"): st.column_config.NumberColumn(format="%.1f%%"),
+            t("overview.satisfaction_30"): st.column_config.NumberColumn(format="%.1f%%"),
+        },
+    )
 
 left, right = st.columns(2)
 with left:
@@ -92,8 +125,13 @@ with left:
     if by_cat.empty:
         st.info(t("app.nothing"))
     else:
-        fig = px.bar(by_cat, x="reported", y=name_col, orientation="h",
-                     labels={"reported": t("overview.count"), name_col: t("overview.category")})
+        fig = px.bar(
+            by_cat,
+            x="reported",
+            y=name_col,
+            orientation="h",
+            labels={"reported": t("overview.count"), name_col: t("overview.category")},
+        )
         fig.update_layout(height=520, margin={"l": 10, "r": 10, "t": 10, "b": 10})
         st.plotly_chart(fig, width="stretch", config={"displayModeBar": False})
 with right:
@@ -107,7 +145,15 @@ with right:
         series = days.merge(by_day[["key", "reported", "closed"]], on="key", how="left").fillna(0)
         long = series.melt(id_vars="key", value_vars=["reported", "closed"], var_name="kind", value_name="n")
         long["kind"] = long["kind"].map({"reported": t("overview.reported"), "closed": t("overview.closed")})
-        fig = px.line(long, x="key", y="n", color="kind", markers=True,
-                      labels={"key": t("overview.day"), "n": t("overview.count"), "kind": ""})
-        fig.update_layout(height=520, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend={"orientation": "h"})
+        fig = px.line(
+            long,
+            x="key",
+            y="n",
+            color="kind",
+            markers=True,
+            labels={"key": t("overview.day"), "n": t("overview.count"), "kind": ""},
+        )
+        fig.update_layout(
+            height=520, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend={"orientation": "h"}
+        )
         st.plotly_chart(fig, width="stretch", config={"displayModeBar": False})

@@ -59,7 +59,9 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def _new_database(backend: str, request: pytest.FixtureRequest, tmp_dir: Path, template: str | None = None) -> str:
+def _new_database(
+    backend: str, request: pytest.FixtureRequest, tmp_dir: Path, template: str | None = None
+) -> str:
     if backend == "sqlite":
         path = tmp_dir / f"db-{uuid.uuid4().hex[:8]}.db"
         if template:
@@ -100,7 +102,9 @@ class _SeedTemplates:
 
 
 @pytest.fixture(scope="session")
-def seed_templates(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> _SeedTemplates:
+def seed_templates(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> _SeedTemplates:
     return _SeedTemplates(request, tmp_path_factory)
 
 
@@ -110,7 +114,9 @@ def seeded_ro_url(backend: str, seed_templates: _SeedTemplates) -> str:
 
 
 @pytest.fixture
-def seeded_url(seeded_ro_url: str, backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def seeded_url(
+    seeded_ro_url: str, backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[str]:
     dispose_engines()
     url = _new_database(backend, request, tmp_path, template=seeded_ro_url)
     yield url
@@ -128,8 +134,9 @@ def login(monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    def _login(url: str, username: str, page: str | None = None, password: str = DEMO_PASSWORD,
-               timeout: float = 60) -> AppTest:
+    def _login(
+        url: str, username: str, page: str | None = None, password: str = DEMO_PASSWORD, timeout: float = 60
+    ) -> AppTest:
         monkeypatch.setenv("DATABASE_URL", url)
         st.cache_data.clear()
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)

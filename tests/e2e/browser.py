@@ -42,9 +42,23 @@ def running_app(database_url: str, env: dict[str, str] | None = None) -> Iterato
     ARTIFACTS.mkdir(exist_ok=True)
     log = (ARTIFACTS / f"streamlit-{port}.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
+        cwd=ROOT,
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -88,9 +102,14 @@ def new_page(browser, base: str, width: int = 1920, height: int = 1080):  # type
     page = context.new_page()
     watch = Watch(own_host=urlparse(base).netloc)
     page.on("console", lambda m: watch.console_errors.append(m.text[:300]) if m.type == "error" else None)
-    page.on("request", lambda r: watch.outside_requests.append(r.url)
+    page.on(
+        "request",
+        lambda r: (
+            watch.outside_requests.append(r.url)
             if urlparse(r.url).netloc not in (watch.own_host, "") and not r.url.startswith(("data:", "blob:"))
-            else None)
+            else None
+        ),
+    )
     page.watch = watch
     return page
 

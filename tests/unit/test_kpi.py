@@ -22,30 +22,78 @@ def world_db(db_url: str):  # type: ignore[no-untyped-def]
         world = build_world(s)
         d = datetime(2026, 11, 3, 9)
         # 1: closed on time, satisfied, solved, responded in time
-        add_case(s, world, 0, d, CaseStatus.closed, accepted_at=d + timedelta(hours=1),
-                 resolved_at=d + timedelta(days=1), closed_at=d + timedelta(days=2), satisfaction=Satisfaction.satisfied,
-                 solved=True)
+        add_case(
+            s,
+            world,
+            0,
+            d,
+            CaseStatus.closed,
+            accepted_at=d + timedelta(hours=1),
+            resolved_at=d + timedelta(days=1),
+            closed_at=d + timedelta(days=2),
+            satisfaction=Satisfaction.satisfied,
+            solved=True,
+        )
         # 2: closed late, dissatisfied, reworked, escalated, late response
-        add_case(s, world, 1, d, CaseStatus.closed, accepted_at=d + timedelta(hours=5),
-                 resolved_at=d + timedelta(days=4), closed_at=d + timedelta(days=5),
-                 satisfaction=Satisfaction.dissatisfied, solved=False, rework_count=1, escalation_level="daily")
+        add_case(
+            s,
+            world,
+            1,
+            d,
+            CaseStatus.closed,
+            accepted_at=d + timedelta(hours=5),
+            resolved_at=d + timedelta(days=4),
+            closed_at=d + timedelta(days=5),
+            satisfaction=Satisfaction.dissatisfied,
+            solved=False,
+            rework_count=1,
+            escalation_level="daily",
+        )
         # 3: closed on time, not reached (excluded from satisfaction), other community
-        add_case(s, world, 2, d, CaseStatus.closed, accepted_at=d + timedelta(hours=1),
-                 resolved_at=d + timedelta(days=1), closed_at=d + timedelta(days=1), satisfaction=Satisfaction.not_reached,
-                 solved=True)
+        add_case(
+            s,
+            world,
+            2,
+            d,
+            CaseStatus.closed,
+            accepted_at=d + timedelta(hours=1),
+            resolved_at=d + timedelta(days=1),
+            closed_at=d + timedelta(days=1),
+            satisfaction=Satisfaction.not_reached,
+            solved=True,
+        )
         # 4: open, past due (overdue now), due in November
-        add_case(s, world, 0, datetime(2026, 11, 10, 9), CaseStatus.in_progress,
-                 accepted_at=datetime(2026, 11, 10, 10), due_at=datetime(2026, 11, 13, 9))
+        add_case(
+            s,
+            world,
+            0,
+            datetime(2026, 11, 10, 9),
+            CaseStatus.in_progress,
+            accepted_at=datetime(2026, 11, 10, 10),
+            due_at=datetime(2026, 11, 13, 9),
+        )
         # 5: open, not yet due
-        add_case(s, world, 0, datetime(2026, 11, 19, 9), CaseStatus.reported, due_at=datetime(2026, 11, 24, 9))
+        add_case(
+            s, world, 0, datetime(2026, 11, 19, 9), CaseStatus.reported, due_at=datetime(2026, 11, 24, 9)
+        )
         # 6: rejected: counts as reported only
         add_case(s, world, 0, d, CaseStatus.rejected, due_at=d + timedelta(days=1))
         # 7: duplicate: counted nowhere
         add_case(s, world, 0, d, CaseStatus.closed, duplicate_of_id=1, closed_at=d + timedelta(hours=2))
         # 8: October case, closed in October: outside the November period
         o = datetime(2026, 10, 5, 9)
-        add_case(s, world, 0, o, CaseStatus.closed, accepted_at=o, resolved_at=o + timedelta(days=1),
-                 closed_at=o + timedelta(days=1), satisfaction=Satisfaction.satisfied, solved=True)
+        add_case(
+            s,
+            world,
+            0,
+            o,
+            CaseStatus.closed,
+            accepted_at=o,
+            resolved_at=o + timedelta(days=1),
+            closed_at=o + timedelta(days=1),
+            satisfaction=Satisfaction.satisfied,
+            solved=True,
+        )
         s.commit()
         yield s, world
 

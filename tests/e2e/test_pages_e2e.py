@@ -1,0 +1,40 @@
+"""Log in through the form in Chromium and open every page: no exception, no console error, nothing
+requested from another host; a screenshot of each page goes to test-artifacts/."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard.ui.nav import pages_for
+from models.enums import Role
+from tests.e2e import browser as b
+
+
+@pytest.mark.parametrize(("username", "role"), [("admin", Role.admin), ("grid", Role.grid_worker)])
+def test_every_page_in_chromium(username: str, role: Role, app_base: str, chromium) -> None:  # type: ignore[no-untyped-def]
+    width, height = (390, 844) if role == Role.grid_worker else (1920, 1080)
+    page = b.new_page(chromium, app_base, width, height)
+    b.login_page(page, app_base, username)
+    visited = []
+    for spec in pages_for(role):
+        b.goto(page, app_base, spec.url_path)
+        b.assert_clean(page)
+        b.shot(page, f"{username}-{spec.url_path}")
+        visited.append(spec.url_path)
+    assert len(visited) == len(pages_for(role))
+    page.context.close()
+
+
+def test_reload_keeps_login_and_logout_ends_it(app_base: str, chromium) -> None:  # type: ignore[no-untyped-def]
+    page = b.new_page(chromium, app_base)
+    b.login_page(page, app_base, "operator")
+    page.reload()
+    b.settle(page, 1000)
+    assert page.locator("[data-testid=stSidebar]").count() == 1, "a reload keeps the user logged in"
+    page.locator(".st-key-logout button").click()
+    b.settle(page, 1000)
+    page.reload()
+    b.settle(page, 1000)
+    assert page.locator(".st-key-login_username input").count() == 1, "after logout a reload shows the login"
+    b.assert_clean(page)
+    page.context.close()
