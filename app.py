@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta
+from urllib.parse import urlparse
 
 import streamlit as st
 
@@ -15,12 +16,16 @@ from dashboard import clock, db
 from dashboard.config import get_settings
 from dashboard.i18n import LANGS, label, t
 from dashboard.services import auth, display
+from dashboard.services.settings import cached_setting
 from dashboard.ui.nav import DEFAULT_PAGE, pages_for, spec
 
 st.set_page_config(page_title="网格治理指挥平台", page_icon="static/logo.png", layout="wide")
 
 _seed_lock = threading.Lock()
 SSO_FRESH = timedelta(minutes=5)
+_KEEP_ON_LANGUAGE_CHANGE = frozenset(
+    {"actor", "cookie", "ended_cookie", "display", "expired", "sso_refused", "next"}
+)
 """How recent the provider's confirmation must be for single sign-on to open a session."""
 
 
@@ -116,6 +121,11 @@ def _language_switch() -> None:
         key="lang_switch",
     )
     if choice and choice != current:
+        # Widgets whose options are translated labels would hold values of the other language: start them
+        # afresh, keeping only who is logged in.
+        for key in list(st.session_state.keys()):
+            if key not in _KEEP_ON_LANGUAGE_CHANGE:
+                del st.session_state[key]
         st.session_state["lang"] = choice
         st.rerun()
 
@@ -204,6 +214,21 @@ def _sso_section() -> None:
             st.error(t("sso.unavailable", message=type(e).__name__))
 
 
+def _remember_destination() -> None:
+    """Note the page (and its query, e.g. a shared map view) the browser asked for before logging in, so
+    the user lands there after logging in rather than on the start page."""
+    if "next" in st.session_state:
+        return
+    path = urlparse(st.context.url or "").path.rstrip("/").rsplit("/", 1)[-1]
+    if path:
+        st.session_state["next"] = (path, st.query_params.to_dict())
+
+
+def _idle_minutes() -> int:
+    """Idle session expiry: the admin's system setting, defaulting to ``SESSION_IDLE_MINUTES``."""
+    return int(cached_setting("session_idle_minutes"))
+
+
 def _current_actor():  # type: ignore[no-untyped-def]
     """The actor of this browser session: from session state (re-checked for expiry) or the cookie."""
     settings = get_settings()
@@ -211,7 +236,7 @@ def _current_actor():  # type: ignore[no-untyped-def]
     if not cookie:
         return _sso_actor()
     with db.session_scope() as s:
-        actor = auth.resume_session(s, cookie, settings.secret_key, settings.session_idle_minutes)
+        actor = auth.resume_session(s, cookie, settings.secret_key, _idle_minutes())
     if actor is None:
         if "actor" in st.session_state or _browser_cookie():
             st.session_state["expired"] = True
@@ -287,29 +312,34 @@ def main() -> None:
 
     actor = _current_actor()
     if actor is None:
+        _remember_destination()
         if st.session_state.pop("logged_out", False) or st.context.cookies.get(auth.COOKIE_NAME):
             _cookie_script(None, 0)
         _login_form()
         return
-    _cookie_script(st.session_state["cookie"], settings.session_idle_minutes * 60)
+    _cookie_script(st.session_state["cookie"], _idle_minutes() * 60)
     _sidebar(actor)
 
     groups: dict[str, list[st.Page]] = {}
+    by_url: dict[str, st.Page] = {}
     default = DEFAULT_PAGE.get(actor.role)
     available = pages_for(actor.role)
     for page in available:
-        groups.setdefault(t(page.group), []).append(
-            st.Page(
-                page.path,
-                title=t(page.title_key),
-                icon=page.icon,
-                url_path=page.url_path,
-                default=(page.path == default)
-                if any(p.path == default for p in available)
-                else page is available[0],
-            )
+        by_url[page.url_path] = st.Page(
+            page.path,
+            title=t(page.title_key),
+            icon=page.icon,
+            url_path=page.url_path,
+            default=(page.path == default)
+            if any(p.path == default for p in available)
+            else page is available[0],
         )
-    st.navigation(groups).run()
+        groups.setdefault(t(page.group), []).append(by_url[page.url_path])
+    navigation = st.navigation(groups)
+    destination = st.session_state.pop("next", None)
+    if destination and destination[0] in by_url:
+        st.switch_page(by_url[destination[0]], query_params=destination[1] or None)
+    navigation.run()
 
 
 main()

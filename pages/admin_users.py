@@ -94,6 +94,7 @@ role_filter = c2.selectbox(
     [None, *Role],
     format_func=lambda r: t("users.any") if r is None else label("role", r),
     key="users_role",
+    placeholder=t("app.all"),
 )
 status_filter = c3.selectbox(
     t("users.status"),
@@ -136,6 +137,7 @@ with tab_edit:
         index=None,
         key="users_pick",
         format_func=lambda i: f"{by_id[i].username} · {by_id[i].display_name}",
+        placeholder=t("app.choose"),
     )
     if picked is not None:
         u = by_id[picked]
@@ -227,7 +229,12 @@ with tab_new:
     username = st.text_input(t("users.username"), key="un_username", max_chars=64)
     name = st.text_input(t("users.display_name"), key="un_name", max_chars=64)
     role = st.selectbox(
-        t("users.role"), list(Role), index=None, key="un_role", format_func=lambda r: label("role", r)
+        t("users.role"),
+        list(Role),
+        index=None,
+        key="un_role",
+        format_func=lambda r: label("role", r),
+        placeholder=t("app.choose"),
     )
     scope = _scope_pickers("un", role, None) if role is not None else {}
     phone = st.text_input(t("users.phone"), key="un_phone", max_chars=32)

@@ -42,12 +42,15 @@ with db_session() as s:
 
 today = clock.now().date()
 c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
-actions = c1.multiselect(t("audit.actions"), known, key="audit_actions", format_func=_action_label)
+actions = c1.multiselect(
+    t("audit.actions"), known, key="audit_actions", format_func=_action_label, placeholder=t("app.all")
+)
 source = c2.selectbox(
     t("audit.source"),
     [None, "audit", "case"],
     key="audit_source",
     format_func=lambda v: t("app.all") if v is None else t(f"audit.source_{v}"),
+    placeholder=t("app.all"),
 )
 start = c3.date_input(t("audit.start"), today - timedelta(days=30), key="audit_start")
 end = c4.date_input(t("audit.end"), today, key="audit_end")
@@ -59,6 +62,7 @@ outcome = c7.selectbox(
     [None, *OUTCOMES],
     key="audit_outcome",
     format_func=lambda v: t("app.all") if v is None else _outcome_label(v),
+    placeholder=t("app.all"),
 )
 
 filters = AuditFilters(

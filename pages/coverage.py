@@ -63,6 +63,7 @@ else:
         key=f"{KEY}_comm",
         label_visibility="collapsed",
         format_func=lambda c: t("vol.all_communities") if c is None else names.get(c, str(c)),
+        placeholder=t("app.all"),
     )
     shown = cells if pick is None else cells[cells["community_id"] == pick]
     skills = [s for s in ui.SKILL_OPTIONS if s in set(shown["skill"])]

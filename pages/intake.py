@@ -11,7 +11,7 @@ from dashboard.i18n import label, t
 from dashboard.services import cases
 from dashboard.services.cases import CaseError, InvalidInput, NewCase
 from dashboard.ui import cases as ui
-from dashboard.ui.common import actor, db_session, page_title, plain
+from dashboard.ui.common import actor, db_session, page_title
 from models.enums import CaseSource, Priority, Role
 
 me = actor()
@@ -65,7 +65,7 @@ with st.form(f"intake_form_{form_no}", border=True):
     with st.expander(t("intake.more")):
         priority = st.selectbox(t("casefield.priority"), [None, *Priority], key=k + "priority",
                                 format_func=lambda v: t("intake.priority_default") if v is None
-                                else label("priority", v))  # fmt: skip
+                                else label("priority", v), placeholder=t("intake.priority_default"))  # fmt: skip
         external = st.text_input(t("intake.external_id"), key=k + "external", max_chars=64)
         limit = st.number_input(t("intake.limit"), value=None, min_value=0.5, max_value=365.0, step=0.5,
                                 key=k + "limit", help=t("intake.limit_help"))  # fmt: skip
@@ -108,9 +108,7 @@ if submitted:
             clean = cases.validate_new_case(s, me, data)
             hints = cases.find_duplicates(s, me, clean.category_id, clean.lon, clean.lat, clock.now())  # type: ignore[arg-type]
     except InvalidInput as err:
-        st.error(t("intake.fix"), icon=":material/error:")
-        for field, key in err.problems.items():
-            st.markdown(f"- **{t('casefield.' + field)}**: {t(key)}")
+        ui.show_problems(err)
         hints = None
     except CaseError as err:
         st.error(ui.error_text(err), icon=":material/error:")
@@ -126,11 +124,7 @@ if submitted:
 pending = st.session_state.get("intake_pending")
 if pending:
     data, hints = pending
-    st.warning(t("intake.duplicates", count=len(hints)), icon=":material/content_copy:")
-    for number, title, distance, at in hints:
-        st.markdown(
-            f"- **{number}** · {plain(title)} · {t('case.metres', m=f'{distance:.0f}')} · {ui.fmt_dt(at)}"
-        )
+    ui.duplicate_list(hints)
     b1, b2 = st.columns(2)
     if b1.button(t("intake.save_anyway"), key="intake_confirm", type="primary", width="stretch"):
         _save(data)

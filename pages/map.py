@@ -16,6 +16,7 @@ from dashboard.config import get_settings
 from dashboard.i18n import current_lang, label, t
 from dashboard.services import maps
 from dashboard.services.scope import Actor
+from dashboard.services.settings import cached_setting
 from dashboard.ui.common import actor, db_session, page_title, pct, plain
 from dashboard.ui.maps import legend, scene_deck
 from dashboard.ui.nav import pages_for
@@ -220,8 +221,8 @@ def _grid_profile(p: maps.GridProfile) -> None:
 me = actor()
 # What the figures depend on: read-all roles see the same data, so they share one cache entry per role.
 scope = Actor(0, "", "", me.role) if me.reads_all else me
-settings = get_settings()
-url = settings.database_url
+url = get_settings().database_url
+blind_days = int(cached_setting("blind_spot_days", url))
 lang = current_lang()
 page_title("map.title")
 territory = _territory(scope, url)
@@ -326,7 +327,7 @@ with st.container(horizontal=True, vertical_alignment="center", gap="small", key
         )
 
 minute = clock.now().strftime("%Y-%m-%d %H:%M")
-grid_vals, community_vals = _values(scope, url, period, minute, settings.blind_spot_days)
+grid_vals, community_vals = _values(scope, url, period, minute, blind_days)
 points: list[dict] = []
 if community_area is not None and me.role in maps.CASE_ROLES:
     points = _points(scope, url, community_area.id, grid_area.id if grid_area else None, minute, lang)
@@ -341,7 +342,7 @@ scene = maps.build_scene(
     unit=unit,
     points=points,
     lang=lang,
-    blind_days=settings.blind_spot_days,
+    blind_days=blind_days,
 )
 
 left, right = st.columns([2.3, 1], gap="medium")
@@ -377,7 +378,7 @@ if target is not None:
 
 with right:
     if level == "grid" and grid_area is not None:
-        profile = _profile(scope, url, grid_area.code, period, minute, settings.blind_spot_days, lang)
+        profile = _profile(scope, url, grid_area.code, period, minute, blind_days, lang)
         if profile is None:
             st.warning(t("map.not_in_scope", code=plain(grid_area.code)))
         else:

@@ -90,6 +90,7 @@ if mode == "case":
         key=f"{KEY}_skills_{found.id}",
         format_func=ui.skill_label,
         help=t("vol.skills_wanted_help"),
+        placeholder=t("app.all"),
     )
     if not found.skills:
         st.caption(t("vol.no_category_skills"))
@@ -111,6 +112,7 @@ else:
         key=f"{KEY}_skills",
         format_func=ui.skill_label,
         help=t("vol.skills_wanted_help"),
+        placeholder=t("app.all"),
     )
     if target_grid is None or not skills:
         st.info(t("vol.enter_need"))

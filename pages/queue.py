@@ -79,12 +79,24 @@ active_filters = any(st.session_state[k] for k in ("qf_age", "qf_cat", "qf_src",
 with st.expander(t("queue.filters"), expanded=active_filters, icon=":material/filter_list:"):
     st.pills(t("queue.ageing"), AGES, key="qf_age", selection_mode="multi", format_func=ui.ageing_text)
     c1, c2 = st.columns(2)
-    c1.multiselect(t("queue.category"), list(CATS), key="qf_cat", format_func=lambda c: f"{c} {CATS[c][1]}")
-    c2.multiselect(t("queue.source"), SOURCES, key="qf_src", format_func=lambda v: label("source", v))
+    c1.multiselect(
+        t("queue.category"),
+        list(CATS),
+        key="qf_cat",
+        format_func=lambda c: f"{c} {CATS[c][1]}",
+        placeholder=t("app.all"),
+    )
+    c2.multiselect(
+        t("queue.source"),
+        SOURCES,
+        key="qf_src",
+        format_func=lambda v: label("source", v),
+        placeholder=t("app.all"),
+    )
     c3, c4, c5 = st.columns(3)
     if me.reads_all:
         c3.selectbox(t("queue.community"), [None, *COMMS], key="qf_comm",
-                     format_func=lambda c: t("app.all") if c is None else COMMS[c][1])  # fmt: skip
+                     format_func=lambda c: t("app.all") if c is None else COMMS[c][1], placeholder=t("app.all"))  # fmt: skip
     comm = st.session_state.get("qf_comm") if me.reads_all else None
     grid_options = [code for code, (_, _, cid) in GRIDS.items() if comm is None or COMMS[comm][0] == cid]
     if me.community_id and not me.reads_all:
@@ -93,9 +105,9 @@ with st.expander(t("queue.filters"), expanded=active_filters, icon=":material/fi
         if st.session_state.get("qf_grid") not in (None, *grid_options):
             st.session_state["qf_grid"] = None
         c4.selectbox(t("queue.grid"), [None, *grid_options], key="qf_grid",
-                     format_func=lambda c: t("app.all") if c is None else f"{c} {GRIDS[c][1]}")  # fmt: skip
+                     format_func=lambda c: t("app.all") if c is None else f"{c} {GRIDS[c][1]}", placeholder=t("app.all"))  # fmt: skip
     c5.selectbox(t("queue.department"), [None, *DEPTS], key="qf_dept",
-                 format_func=lambda c: t("app.all") if c is None else DEPTS[c][1])  # fmt: skip
+                 format_func=lambda c: t("app.all") if c is None else DEPTS[c][1], placeholder=t("app.all"))  # fmt: skip
     st.date_input(t("queue.dates"), key="qf_dates", format="YYYY-MM-DD", max_value=clock.now().date())
     if st.button(t("queue.clear"), key="qf_clear", icon=":material/filter_alt_off:"):
         for k in (

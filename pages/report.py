@@ -96,6 +96,7 @@ def _pick_scope(me: Actor, url: str) -> int | None:
         [None, *comms["id"]],
         key="report_scope",
         format_func=lambda c: t("report.scope_all") if c is None else names.get(c, "—"),
+        placeholder=t("app.all"),
     )
 
 

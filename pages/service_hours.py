@@ -131,6 +131,7 @@ with tabs["verify"]:
         [None, *comms["id"].tolist()],
         key=f"{KEY}_vcomm",
         format_func=ui.community_label(comms),
+        placeholder=t("app.all"),
     )
     choices = grids if community_id is None else grids[grids["community_id"] == community_id]
     grid_filter_id = v3.selectbox(
@@ -138,6 +139,7 @@ with tabs["verify"]:
         [None, *choices["id"].tolist()],
         key=f"{KEY}_vgrid",
         format_func=ui.grid_label(grids),
+        placeholder=t("app.all"),
     )
     rq = vol.RecordQuery(verified=which, community_id=community_id, grid_id=grid_filter_id)
     page_no = ui.reset_page_on_change(f"{KEY}_vpage", rq)

@@ -50,12 +50,17 @@ community_id = c2.selectbox(
     [None, *comms["id"].tolist()],
     key=f"{KEY}_community",
     format_func=ui.community_label(comms),
+    placeholder=t("app.all"),
 )
 grid_choices = grids if community_id is None else grids[grids["community_id"] == community_id]
 if st.session_state.get(f"{KEY}_grid") not in set(grid_choices["id"]):
     st.session_state[f"{KEY}_grid"] = None
 grid_id = c3.selectbox(
-    t("vol.grid"), [None, *grid_choices["id"].tolist()], key=f"{KEY}_grid", format_func=ui.grid_label(grids)
+    t("vol.grid"),
+    [None, *grid_choices["id"].tolist()],
+    key=f"{KEY}_grid",
+    format_func=ui.grid_label(grids),
+    placeholder=t("app.all"),
 )
 status = c4.selectbox(
     t("vol.status"),
@@ -65,16 +70,25 @@ status = c4.selectbox(
 )
 c5, c6, c7 = st.columns([1.4, 1.4, 2])
 skill = c5.selectbox(
-    t("vol.skill_label"), [None, *ui.SKILL_OPTIONS], key=f"{KEY}_skill", format_func=ui.skill_label
+    t("vol.skill_label"),
+    [None, *ui.SKILL_OPTIONS],
+    key=f"{KEY}_skill",
+    format_func=ui.skill_label,
+    placeholder=t("app.all"),
 )
 party_kind = c6.selectbox(
-    t("vol.party_kind"), [None, *ui.PARTY_KINDS], key=f"{KEY}_party", format_func=ui.party_kind_label
+    t("vol.party_kind"),
+    [None, *ui.PARTY_KINDS],
+    key=f"{KEY}_party",
+    format_func=ui.party_kind_label,
+    placeholder=t("app.all"),
 )
 unit_id = c7.selectbox(
     t("vol.employer"),
     [None, *units["id"].tolist()],
     key=f"{KEY}_unit",
     format_func=lambda u: t("app.all") if u is None else ui.unit_label(units)(u),
+    placeholder=t("app.all"),
 )
 
 query = vol.VolunteerQuery(
@@ -309,6 +323,7 @@ with st.form(f"{KEY}_form_{suffix}", border=True):
         default=init.skills,
         key=f"{KEY}_f_skills_{suffix}",
         format_func=ui.skill_label,
+        placeholder=t("app.choose"),
     )
     dup_flag = f"{KEY}_dup_{suffix}"
     allow_dup = False

@@ -17,7 +17,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from dashboard import clock
-from dashboard.services import audit, auth
+from dashboard.services import admin, audit, auth
 from dashboard.services.scope import Actor, ScopeError
 from models import Community, Department, Grid, User
 from models.enums import Role
@@ -219,6 +219,7 @@ def create_user(session: Session, actor: Actor | None, username: str, password: 
     session.add(user)
     session.flush()
     assert user.id is not None
+    _hold_grid(session, actor, user)
     _record(
         session,
         actor,
@@ -232,6 +233,25 @@ def create_user(session: Session, actor: Actor | None, username: str, password: 
         },
     )
     return user.id
+
+
+def _hold_grid(session: Session, actor: Actor, user: User) -> None:
+    """Make the grid a grid worker's account is scoped to also the grid they hold, through
+    :func:`admin.assign_worker`, so ``grids.worker_id`` and the worker history (which figures per worker
+    rely on) follow the account: the grid held before is released, and the chosen grid's previous worker
+    leaves it. A user who is no longer a grid worker releases the grid they held."""
+    wanted = user.grid_id if user.role == Role.grid_worker else None
+    held = session.exec(select(Grid.id).where(Grid.worker_id == user.id)).all()
+    try:
+        for grid_id in held:
+            if grid_id != wanted:
+                admin.assign_worker(session, actor, grid_id, None)
+        if wanted is not None and wanted not in held:
+            admin.assign_worker(session, actor, wanted, user.id)
+    except admin.AdminError as e:
+        raise UserError(e.key) from e
+    if wanted is not None:
+        user.grid_id = wanted
 
 
 def update_user(session: Session, actor: Actor, user_id: int, data: UserInput) -> list[str]:
@@ -259,6 +279,9 @@ def update_user(session: Session, actor: Actor, user_id: int, data: UserInput) -
     for key, value in changed.items():
         setattr(user, key, value)
     session.add(user)
+    session.flush()
+    if {"role", "grid_id"} & changed.keys():
+        _hold_grid(session, actor, user)
     detail = {k: ("***" if k in ("phone", "sso_subject") else v) for k, v in changed.items()}
     _record(session, actor, "user_update", user.username, detail)
     return list(changed)

@@ -21,7 +21,6 @@ from typing import Any
 import pydeck as pdk
 import streamlit as st
 
-from dashboard.config import get_settings
 from dashboard.i18n import label, t
 from dashboard.services.maps import (
     AGEING_COLOURS,
@@ -33,6 +32,7 @@ from dashboard.services.maps import (
     format_value,
     legend_ticks,
 )
+from dashboard.services.settings import cached_setting
 
 BLANK_STYLE_URL = "/app/static/map-style.json"
 
@@ -52,8 +52,9 @@ _TOOLTIP_STYLE = {
 
 
 def map_style() -> str | None:
-    """The basemap style URL from ``MAP_STYLE_URL``, or None (no basemap) for the bundled blank style."""
-    configured = get_settings().map_style_url
+    """The basemap style URL (system setting, default ``MAP_STYLE_URL``), or None (no basemap) for the
+    bundled blank style."""
+    configured = str(cached_setting("map_style_url"))
     return None if not configured or configured == BLANK_STYLE_URL else configured
 
 

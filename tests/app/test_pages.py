@@ -49,3 +49,22 @@ def test_wrong_password_shows_error(seeded_url: str, login) -> None:  # type: ig
     at.run()
     assert at.error and "密码" in at.error[0].value
     assert "actor" not in at.session_state
+
+
+
+@pytest.mark.parametrize("page", ["pages/queue.py", "pages/map.py", "pages/report.py", "pages/coverage.py"])
+def test_switching_language_relabels_pages_and_keeps_the_login(page: str, seeded_ro_url: str, login) -> None:  # type: ignore[no-untyped-def]
+    at = login(seeded_ro_url, "admin")
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    zh_title = at.title[0].value
+    at.switch_page("app.py").run()
+    at.segmented_control(key="lang_switch").set_value("en").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["lang"] == "en"
+    assert at.session_state["actor"].username == "admin", "switching language keeps the user logged in"
+    assert at.sidebar.button(key="logout").label == "Log out"
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value != zh_title
+    assert at.title[0].value.isascii(), at.title[0].value

@@ -38,3 +38,19 @@ def test_reload_keeps_login_and_logout_ends_it(app_base: str, chromium) -> None:
     assert page.locator(".st-key-login_username input").count() == 1, "after logout a reload shows the login"
     b.assert_clean(page)
     page.context.close()
+
+
+def test_a_shared_link_opens_after_login(app_base: str, chromium) -> None:  # type: ignore[no-untyped-def]
+    """Someone opening a link to a map view before logging in lands on that view, not the start page."""
+    page = b.new_page(chromium, app_base)
+    page.goto(f"{app_base}/map?community=XL-03")
+    b.settle(page)
+    page.locator(".st-key-login_username input").fill("operator")
+    page.locator(".st-key-login_password input").fill("demo1234")
+    page.locator(".st-key-login_submit button").click()
+    page.wait_for_selector("[data-testid=stSidebar]", state="attached", timeout=60000)
+    b.settle(page, 1500)
+    assert "/map" in page.url and "community=XL-03" in page.url, page.url
+    assert page.locator(".st-key-crumb_community").count() == 1
+    b.assert_clean(page)
+    page.context.close()

@@ -11,10 +11,11 @@ from sqlmodel import Session, select
 
 from dashboard import cli
 from dashboard.db import get_engine
+from dashboard.services import admin as admin_service
 from dashboard.services import auth, users
 from dashboard.services.scope import ScopeError
 from dashboard.services.users import UserError, UserInput
-from models import AuditLog, User
+from models import AuditLog, Grid, GridWorkerHistory, User
 from models.enums import Role
 from tests.factories import World, build_world
 
@@ -67,8 +68,12 @@ def test_create_user_with_each_scope(world) -> None:  # type: ignore[no-untyped-
     )
     assert s.get(User, lid).community_id is None  # type: ignore[union-attr]
     actions = [a for a, _, _ in _audit(s)]
-    assert actions == ["user_create"] * 4
-    detail = json.loads(s.exec(select(AuditLog.detail).order_by(AuditLog.id)).first())  # type: ignore[arg-type]
+    # The new grid worker also takes over the grid itself, with its history (DESIGN §3).
+    assert actions == ["grid_worker_assign"] + ["user_create"] * 4
+    assert s.get(Grid, gid).worker_id == uid  # type: ignore[union-attr]
+    detail = json.loads(
+        s.exec(select(AuditLog.detail).where(AuditLog.action == "user_create").order_by(AuditLog.id)).first()  # type: ignore[arg-type]
+    )
     assert detail["role"] == "grid_worker" and PASSWORD not in str(detail)
 
 
@@ -150,6 +155,26 @@ def test_update_records_changed_fields_only(world) -> None:  # type: ignore[no-u
     detail = json.loads(row.detail)
     assert detail["phone"] == "***" and "13812345678" not in row.detail
     assert row.target == "t-operator" and row.actor_id == admin.id
+
+
+def test_moving_a_grid_worker_moves_the_grid_and_its_history(world) -> None:  # type: ignore[no-untyped-def]
+    s, w = world
+    admin = w.users["admin"]
+    worker = w.users["grid_worker"]
+    first, target = worker.grid_id, w.grid_ids[3]
+    admin_service.assign_worker(s, admin, first, worker.id)
+    users.update_user(s, admin, worker.id, UserInput("调岗网格员", Role.grid_worker, grid_id=target))
+    assert s.get(Grid, first).worker_id is None  # type: ignore[union-attr]
+    assert s.get(Grid, target).worker_id == worker.id  # type: ignore[union-attr]
+    assert s.get(User, worker.id).grid_id == target  # type: ignore[union-attr]
+    open_rows = s.exec(
+        select(GridWorkerHistory.grid_id).where(
+            GridWorkerHistory.user_id == worker.id, GridWorkerHistory.ended_at.is_(None)
+        )
+    ).all()
+    assert open_rows == [target]
+    users.update_user(s, admin, worker.id, UserInput("调岗网格员", Role.operator))
+    assert s.get(Grid, target).worker_id is None  # type: ignore[union-attr]
 
 
 def test_last_admin_and_self_are_protected(world) -> None:  # type: ignore[no-untyped-def]
