@@ -177,7 +177,7 @@ if privacy.can_reveal(me, "volunteer") and result.total:
 
 unmasked_export = False
 if exports.may_export_unmasked(me):
-    unmasked_export = b3.checkbox(t("export.unmasked"), key=f"{KEY}_export_unmasked")
+    unmasked_export = b3.checkbox(t("privacy.export_unmasked"), key=f"{KEY}_export_unmasked")
 HEADERS = {
     "id": "ID",
     "name": t("vol.name", LANG),

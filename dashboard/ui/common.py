@@ -43,13 +43,18 @@ def pct(value: float | None, digits: int = 1) -> str:
 
 
 def points(value: float | None) -> str | None:
-    """A rate change as percentage points for st.metric deltas ('+2.1 pt'), None when unknown."""
-    return None if value is None else f"{value * 100:+.1f} pt"
+    """A rate change as percentage points for st.metric deltas ('+2.1 pt'), None when unknown, and "0"
+    (which st.metric shows grey, without an arrow) when it rounds to no change."""
+    if value is None:
+        return None
+    return "0" if round(value * 100, 1) == 0 else f"{value * 100:+.1f} pt"
 
 
 def count_delta(value: float | None) -> str | None:
-    """A relative count change for st.metric deltas ('+18%'), None when unknown."""
-    return None if value is None else f"{value * 100:+.0f}%"
+    """A relative count change for st.metric deltas ('+18%'), None when unknown, "0" when none."""
+    if value is None:
+        return None
+    return "0" if round(value * 100) == 0 else f"{value * 100:+.0f}%"
 
 
 def page_title(key: str, caption: str | None = None) -> None:

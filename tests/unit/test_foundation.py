@@ -34,7 +34,8 @@ def test_migrated_schema_has_the_contract_tables_and_indexes(db_url: str) -> Non
     case_columns = {c["name"] for c in insp.get_columns("cases")}
     assert {"version", "due_at", "status", "duplicate_of", "satisfaction"} - {"duplicate_of"} <= case_columns
     assert "duplicate_of_id" in case_columns
-    indexed = {tuple(ix["column_names"]) for ix in insp.get_indexes("cases")}
+    indexed = [tuple(ix["column_names"]) for ix in insp.get_indexes("cases")]
+    # What queues and maps filter and group by leads some index (a longer index serves its prefix too).
     for cols in [
         ("status", "due_at"),
         ("grid_id", "status"),
@@ -44,7 +45,7 @@ def test_migrated_schema_has_the_contract_tables_and_indexes(db_url: str) -> Non
         ("assignee_id",),
         ("category_id", "reported_at"),
     ]:
-        assert cols in indexed, cols
+        assert any(ix[: len(cols)] == cols for ix in indexed), cols
 
 
 def test_sqlite_pragmas(tmp_path: Path) -> None:
@@ -61,7 +62,8 @@ def test_postgres_urls_use_psycopg3() -> None:
     assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
 
 
-_KEY = re.compile(r"""\bt\(\s*["']([a-z_]+\.[a-z0-9_.]+)["']""")
+# A literal key: t("area.key"). A key ending in "_" is a prefix completed at run time (t("x.y_" + kind)).
+_KEY = re.compile(r"""\bt\(\s*["']([a-z_]+\.[a-z0-9_.]*[a-z0-9.])["']""")
 
 
 def test_every_literal_ui_key_exists_in_both_languages() -> None:
@@ -82,3 +84,10 @@ def test_masking() -> None:
     assert privacy.mask_address("幸福家园3号楼2单元301") == "幸福家园3号楼***"
     assert privacy.neutralise_formula('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
     assert privacy.neutralise_formula("普通文本") == "普通文本"
+
+
+def test_metric_deltas_show_no_change_without_an_arrow() -> None:
+    from dashboard.ui.common import count_delta, points
+
+    assert points(0.021) == "+2.1 pt" and points(-0.0004) == "0" and points(None) is None
+    assert count_delta(0.18) == "+18%" and count_delta(-0.004) == "0" and count_delta(-0.2) == "-20%"
