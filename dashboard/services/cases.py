@@ -33,6 +33,7 @@ from sqlmodel import Session, select
 from dashboard import clock
 from dashboard.services import sla, workflow
 from dashboard.services.geo import GridLocator, haversine_m
+from dashboard.services.kpi import not_duplicate
 from dashboard.services.scope import SUPERVISOR_ROLES, Actor, case_filter, grid_filter
 from models import Case, CaseEscalation, CaseEvent, CaseExtension, Category, Community, Department, Grid, User
 from models.enums import (
@@ -76,7 +77,7 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "resolve": SUPERVISOR_ROLES | HANDLER_ROLES,
     "rework": SUPERVISOR_ROLES,
     "verify": SUPERVISOR_ROLES,
-    "follow_up": SUPERVISOR_ROLES,
+    "follow_up": SUPERVISOR_ROLES | frozenset({R.grid_worker}),  # 回访 by phone or at the door, in own grid
     "close": SUPERVISOR_ROLES,
     "reopen": SUPERVISOR_ROLES,
     "merge": SUPERVISOR_ROLES,
@@ -1100,7 +1101,7 @@ def find_duplicates(
             Case.reported_at >= at - DUPLICATE_WINDOW,
             Case.reported_at <= at + DUPLICATE_WINDOW,
             Case.status.in_([s.value for s in OPEN_STATUSES]),
-            Case.duplicate_of_id.is_(None),
+            not_duplicate(),
             case_filter(actor),
             *_near(lon, lat, DUPLICATE_RADIUS_M),
         )

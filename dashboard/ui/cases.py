@@ -140,6 +140,23 @@ def flash() -> None:
         st.success(message, icon=":material/check_circle:")
 
 
+def show_problems(err: InvalidInput, rename: dict[str, str] | None = None) -> None:
+    """The intake forms' "please correct" message, one line per field (`rename` maps a service field name
+    to the form's own, e.g. the title a quick intake derives from the description)."""
+    st.error(t("intake.fix"), icon=":material/error:")
+    for name, key in err.problems.items():
+        st.markdown(f"- **{t('casefield.' + (rename or {}).get(name, name))}**: {t(key)}")
+
+
+def duplicate_list(hints: list[tuple[str, str, float, datetime]]) -> None:
+    """Possible duplicates (number, title, distance in m, reported at) shown before an intake is saved."""
+    st.warning(t("intake.duplicates", count=len(hints)), icon=":material/content_copy:")
+    for number, title, distance, at in hints:
+        st.markdown(
+            f"- **{number}** · {plain(title)} · {t('case.metres', m=f'{distance:.0f}')} · {fmt_dt(at)}"
+        )
+
+
 # ---------------------------------------------------------------- cached lookups (plain values only)
 
 
@@ -267,7 +284,7 @@ def _dialog_body(action: str, d: CaseDetail, me: Actor, version: int) -> None:
             depts = current_lookups()["departments"]
             names = {i: n for i, _, n in depts}
             chosen = st.multiselect(t("actions.departments") + " *", list(names), key=f"{k}_depts",
-                                    format_func=lambda i: names[i])  # fmt: skip
+                                    format_func=lambda i: names[i], placeholder=t("app.all"))  # fmt: skip
             note = _note(f"{k}_note", required=True, label_key="actions.escalate_note")
             if _confirm(f"{k}_ok"):
                 perform(lambda s: cases.escalate(s, me, cid, ver, level, chosen, note), done)

@@ -1,0 +1,173 @@
+"""Quick intake (代录) for a grid worker on a phone: on a resident's behalf or found on the round; category from
+big buttons, what happened, the building (optional: the grid is the location by default), the resident's
+name and phone for the follow-up call. The same validation, duplicate check and service as the full
+intake; opened from a visit it comes prefilled and the new case is linked to the visit."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import clock
+from dashboard.i18n import t
+from dashboard.services import cases, field
+from dashboard.services.cases import CaseError, InvalidInput, NewCase
+from dashboard.services.field import FieldError
+from dashboard.ui import cases as case_ui
+from dashboard.ui import field as ui
+from dashboard.ui.common import actor, db_session, page_title
+
+me = actor()
+ui.phone_css()
+page_title("field.quick_intake", t("field.quick_caption"))
+case_ui.flash()
+
+look = case_ui.current_lookups()
+CATS = {cid: (code, case_ui.category_name(zh, en)) for cid, code, zh, en, _ in look["categories"]}
+BY_CODE = {code: cid for cid, (code, _) in CATS.items()}
+QUICK = [BY_CODE[c] for c in field.QUICK_CATEGORIES if c in BY_CODE]
+MORE = -1  # the "more categories" button
+try:
+    buildings = ui.current_buildings(me)
+except FieldError as err:
+    st.warning(t(err.key), icon=":material/info:")
+    st.stop()
+NAMES = {bid: name for bid, name, _, _ in buildings}
+prefill = st.session_state.get(ui.PREFILL_KEY) or {}
+
+saved = st.session_state.get("quick_saved")
+if saved:
+    st.success(t("field.case_saved", number=saved), icon=":material/check_circle:")
+    with st.container(horizontal=True, gap="small", key="quick_saved_actions"):
+        if st.button(t("field.open_case"), key="quick_open", type="primary", width="stretch"):
+            st.session_state.pop("quick_saved", None)
+            st.switch_page(case_ui.CASE_PAGE, query_params={"case": saved})
+        if st.button(t("field.back_to_grid"), key="quick_back", width="stretch"):
+            st.session_state.pop("quick_saved", None)
+            st.switch_page(ui.MY_GRID)
+elif prefill.get("visit_id"):
+    where = NAMES.get(prefill.get("building_id"), t("field.whole_grid"))
+    st.info(t("field.from_visit", place=where), icon=":material/directions_walk:")
+
+form_no = st.session_state.setdefault("quick_form_no", 0)
+k = f"quick{form_no}_"
+source = st.segmented_control(
+    t("field.quick_source"),
+    list(field.QUICK_SOURCES),
+    default=field.QUICK_SOURCES[0],
+    required=True,
+    format_func=lambda v: t(f"field.source_{v}"),
+    key=k + "source",
+    width="stretch",
+)
+pick = st.pills(
+    t("casefield.category") + " *",
+    [*QUICK, MORE],
+    key=k + "pick",
+    format_func=lambda c: t("field.more_categories") if c == MORE else CATS[c][1],
+)
+category = pick
+if pick == MORE:
+    category = st.selectbox(
+        t("field.all_categories"),
+        list(CATS),
+        index=None,
+        key=k + "category",
+        placeholder=t("intake.choose"),
+        format_func=lambda c: f"{CATS[c][0]} {CATS[c][1]}",
+    )
+description = st.text_area(
+    t("field.what_happened") + " *",
+    key=k + "description",
+    max_chars=cases.DESCRIPTION_MAX,
+    height=110,
+    value=prefill.get("description", ""),
+    placeholder=t("field.what_hint"),
+)
+b_options: list[int | None] = [None, *NAMES]
+b_default = prefill.get("building_id")
+building = st.selectbox(
+    t("field.building"),
+    b_options,
+    key=k + "building",
+    index=b_options.index(b_default) if b_default in b_options else 0,
+    format_func=lambda b: t("field.grid_location") if b is None else NAMES[b],
+)
+place = st.text_input(t("field.place"), key=k + "place", max_chars=80, placeholder=t("field.place_hint"))
+anonymous = st.checkbox(t("casefield.anonymous"), key=k + "anonymous")
+if not anonymous:
+    name = st.text_input(t("casefield.reporter_name"), key=k + "name", max_chars=cases.NAME_MAX)
+    phone = st.text_input(
+        t("casefield.reporter_phone"), key=k + "phone", max_chars=20, placeholder="13812345678"
+    )
+    st.caption(t("field.contact_hint") if source == "proxy" else t("field.contact_optional"))
+else:
+    name = phone = ""
+submitted = st.button(
+    t("field.submit_case"), key=k + "submit", type="primary", width="stretch", icon=":material/send:"
+)
+
+
+def _save(data: NewCase) -> None:
+    try:
+        with db_session() as s:
+            ref = cases.create_case(s, me, data)
+            if prefill.get("visit_id"):
+                field.link_visit_case(s, me, int(prefill["visit_id"]), ref.id)
+    except (CaseError, FieldError) as err:
+        st.error(
+            case_ui.error_text(err) if isinstance(err, CaseError) else t(err.key), icon=":material/error:"
+        )
+        return
+    ui.clear_caches()
+    st.session_state.pop("quick_pending", None)
+    st.session_state.pop(ui.PREFILL_KEY, None)
+    st.session_state["quick_saved"] = ref.number
+    st.session_state["quick_form_no"] = form_no + 1  # a fresh, empty form
+    st.rerun()
+
+
+if submitted:
+    st.session_state.pop("quick_saved", None)
+    try:
+        with db_session() as s:
+            data = field.quick_case(
+                s,
+                me,
+                category_id=category if category != MORE else None,
+                description=description or "",
+                source=source or field.QUICK_SOURCES[0],
+                building_id=building,
+                place=place or "",
+                reporter_name=name or "",
+                reporter_phone=phone or "",
+                anonymous=anonymous,
+            )
+            clean = cases.validate_new_case(s, me, data)
+            hints = cases.find_duplicates(s, me, clean.category_id, clean.lon, clean.lat, clock.now())  # type: ignore[arg-type]
+    except InvalidInput as err:
+        case_ui.show_problems(err, rename={"title": "description"})
+        hints = None
+    except CaseError as err:
+        st.error(case_ui.error_text(err), icon=":material/error:")
+        hints = None
+    except FieldError as err:
+        st.error(t(err.key), icon=":material/error:")
+        hints = None
+    if hints == []:
+        _save(data)
+    elif hints:
+        st.session_state["quick_pending"] = (
+            data,
+            [(h.number, h.title, h.distance_m, h.reported_at) for h in hints],
+        )
+
+pending = st.session_state.get("quick_pending")
+if pending:
+    data, hints = pending
+    case_ui.duplicate_list(hints)
+    with st.container(horizontal=True, gap="small", key="quick_dup_actions"):
+        if st.button(t("intake.save_anyway"), key="quick_confirm", type="primary", width="stretch"):
+            _save(data)
+        if st.button(t("app.cancel"), key="quick_cancel", width="stretch"):
+            st.session_state.pop("quick_pending", None)
+            st.rerun()
