@@ -17,7 +17,7 @@ from dashboard.config import get_settings
 from dashboard.i18n import LANGS, label, t
 from dashboard.services import auth, display
 from dashboard.services.settings import cached_setting
-from dashboard.ui.nav import DEFAULT_PAGE, pages_for, spec
+from dashboard.ui.nav import DEFAULT_PAGE, PAGES, PageSpec, pages_for, spec
 
 st.set_page_config(page_title="网格治理指挥平台", page_icon="static/logo.png", layout="wide")
 
@@ -313,6 +313,8 @@ def main() -> None:
     actor = _current_actor()
     if actor is None:
         _remember_destination()
+        # Know every page's address while the login form shows, so a deep link is not "page not found".
+        st.navigation([_home_page(None), *(_page(p) for p in PAGES if p.exists)], position="hidden")
         if st.session_state.pop("logged_out", False) or st.context.cookies.get(auth.COOKIE_NAME):
             _cookie_script(None, 0)
         _login_form()
@@ -320,26 +322,34 @@ def main() -> None:
     _cookie_script(st.session_state["cookie"], _idle_minutes() * 60)
     _sidebar(actor)
 
-    groups: dict[str, list[st.Page]] = {}
-    by_url: dict[str, st.Page] = {}
-    default = DEFAULT_PAGE.get(actor.role)
     available = pages_for(actor.role)
+    by_url = {p.url_path: _page(p) for p in available}
+    start = next((p for p in available if p.path == DEFAULT_PAGE.get(actor.role)), available[0])
+    groups: dict[str, list[st.Page]] = {}
     for page in available:
-        by_url[page.url_path] = st.Page(
-            page.path,
-            title=t(page.title_key),
-            icon=page.icon,
-            url_path=page.url_path,
-            default=(page.path == default)
-            if any(p.path == default for p in available)
-            else page is available[0],
-        )
         groups.setdefault(t(page.group), []).append(by_url[page.url_path])
+    first = next(iter(groups))
+    groups[first] = [_home_page(by_url[start.url_path]), *groups[first]]
     navigation = st.navigation(groups)
     destination = st.session_state.pop("next", None)
     if destination and destination[0] in by_url:
         st.switch_page(by_url[destination[0]], query_params=destination[1] or None)
     navigation.run()
+
+
+def _page(spec: PageSpec) -> st.Page:
+    return st.Page(spec.path, title=t(spec.title_key), icon=spec.icon, url_path=spec.url_path)
+
+
+def _home_page(start: st.Page | None) -> st.Page:
+    """The hidden default page at ``/``: it opens the role's start page under that page's own address.
+    (Streamlit serves the default page at ``/`` only, so a real page as default could not be bookmarked.)"""
+
+    def home() -> None:
+        if start is not None:
+            st.switch_page(start)
+
+    return st.Page(home, title=t("app.title"), url_path="home", default=True, visibility="hidden")
 
 
 main()

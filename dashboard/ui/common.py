@@ -16,8 +16,24 @@ from dashboard.services.scope import Actor
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
 
 
+def _through_app() -> None:
+    """Make sure this page runs inside app.py's navigation.
+
+    Until a process has called ``st.navigation`` once, Streamlit treats a ``pages/`` folder the old way and
+    runs a page requested by its address (``/map``) on its own, without app.py. The first request after
+    a server start would then skip the login and the role's page list, so turn that mode off and run
+    again, through app.py.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def actor() -> Actor:
     """The logged-in user. app.py runs pages only after login, so this is always set in a page."""
+    _through_app()
     value = st.session_state.get("actor")
     if value is None:
         st.error(t("login.expired"))
