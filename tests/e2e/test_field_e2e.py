@@ -1,7 +1,7 @@
 """The grid worker's pages on a 390×844 touch phone in Chromium: My grid, a case opened from it, Record a visit
 and Quick intake render without horizontal scrolling, with no body text under 14 px and touch-sized
 buttons inside the screen, and their actions work by tapping (start a case in its dialog, comment on the
-case page, save a visit, submit a case for a resident). Full-length screenshots go to docs/screenshots/."""
+case page, save a visit, submit a case for a resident). Full-length screenshots go to test-artifacts/ (docs/screenshots/ with DOCS_SCREENSHOTS=1)."""
 
 from __future__ import annotations
 
@@ -161,9 +161,7 @@ def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
     page.set_viewport_size({"width": W, "height": max(H, height)})
     page.wait_for_timeout(800)
-    path = b.ROOT / "docs" / "screenshots" / f"{name}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(path))
+    b.shot(page, name, full_page=False, docs=True)
     page.set_viewport_size({"width": W, "height": H})
     page.wait_for_timeout(300)
 
