@@ -51,7 +51,6 @@ def test_wrong_password_shows_error(seeded_url: str, login) -> None:  # type: ig
     assert "actor" not in at.session_state
 
 
-
 @pytest.mark.parametrize("page", ["pages/queue.py", "pages/map.py", "pages/report.py", "pages/coverage.py"])
 def test_switching_language_relabels_pages_and_keeps_the_login(page: str, seeded_ro_url: str, login) -> None:  # type: ignore[no-untyped-def]
     at = login(seeded_ro_url, "admin")
