@@ -432,9 +432,7 @@ def department_table(session: Session, actor: Actor, now: datetime | None = None
     overdue when open past its own due time.
     """
     now = now or clock.now()
-    open_cond = and_(
-        CaseEscalation.reported_back_at.is_(None), Case.status.in_([s.value for s in OPEN_STATUSES])
-    )
+    open_cond = and_(CaseEscalation.reported_back_at.is_(None), kpi.is_open())
     esc = (
         select(
             CaseEscalation.department_id.label("department_id"),

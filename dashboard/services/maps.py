@@ -25,7 +25,7 @@ from dashboard.i18n import has, label, t
 from dashboard.services import geo, kpi, sla
 from dashboard.services.scope import Actor, case_filter, grid_filter, visit_filter
 from models import Case, Category, Community, Grid, GridVisit, Subdistrict, User
-from models.enums import ACTIVE_STATUSES, POPULATION_FIELDS, Ageing, Role
+from models.enums import POPULATION_FIELDS, Ageing, Role
 
 Level = Literal["subdistrict", "community", "grid"]
 RGBA = list[int]
@@ -345,22 +345,39 @@ _ALL_COLUMNS = [*VALUE_COLUMNS, *(f"pop_{k}" for k in _POPULATION_KEYS)]
 _FLOAT_COLUMNS = [*kpi.RATE_COLUMNS, "per_1000", "need", "supply", "coverage", "days_since"]
 
 
-def _coverage(session: Session, actor: Actor, now: datetime) -> pd.DataFrame:
+def _coverage(session: Session, actor: Actor, now: datetime, cells: pd.DataFrame | None) -> pd.DataFrame:
     """Volunteer need, supply and coverage per grid (DESIGN §7), from the volunteers service."""
     if actor.role not in VOLUNTEER_ROLES:
         return pd.DataFrame(columns=["grid_id", "need", "supply", "coverage"])
     from dashboard.services import volunteers
 
-    return volunteers.coverage_by_grid(session, actor, now)[["grid_id", "need", "supply", "coverage"]]
+    cov = volunteers.coverage_by_grid(session, actor, now, cells=cells)
+    return cov[["grid_id", "need", "supply", "coverage"]]
+
+
+def coverage_cells(session: Session, actor: Actor, now: datetime) -> pd.DataFrame | None:
+    """The volunteer coverage matrix for both map levels (computed once), None for roles without it."""
+    if actor.role not in VOLUNTEER_ROLES:
+        return None
+    from dashboard.services import volunteers
+
+    return volunteers.coverage_matrix(session, actor, now)
 
 
 def grid_values(
-    session: Session, actor: Actor, period: kpi.Period, *, blind_days: int = 30, now: datetime | None = None
+    session: Session,
+    actor: Actor,
+    period: kpi.Period,
+    *,
+    blind_days: int = 30,
+    now: datetime | None = None,
+    cells: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every map figure per grid in the actor's scope (index: grid id), from kpi.py and volunteers.py.
 
     Columns: VALUE_COLUMNS plus ``pop_<field>`` for households, residents and the population groups.
-    Rates and per-1,000 are NaN where their denominator is zero.
+    Rates and per-1,000 are NaN where their denominator is zero. `cells`: :func:`coverage_cells` when the
+    caller computes both levels (else computed here).
     """
     now = now or clock.now()
     stmt = select(Grid.id, *(getattr(Grid, k) for k in _POPULATION_KEYS)).where(grid_filter(actor))
@@ -379,7 +396,7 @@ def grid_values(
         ]
     blind = kpi.blind_spots(session, actor, blind_days, now).set_index("grid_id")
     df = df.join(blind[["last_case_at", "last_visit_at", "days_since"]], how="left")
-    cov = _coverage(session, actor, now).set_index("grid_id")
+    cov = _coverage(session, actor, now, cells).set_index("grid_id")
     df = df.join(cov, how="left")
     df = df.reindex(columns=_ALL_COLUMNS)
     for col in _FLOAT_COLUMNS:
@@ -396,6 +413,7 @@ def community_values(
     territory: Territory,
     *,
     now: datetime | None = None,
+    cells: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every map figure per community whose figures the actor may see (index: community id).
 
@@ -427,7 +445,7 @@ def community_values(
     if actor.role in VOLUNTEER_ROLES:
         from dashboard.services import volunteers
 
-        cov = volunteers.coverage_by_community(session, actor, now).set_index("community_id")
+        cov = volunteers.coverage_by_community(session, actor, now, cells=cells).set_index("community_id")
         df = df.join(cov[["need", "supply", "coverage"]], how="left")
     df["days_since"] = part["days_since"].groupby(part["community_id"]).max()
     df["last_case_at"] = part["last_case_at"].groupby(part["community_id"]).max()
@@ -659,8 +677,8 @@ def case_points(
     now = now or clock.now()
     name_col = Category.name_en if lang == "en" else Category.name_zh
     conds = [
-        Case.status.in_([s.value for s in ACTIVE_STATUSES]),
-        Case.duplicate_of_id.is_(None),
+        kpi.is_active(),
+        kpi.not_duplicate(),
         Case.lon.is_not(None),
         Case.lat.is_not(None),
         case_filter(actor),

@@ -48,7 +48,7 @@ from sqlmodel import Session
 
 from dashboard import clock
 from dashboard.services import audit, exports, geo, privacy, workflow
-from dashboard.services.kpi import Period
+from dashboard.services.kpi import Period, not_duplicate
 from dashboard.services.privacy import mask_name, mask_phone
 from dashboard.services.scope import (
     VOLUNTEER_PII_ROLES,
@@ -1315,7 +1315,7 @@ def _case_counts(
             Case.category_id.in_(sorted({ids[code] for code, _ in known})),
             Case.reported_at >= now - timedelta(days=max(days for _, days in known)),
             Case.reported_at <= now,
-            Case.duplicate_of_id.is_(None),
+            not_duplicate(),
             Case.status != CaseStatus.rejected,
             grid_filter(actor),
         )
@@ -1444,15 +1444,18 @@ def _totals(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return out.reset_index()
 
 
-def coverage_by_grid(session: Session, actor: Actor, now: datetime | None = None) -> pd.DataFrame:
+def coverage_by_grid(
+    session: Session, actor: Actor, now: datetime | None = None, cells: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Per grid in scope: grid_id, need, supply, coverage — the figure the map shows.
 
     need and supply are summed over the skills with a rule; coverage = sum(min(supply, need)) / sum(need)
-    per skill, at most 1.0; NaN (``pd.isna``) when the grid has no need.
+    per skill, at most 1.0; NaN (``pd.isna``) when the grid has no need. `cells`: the
+    :func:`coverage_matrix` of the same actor and time, when the caller already has it.
     """
     now = now or clock.now()
     grids = _grids_in_scope(session, actor)
-    cells = coverage_matrix(session, actor, now)
+    cells = coverage_matrix(session, actor, now) if cells is None else cells
     if cells.empty:
         out = pd.DataFrame({"grid_id": grids["grid_id"].astype("int64"), "need": 0, "supply": 0})
         out["coverage"] = np.nan
