@@ -113,21 +113,31 @@ def _login_form() -> None:
 
 def _language_switch() -> None:
     current = st.session_state.get("lang", get_settings().lang)
-    choice = st.segmented_control(
-        t("app.language"),
-        options=list(LANGS),
-        default=current if current in LANGS else "zh",
-        format_func=lambda x: "中文" if x == "zh" else "English",
-        key="lang_switch",
-    )
-    if choice and choice != current:
+    current = current if current in LANGS else "zh"
+    picked = st.session_state.pop("lang_picked", None)
+    if picked and picked != current:
         # Widgets whose options are translated labels would hold values of the other language: start them
-        # afresh, keeping only who is logged in.
+        # afresh in a new run, keeping only who is logged in.
         for key in list(st.session_state.keys()):
             if key not in _KEEP_ON_LANGUAGE_CHANGE:
                 del st.session_state[key]
-        st.session_state["lang"] = choice
+        st.session_state["lang"] = picked
         st.rerun()
+    # The control shows the session's language, also when something else (a link, a test) set it.
+    if st.session_state.get("lang_switch") != current:
+        st.session_state["lang_switch"] = current
+    st.segmented_control(
+        t("app.language"),
+        options=list(LANGS),
+        format_func=lambda x: "中文" if x == "zh" else "English",
+        key="lang_switch",
+        on_change=_pick_language,
+    )
+
+
+def _pick_language() -> None:
+    """Remember the user's click on the language control: only a click switches the language."""
+    st.session_state["lang_picked"] = st.session_state.get("lang_switch")
 
 
 def _browser_cookie() -> str | None:
@@ -300,6 +310,8 @@ def main() -> None:
         with db.session_scope() as s:
             viewer = display.resolve(s, token)
         if viewer is None:
+            st.session_state.pop("actor", None)
+            st.session_state.pop("display", None)
             st.error(t("wall.link_invalid"))
             st.stop()
         st.session_state["actor"] = viewer

@@ -4,7 +4,6 @@ and population aggregates with the date they apply from. Boundaries change only 
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -15,7 +14,7 @@ from dashboard.i18n import label, t
 from dashboard.services import admin, kpi
 from dashboard.services.admin import AdminError
 from dashboard.services.scope import Actor
-from dashboard.ui.common import actor, db_session, page_title, pct, plain
+from dashboard.ui.common import actor, db_session, page_link, page_title, pct, plain
 from models.enums import Role
 
 IMPORT_PAGE = "pages/import_data.py"
@@ -57,8 +56,7 @@ def _done(message: str) -> None:
 
 with st.container(border=True):
     st.markdown(t("admin.grid_boundaries_note"))
-    if (Path(__file__).resolve().parent.parent / IMPORT_PAGE).exists():
-        st.page_link(IMPORT_PAGE, label=t("admin.grid_import_link"), icon=":material/upload_file:")
+    page_link(IMPORT_PAGE, t("admin.grid_import_link"), ":material/upload_file:")
 
 with db_session() as s:
     if admin.apply_due_population(s):  # figures entered ahead of time whose date has come

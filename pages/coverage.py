@@ -12,7 +12,7 @@ from dashboard.i18n import current_lang, label, t
 from dashboard.services import volunteers as vol
 from dashboard.services.scope import ScopeError
 from dashboard.ui import volunteers as ui
-from dashboard.ui.common import actor, db_session, page_title, pct
+from dashboard.ui.common import actor, db_session, page_link, page_title, pct
 from models.enums import POPULATION_FIELDS
 
 GAP_ROWS = 30
@@ -140,17 +140,19 @@ else:
             st.caption(t("vol.gap_caption", shown=len(top), total=len(gaps)))
             first = top.iloc[0]
             l1, l2 = st.columns(2)
-            l1.page_link(
+            page_link(
                 "pages/matching.py",
-                label=t("vol.match_biggest", code=first["code"], skill=ui.skill_label(first["skill"])),
-                icon=":material/handshake:",
-                query_params={"grid": first["code"], "skill": first["skill"]},
+                t("vol.match_biggest", code=first["code"], skill=ui.skill_label(first["skill"])),
+                ":material/handshake:",
+                {"grid": first["code"], "skill": first["skill"]},
+                where=l1,
             )
-            l2.page_link(
+            page_link(
                 "pages/volunteers.py",
-                label=t("vol.registry_of", code=first["code"]),
-                icon=":material/volunteer_activism:",
-                query_params={"grid": first["code"]},
+                t("vol.registry_of", code=first["code"]),
+                ":material/volunteer_activism:",
+                {"grid": first["code"]},
+                where=l2,
             )
     with right:
         st.subheader(t("vol.by_skill"))

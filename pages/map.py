@@ -17,9 +17,8 @@ from dashboard.i18n import current_lang, label, t
 from dashboard.services import maps
 from dashboard.services.scope import Actor
 from dashboard.services.settings import cached_setting
-from dashboard.ui.common import actor, db_session, page_title, pct, plain
+from dashboard.ui.common import actor, db_session, page_link, page_title, pct, plain
 from dashboard.ui.maps import legend, scene_deck
-from dashboard.ui.nav import pages_for
 from models.enums import Role
 
 MAP_HEIGHT = 600
@@ -38,8 +37,13 @@ def _values(
     now = clock.now()
     territory = _territory(me, url)
     with db_session() as s:
-        grids = maps.grid_values(s, me, maps.period_for(period, now), blind_days=blind_days, now=now)
-        communities = maps.community_values(s, me, maps.period_for(period, now), grids, territory, now=now)
+        cells = maps.coverage_cells(s, me, now)  # shared by both levels
+        grids = maps.grid_values(
+            s, me, maps.period_for(period, now), blind_days=blind_days, now=now, cells=cells
+        )
+        communities = maps.community_values(
+            s, me, maps.period_for(period, now), grids, territory, now=now, cells=cells
+        )
     return grids, communities
 
 
@@ -85,11 +89,6 @@ def _selection_target(event: Any) -> tuple[str | None, str | None] | None:
         if layer == "grids" and props.get("code"):
             return props.get("parent"), props["code"]
     return None
-
-
-def _link(page: str, text: str, icon: str, params: dict[str, str]) -> None:
-    if any(p.path == page for p in pages_for(me.role)):
-        st.page_link(page, label=text, icon=icon, query_params=params)
 
 
 def _table(df: pd.DataFrame, **kwargs: Any) -> None:
@@ -181,7 +180,7 @@ def _grid_profile(p: maps.GridProfile) -> None:
                         }
                     )
                 )
-            _link("pages/queue.py", t("map.profile.queue_link"), ":material/list_alt:", {"grid": p.code})
+            page_link("pages/queue.py", t("map.profile.queue_link"), ":material/list_alt:", {"grid": p.code})
     with tabs[1]:
         groups = [k for k in p.population if k not in ("households", "residents")]
         _table(
@@ -208,7 +207,7 @@ def _grid_profile(p: maps.GridProfile) -> None:
                     }
                 )
             )
-        _link(
+        page_link(
             "pages/volunteers.py",
             t("map.profile.volunteer_link"),
             ":material/volunteer_activism:",
@@ -390,7 +389,7 @@ with right:
             _summary(
                 community_vals.loc[community_area.id] if community_area.id in community_vals.index else None
             )
-            _link(
+            page_link(
                 "pages/queue.py",
                 t("map.profile.queue_community"),
                 ":material/list_alt:",

@@ -14,7 +14,7 @@ from dashboard.i18n import current_lang, label, t
 from dashboard.services import volunteers as vol
 from dashboard.services.scope import ScopeError
 from dashboard.ui import volunteers as ui
-from dashboard.ui.common import actor, db_session, page_title, plain
+from dashboard.ui.common import actor, db_session, page_link, page_title, plain
 
 KEY = "volmatch"
 LIMIT = 20
@@ -169,11 +169,12 @@ st.dataframe(
 )
 
 if found is None:
-    st.page_link(
+    code = grids.set_index("id").loc[target_grid, "code"]
+    page_link(
         "pages/volunteers.py",
-        label=t("vol.registry_of", code=grids.set_index("id").loc[target_grid, "code"]),
-        icon=":material/volunteer_activism:",
-        query_params={"grid": grids.set_index("id").loc[target_grid, "code"]},
+        t("vol.registry_of", code=code),
+        ":material/volunteer_activism:",
+        {"grid": code},
     )
     st.stop()
 

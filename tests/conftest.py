@@ -42,6 +42,16 @@ SMALL_SEED = {
 BACKENDS = [b for b in os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 
 
+@pytest.fixture(autouse=True)
+def _app_uses_navigation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AppTest runs app.py as the server does (tests/apptest.py)."""
+    from streamlit.testing.v1 import app_test
+
+    from tests.apptest import NavigationPagesManager
+
+    monkeypatch.setattr(app_test, "PagesManager", NavigationPagesManager)
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[pg.PgServer]:
     if pg.find_bin_dir() is None:

@@ -12,6 +12,7 @@ from sqlmodel import Session
 from dashboard.db import session_scope
 from dashboard.i18n import t
 from dashboard.services.scope import Actor
+from dashboard.ui.nav import pages_for
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
 
@@ -39,6 +40,25 @@ def actor() -> Actor:
         st.error(t("login.expired"))
         st.stop()
     return value
+
+
+def page_link(
+    path: str,
+    label: str,
+    icon: str,
+    query_params: dict[str, str] | None = None,
+    *,
+    where: object = st,
+) -> None:
+    """A link to another page, shown only when the signed-in user's role may open that page.
+
+    Streamlit raises for a link to a page outside the user's navigation, so a page shared by several
+    roles must not link blindly (a leader may read coverage but not assign volunteers).
+    """
+    me = st.session_state.get("actor")
+    if me is None or not any(p.path == path for p in pages_for(me.role)):
+        return
+    where.page_link(path, label=label, icon=icon, query_params=query_params)  # type: ignore[attr-defined]
 
 
 @contextmanager

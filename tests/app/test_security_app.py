@@ -132,7 +132,10 @@ def test_idle_session_expires_and_activity_keeps_it(seeded_url: str, monkeypatch
         assert not _logged_in(_resume(seeded_url, monkeypatch, cookie))
     with Session(get_engine(seeded_url)) as s:
         leader = s.exec(select(User.id).where(User.username == "leader")).one()
-        row = s.exec(select(UserSession).where(UserSession.user_id == leader)).one()
+        # (the copied database may hold sessions of other tests' logins: take this test's one)
+        row = s.exec(
+            select(UserSession).where(UserSession.user_id == leader, UserSession.created_at == T0)
+        ).one()
         assert row.revoked_at == T0 + timedelta(minutes=89)
 
 

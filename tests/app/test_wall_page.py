@@ -23,7 +23,8 @@ ADMIN = Actor(id=1, username="admin", display_name="admin", role=Role.admin)
 
 
 def _html(at: AppTest) -> str:
-    return "\n".join(h.proto.body for h in at.html)
+    """The page's HTML elements, without app.py's session-cookie script."""
+    return "\n".join(h.proto.body for h in at.html if not h.proto.body.startswith("<script>document.cookie"))
 
 
 def _wall_for_token(monkeypatch: pytest.MonkeyPatch, url: str, token: str) -> AppTest:

@@ -115,14 +115,18 @@ def test_deck_for_other_figures(seeded_ro_url: str, figure: str) -> None:
         assert deck["mapStyle"] == "__MAP_STYLE__" and "mapProvider" not in deck
 
 
-def test_intranet_style_url_is_used_as_basemap(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_intranet_style_url_is_used_as_basemap(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dashboard.services import settings as app_settings
     from dashboard.ui.maps import grid_map_deck
 
     empty = {"type": "FeatureCollection", "features": []}
+    monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("MAP_STYLE_URL", "http://tiles.intranet.local/style.json")
+    app_settings.clear_cache()
     deck = json.loads(grid_map_deck(empty, "open_now").to_json())
     assert deck["mapProvider"] == "mapbox" and deck["mapStyle"] == "http://tiles.intranet.local/style.json"
     monkeypatch.setenv("MAP_STYLE_URL", "/app/static/map-style.json")
+    app_settings.clear_cache()
     assert json.loads(grid_map_deck(empty, "open_now").to_json())["mapStyle"] == "__MAP_STYLE__"
 
 
