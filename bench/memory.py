@@ -13,11 +13,7 @@ bundle is fetched once and cached, and is reported separately as ``static_kb``).
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +21,6 @@ from typing import Any
 
 from bench import common
 from bench.pages import plan
-from dashboard.config import ROOT
 from dashboard.ui.nav import PAGES, PageSpec
 from tests.e2e import browser as b
 
@@ -43,34 +38,8 @@ def proc_status(pid: int) -> dict[str, int]:
 @contextmanager
 def server(url: str) -> Iterator[tuple[str, int]]:
     """``streamlit run app.py`` on `url`; yields (base URL, server pid)."""
-    port = b._free_port()
-    log_path = ROOT / "test-artifacts" / f"bench-memory-{port}.log"
-    log_path.parent.mkdir(exist_ok=True)
-    env = {**os.environ, "DATABASE_URL": url, "DASHBOARD_AUTO_SEED": "0"}
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true"]  # fmt: skip
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.time() + 120
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"streamlit did not start; see {log_path}")
-                time.sleep(0.3)
-            yield base, proc.pid
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with b.app_process(url, start_timeout=120) as started:
+        yield started
 
 
 class Traffic:

@@ -13,30 +13,12 @@ from dashboard import clock
 from dashboard.i18n import t
 from dashboard.services import admin
 from dashboard.services.admin import AdminError, CalendarDay
-from dashboard.ui.common import actor, db_session, page_title, plain
-from models.enums import CalendarOverrideKind, Role
+from dashboard.ui.admin import AdminPage, show_error
+from dashboard.ui.common import db_session
+from models.enums import CalendarOverrideKind
 
-me = actor()
-if me.role != Role.admin:
-    st.error(t("app.forbidden"))
-    st.stop()
-
-page_title("admin.calendar", t("admin.cal_caption"))
-flash = st.session_state.pop("admin_cal_flash", None)
-if flash:
-    st.success(flash)
-
-
-def _fail(e: AdminError) -> None:
-    st.error(
-        t(e.key, **{k: t(f"admin.field.{v}") if k == "field" else plain(v) for k, v in e.params.items()})
-    )
-
-
-def _done(message: str) -> None:
-    st.cache_data.clear()
-    st.session_state["admin_cal_flash"] = message
-    st.rerun()
+PAGE = AdminPage("admin.calendar", t("admin.cal_caption"), "admin_cal_flash")
+me = PAGE.me
 
 
 today = clock.now().date()
@@ -169,9 +151,9 @@ if added:
         with db_session() as s:
             admin.add_calendar_override(s, me, day, kind, note)
     except AdminError as e:
-        _fail(e)
+        show_error(e)
     else:
-        _done(t("admin.cal_added", day=f"{day:%Y-%m-%d}", kind=t("admin.cal_legend_" + kind)))
+        PAGE.done(t("admin.cal_added", day=f"{day:%Y-%m-%d}", kind=t("admin.cal_legend_" + kind)))
 
 with right:
     if overrides.empty:
@@ -202,6 +184,6 @@ with right:
                 with db_session() as s:
                     admin.remove_calendar_override(s, me, choice)
             except AdminError as e:
-                _fail(e)
+                show_error(e)
             else:
-                _done(t("admin.cal_removed", day=f"{choice:%Y-%m-%d}"))
+                PAGE.done(t("admin.cal_removed", day=f"{choice:%Y-%m-%d}"))

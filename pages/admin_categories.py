@@ -11,30 +11,12 @@ import streamlit as st
 from dashboard.i18n import label, t
 from dashboard.services import admin, territory
 from dashboard.services.admin import AdminError, CategoryInput
-from dashboard.ui.common import actor, db_session, page_title, plain
-from models.enums import CalendarKind, Priority, Role
+from dashboard.ui.admin import AdminPage, show_error
+from dashboard.ui.common import db_session, plain
+from models.enums import CalendarKind, Priority
 
-me = actor()
-if me.role != Role.admin:
-    st.error(t("app.forbidden"))
-    st.stop()
-
-page_title("admin.categories", t("admin.cat_caption"))
-flash = st.session_state.pop("admin_cat_flash", None)
-if flash:
-    st.success(flash)
-
-
-def _fail(e: AdminError) -> None:
-    st.error(
-        t(e.key, **{k: t(f"admin.field.{v}") if k == "field" else plain(v) for k, v in e.params.items()})
-    )
-
-
-def _done(message: str) -> None:
-    st.cache_data.clear()
-    st.session_state["admin_cat_flash"] = message
-    st.rerun()
+PAGE = AdminPage("admin.categories", t("admin.cat_caption"), "admin_cat_flash")
+me = PAGE.me
 
 
 with db_session() as s:
@@ -165,10 +147,10 @@ with tab_edit:
                 with db_session() as s:
                     changes = admin.update_category(s, me, picked, data)
             except AdminError as e:
-                _fail(e)
+                show_error(e)
             else:
                 if changes:
-                    _done(t("admin.saved", what=plain(row["code"])))
+                    PAGE.done(t("admin.saved", what=plain(row["code"])))
                 st.info(t("admin.unchanged"))
         c1, c2, _ = st.columns([1, 1, 3])
         if row["active"]:
@@ -177,13 +159,13 @@ with tab_edit:
                     with db_session() as s:
                         admin.set_category_active(s, me, picked, False)
                 except AdminError as e:
-                    _fail(e)
+                    show_error(e)
                 else:
-                    _done(t("admin.cat_retired", code=plain(row["code"])))
+                    PAGE.done(t("admin.cat_retired", code=plain(row["code"])))
         elif c1.button(t("admin.cat_restore"), key=f"cat_{picked}_restore"):
             with db_session() as s:
                 admin.set_category_active(s, me, picked, True)
-            _done(t("admin.cat_restored", code=plain(row["code"])))
+            PAGE.done(t("admin.cat_restored", code=plain(row["code"])))
         if not row["in_use"] and c2.button(
             t("admin.delete"), key=f"cat_{picked}_delete", help=t("admin.cat_delete_help")
         ):
@@ -191,9 +173,9 @@ with tab_edit:
                 with db_session() as s:
                     admin.delete_category(s, me, picked)
             except AdminError as e:
-                _fail(e)
+                show_error(e)
             else:
-                _done(t("admin.deleted", what=plain(row["code"])))
+                PAGE.done(t("admin.deleted", what=plain(row["code"])))
 
 with tab_new:
     with st.form("cat_new_form", clear_on_submit=False):
@@ -205,9 +187,9 @@ with tab_new:
             with db_session() as s:
                 admin.create_category(s, me, code, new_data)
         except AdminError as e:
-            _fail(e)
+            show_error(e)
         else:
-            _done(t("admin.created", what=plain(code.strip().upper())))
+            PAGE.done(t("admin.created", what=plain(code.strip().upper())))
 
 with tab_log:
     with db_session() as s:

@@ -9,30 +9,12 @@ import streamlit as st
 from dashboard.i18n import t
 from dashboard.services import admin
 from dashboard.services.admin import AdminError, DepartmentInput
-from dashboard.ui.common import actor, db_session, page_title, plain
-from models.enums import DepartmentKind, Role
+from dashboard.ui.admin import AdminPage, show_error
+from dashboard.ui.common import db_session, plain
+from models.enums import DepartmentKind
 
-me = actor()
-if me.role != Role.admin:
-    st.error(t("app.forbidden"))
-    st.stop()
-
-page_title("admin.departments", t("admin.dept_caption"))
-flash = st.session_state.pop("admin_dept_flash", None)
-if flash:
-    st.success(flash)
-
-
-def _fail(e: AdminError) -> None:
-    st.error(
-        t(e.key, **{k: t(f"admin.field.{v}") if k == "field" else plain(v) for k, v in e.params.items()})
-    )
-
-
-def _done(message: str) -> None:
-    st.cache_data.clear()
-    st.session_state["admin_dept_flash"] = message
-    st.rerun()
+PAGE = AdminPage("admin.departments", t("admin.dept_caption"), "admin_dept_flash")
+me = PAGE.me
 
 
 def _kind(kind: str) -> str:
@@ -126,10 +108,10 @@ with tab_edit:
                 with db_session() as s:
                     changes = admin.update_department(s, me, picked, data)
             except AdminError as e:
-                _fail(e)
+                show_error(e)
             else:
                 if changes:
-                    _done(t("admin.saved", what=plain(data.name.strip())))
+                    PAGE.done(t("admin.saved", what=plain(data.name.strip())))
                 st.info(t("admin.unchanged"))
         if row["active"]:
             if st.button(
@@ -139,13 +121,13 @@ with tab_edit:
                     with db_session() as s:
                         admin.set_department_active(s, me, picked, False)
                 except AdminError as e:
-                    _fail(e)
+                    show_error(e)
                 else:
-                    _done(t("admin.deactivated", what=plain(row["name"])))
+                    PAGE.done(t("admin.deactivated", what=plain(row["name"])))
         elif st.button(t("admin.reactivate"), key=f"dept_{picked}_on"):
             with db_session() as s:
                 admin.set_department_active(s, me, picked, True)
-            _done(t("admin.reactivated", what=plain(row["name"])))
+            PAGE.done(t("admin.reactivated", what=plain(row["name"])))
 
 with tab_new:
     with st.form("dept_new_form"):
@@ -156,9 +138,9 @@ with tab_new:
             with db_session() as s:
                 admin.create_department(s, me, new_data)
         except AdminError as e:
-            _fail(e)
+            show_error(e)
         else:
-            _done(t("admin.created", what=plain(new_data.name.strip())))
+            PAGE.done(t("admin.created", what=plain(new_data.name.strip())))
 
 with tab_log:
     with db_session() as s:

@@ -14,21 +14,14 @@ from dashboard.i18n import label, t
 from dashboard.services import admin, kpi
 from dashboard.services.admin import AdminError
 from dashboard.services.scope import Actor
-from dashboard.ui.common import actor, db_session, page_link, page_title, pct, plain
-from models.enums import Role
+from dashboard.ui.admin import AdminPage
+from dashboard.ui.common import db_session, page_link, pct, plain
 
 IMPORT_PAGE = "pages/import_data.py"
 NO_WORKER = 0  # the "(none)" choice of the worker picker (user ids start at 1)
 
-me = actor()
-if me.role != Role.admin:
-    st.error(t("app.forbidden"))
-    st.stop()
-
-page_title("admin.grids", t("admin.grid_caption"))
-flash = st.session_state.pop("admin_grid_flash", None)
-if flash:
-    st.success(flash)
+PAGE = AdminPage("admin.grids", t("admin.grid_caption"), "admin_grid_flash")
+me = PAGE.me
 
 
 def _fail(e: AdminError) -> None:
@@ -46,12 +39,6 @@ def _worker_figures(me: Actor, user_ids: tuple[int, ...], url: str, hour: str) -
     period = kpi.last_days(365)
     with db_session() as s:
         return {u: admin.worker_figures(s, u, period, actor=me) for u in user_ids}
-
-
-def _done(message: str) -> None:
-    st.cache_data.clear()
-    st.session_state["admin_grid_flash"] = message
-    st.rerun()
 
 
 with st.container(border=True):
@@ -110,7 +97,7 @@ with st.expander(t("admin.grid_edit_community")):
             _fail(e)
         else:
             if changes:
-                _done(t("admin.saved", what=plain(comm_name.strip())))
+                PAGE.done(t("admin.saved", what=plain(comm_name.strip())))
             st.info(t("admin.unchanged"))
 
 grid_rows = {int(r["id"]): r for _, r in in_comm.iterrows()}
@@ -149,7 +136,7 @@ with tab_basic:
             _fail(e)
         else:
             if changes:
-                _done(t("admin.saved", what=plain(code.strip().upper())))
+                PAGE.done(t("admin.saved", what=plain(code.strip().upper())))
             st.info(t("admin.unchanged"))
 
 with tab_worker:
@@ -199,7 +186,7 @@ with tab_worker:
         except AdminError as e:
             _fail(e)
         else:
-            _done(
+            PAGE.done(
                 t(
                     "admin.worker_assigned",
                     code=plain(grid["code"]),
@@ -266,7 +253,7 @@ with tab_population:
         except AdminError as e:
             _fail(e)
         else:
-            _done(
+            PAGE.done(
                 t(
                     "admin.population_applied" if applied else "admin.population_recorded",
                     code=plain(grid["code"]),

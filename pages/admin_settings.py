@@ -11,18 +11,11 @@ import streamlit as st
 from dashboard.i18n import t
 from dashboard.services import display, settings
 from dashboard.services.settings import SettingError
-from dashboard.ui.common import actor, db_session, page_title, plain
-from models.enums import Role
+from dashboard.ui.admin import AdminPage
+from dashboard.ui.common import db_session, plain
 
-me = actor()
-if me.role != Role.admin:
-    st.error(t("app.forbidden"))
-    st.stop()
-
-page_title("admin.settings", t("settings.caption"))
-flash = st.session_state.pop("admin_set_flash", None)
-if flash:
-    st.success(flash)
+PAGE = AdminPage("admin.settings", t("settings.caption"), "admin_set_flash")
+me = PAGE.me
 
 
 def _fail(e: SettingError) -> None:
@@ -31,9 +24,7 @@ def _fail(e: SettingError) -> None:
 
 def _done(message: str) -> None:
     settings.clear_cache()
-    st.cache_data.clear()
-    st.session_state["admin_set_flash"] = message
-    st.rerun()
+    PAGE.done(message)
 
 
 with db_session() as s:

@@ -37,32 +37,25 @@ def _free_port() -> int:
 @contextmanager
 def running_app(database_url: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """Start ``streamlit run app.py`` against `database_url` on a free port; yield its base URL."""
+    with app_process(database_url, env) as (base, _pid):
+        yield base
+
+
+@contextmanager
+def app_process(
+    database_url: str, env: dict[str, str] | None = None, start_timeout: float = 60
+) -> Iterator[tuple[str, int]]:
+    """:func:`running_app`, yielding (base URL, server pid) for those who watch the process (bench/)."""
     port = _free_port()
     full_env = {**os.environ, "DATABASE_URL": database_url, "DASHBOARD_AUTO_SEED": "0", **(env or {})}
     ARTIFACTS.mkdir(exist_ok=True)
     log = (ARTIFACTS / f"streamlit-{port}.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-        ],
-        cwd=ROOT,
-        env=full_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 60
+        deadline = time.time() + start_timeout
         while True:
             try:
                 with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
@@ -73,7 +66,7 @@ def running_app(database_url: str, env: dict[str, str] | None = None) -> Iterato
             if proc.poll() is not None or time.time() > deadline:
                 raise RuntimeError(f"streamlit did not start; see {log.name}")
             time.sleep(0.3)
-        yield base
+        yield base, proc.pid
     finally:
         proc.terminate()
         try:
