@@ -342,7 +342,7 @@ def main() -> None:
         groups.setdefault(t(page.group), []).append(by_url[page.url_path])
     first = next(iter(groups))
     groups[first] = [_home_page(by_url[start.url_path]), *groups[first]]
-    navigation = st.navigation(groups)
+    navigation = st.navigation(groups, expanded=True)  # no untranslated "View N more"
     destination = st.session_state.pop("next", None)
     if destination and destination[0] in by_url:
         st.switch_page(by_url[destination[0]], query_params=destination[1] or None)
