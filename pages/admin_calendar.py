@@ -12,8 +12,8 @@ import streamlit as st
 from dashboard import clock
 from dashboard.i18n import t
 from dashboard.services import admin
-from dashboard.services.admin import AdminError, CalendarDay
-from dashboard.ui.admin import AdminPage, show_error
+from dashboard.services.admin import CalendarDay
+from dashboard.ui.admin import AdminPage
 from dashboard.ui.common import db_session
 from models.enums import CalendarOverrideKind
 
@@ -147,13 +147,10 @@ with left, st.form("cal_add_form"):
     note = st.text_input(t("admin.cal_note"), max_chars=200, key="cal_add_note")
     added = st.form_submit_button(t("admin.cal_add"), type="primary", key="cal_add_save")
 if added:
-    try:
-        with db_session() as s:
-            admin.add_calendar_override(s, me, day, kind, note)
-    except AdminError as e:
-        show_error(e)
-    else:
-        PAGE.done(t("admin.cal_added", day=f"{day:%Y-%m-%d}", kind=t("admin.cal_legend_" + kind)))
+    PAGE.attempt(
+        lambda s: admin.add_calendar_override(s, me, day, kind, note),
+        t("admin.cal_added", day=f"{day:%Y-%m-%d}", kind=t("admin.cal_legend_" + kind)),
+    )
 
 with right:
     if overrides.empty:
@@ -180,10 +177,7 @@ with right:
             format_func=lambda d: f"{d:%Y-%m-%d}",
         )
         if choice is not None and st.button(t("admin.cal_remove"), key="cal_remove"):
-            try:
-                with db_session() as s:
-                    admin.remove_calendar_override(s, me, choice)
-            except AdminError as e:
-                show_error(e)
-            else:
-                PAGE.done(t("admin.cal_removed", day=f"{choice:%Y-%m-%d}"))
+            PAGE.attempt(
+                lambda s: admin.remove_calendar_override(s, me, choice),
+                t("admin.cal_removed", day=f"{choice:%Y-%m-%d}"),
+            )

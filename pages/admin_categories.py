@@ -10,8 +10,8 @@ import streamlit as st
 
 from dashboard.i18n import label, t
 from dashboard.services import admin, territory
-from dashboard.services.admin import AdminError, CategoryInput
-from dashboard.ui.admin import AdminPage, show_error
+from dashboard.services.admin import CategoryInput
+from dashboard.ui.admin import AdminPage, change_log
 from dashboard.ui.common import db_session, plain
 from models.enums import CalendarKind, Priority
 
@@ -143,25 +143,17 @@ with tab_edit:
             data = _fields(f"cat_{picked}", row)
             submitted = st.form_submit_button(t("admin.save"), type="primary", key=f"cat_{picked}_save")
         if submitted:
-            try:
-                with db_session() as s:
-                    changes = admin.update_category(s, me, picked, data)
-            except AdminError as e:
-                show_error(e)
-            else:
-                if changes:
-                    PAGE.done(t("admin.saved", what=plain(row["code"])))
-                st.info(t("admin.unchanged"))
+            PAGE.save(
+                lambda s: admin.update_category(s, me, picked, data),
+                t("admin.saved", what=plain(row["code"])),
+            )
         c1, c2, _ = st.columns([1, 1, 3])
         if row["active"]:
             if c1.button(t("admin.cat_retire"), key=f"cat_{picked}_retire", help=t("admin.cat_retire_help")):
-                try:
-                    with db_session() as s:
-                        admin.set_category_active(s, me, picked, False)
-                except AdminError as e:
-                    show_error(e)
-                else:
-                    PAGE.done(t("admin.cat_retired", code=plain(row["code"])))
+                PAGE.attempt(
+                    lambda s: admin.set_category_active(s, me, picked, False),
+                    t("admin.cat_retired", code=plain(row["code"])),
+                )
         elif c1.button(t("admin.cat_restore"), key=f"cat_{picked}_restore"):
             with db_session() as s:
                 admin.set_category_active(s, me, picked, True)
@@ -169,13 +161,9 @@ with tab_edit:
         if not row["in_use"] and c2.button(
             t("admin.delete"), key=f"cat_{picked}_delete", help=t("admin.cat_delete_help")
         ):
-            try:
-                with db_session() as s:
-                    admin.delete_category(s, me, picked)
-            except AdminError as e:
-                show_error(e)
-            else:
-                PAGE.done(t("admin.deleted", what=plain(row["code"])))
+            PAGE.attempt(
+                lambda s: admin.delete_category(s, me, picked), t("admin.deleted", what=plain(row["code"]))
+            )
 
 with tab_new:
     with st.form("cat_new_form", clear_on_submit=False):
@@ -183,30 +171,10 @@ with tab_new:
         new_data = _fields("cat_new", None)
         created = st.form_submit_button(t("admin.create"), type="primary", key="cat_new_save")
     if created:
-        try:
-            with db_session() as s:
-                admin.create_category(s, me, code, new_data)
-        except AdminError as e:
-            show_error(e)
-        else:
-            PAGE.done(t("admin.created", what=plain(code.strip().upper())))
+        PAGE.attempt(
+            lambda s: admin.create_category(s, me, code, new_data),
+            t("admin.created", what=plain(code.strip().upper())),
+        )
 
 with tab_log:
-    with db_session() as s:
-        log = admin.recent_changes(s, "category_")
-    if log.empty:
-        st.info(t("app.nothing"))
-    else:
-        st.dataframe(
-            log.rename(
-                columns={
-                    "at": t("admin.at"),
-                    "actor": t("admin.actor"),
-                    "action": t("admin.action"),
-                    "target": t("admin.target"),
-                    "detail": t("admin.detail"),
-                }
-            ),
-            hide_index=True,
-            width="stretch",
-        )
+    change_log("category_")

@@ -8,8 +8,8 @@ import streamlit as st
 
 from dashboard.i18n import t
 from dashboard.services import admin
-from dashboard.services.admin import AdminError, DepartmentInput
-from dashboard.ui.admin import AdminPage, show_error
+from dashboard.services.admin import DepartmentInput
+from dashboard.ui.admin import AdminPage, change_log
 from dashboard.ui.common import db_session, plain
 from models.enums import DepartmentKind
 
@@ -104,26 +104,18 @@ with tab_edit:
             data = _fields(f"dept_{picked}", row)
             submitted = st.form_submit_button(t("admin.save"), type="primary", key=f"dept_{picked}_save")
         if submitted:
-            try:
-                with db_session() as s:
-                    changes = admin.update_department(s, me, picked, data)
-            except AdminError as e:
-                show_error(e)
-            else:
-                if changes:
-                    PAGE.done(t("admin.saved", what=plain(data.name.strip())))
-                st.info(t("admin.unchanged"))
+            PAGE.save(
+                lambda s: admin.update_department(s, me, picked, data),
+                t("admin.saved", what=plain(data.name.strip())),
+            )
         if row["active"]:
             if st.button(
                 t("admin.deactivate"), key=f"dept_{picked}_off", help=t("admin.dept_deactivate_help")
             ):
-                try:
-                    with db_session() as s:
-                        admin.set_department_active(s, me, picked, False)
-                except AdminError as e:
-                    show_error(e)
-                else:
-                    PAGE.done(t("admin.deactivated", what=plain(row["name"])))
+                PAGE.attempt(
+                    lambda s: admin.set_department_active(s, me, picked, False),
+                    t("admin.deactivated", what=plain(row["name"])),
+                )
         elif st.button(t("admin.reactivate"), key=f"dept_{picked}_on"):
             with db_session() as s:
                 admin.set_department_active(s, me, picked, True)
@@ -134,30 +126,10 @@ with tab_new:
         new_data = _fields("dept_new", None)
         created = st.form_submit_button(t("admin.create"), type="primary", key="dept_new_save")
     if created:
-        try:
-            with db_session() as s:
-                admin.create_department(s, me, new_data)
-        except AdminError as e:
-            show_error(e)
-        else:
-            PAGE.done(t("admin.created", what=plain(new_data.name.strip())))
+        PAGE.attempt(
+            lambda s: admin.create_department(s, me, new_data),
+            t("admin.created", what=plain(new_data.name.strip())),
+        )
 
 with tab_log:
-    with db_session() as s:
-        log = admin.recent_changes(s, "department_")
-    if log.empty:
-        st.info(t("app.nothing"))
-    else:
-        st.dataframe(
-            log.rename(
-                columns={
-                    "at": t("admin.at"),
-                    "actor": t("admin.actor"),
-                    "action": t("admin.action"),
-                    "target": t("admin.target"),
-                    "detail": t("admin.detail"),
-                }
-            ),
-            hide_index=True,
-            width="stretch",
-        )
+    change_log("department_")

@@ -20,17 +20,20 @@ from dashboard.ui.common import db_session, page_link, pct, plain
 IMPORT_PAGE = "pages/import_data.py"
 NO_WORKER = 0  # the "(none)" choice of the worker picker (user ids start at 1)
 
-PAGE = AdminPage("admin.grids", t("admin.grid_caption"), "admin_grid_flash")
-me = PAGE.me
-
 
 def _fail(e: AdminError) -> None:
+    """Population errors name a population group, not a form field."""
+
     def value(k: str, v: object) -> object:
         if k in ("field", "total"):
             return label("population", v) if str(v) in admin.POPULATION_KEYS else t(f"admin.field.{v}")
         return plain(v)
 
     st.error(t(e.key, **{k: value(k, v) for k, v in e.params.items()}))
+
+
+PAGE = AdminPage("admin.grids", t("admin.grid_caption"), "admin_grid_flash", on_error=_fail)
+me = PAGE.me
 
 
 @st.cache_data(ttl=600, max_entries=64, show_spinner=False)
@@ -90,15 +93,10 @@ with st.expander(t("admin.grid_edit_community")):
         )
         comm_saved = st.form_submit_button(t("admin.save"), type="primary", key=f"comm_{comm_id}_save")
     if comm_saved:
-        try:
-            with db_session() as s:
-                changes = admin.update_community(s, me, comm_id, name=comm_name, code=comm_code)
-        except AdminError as e:
-            _fail(e)
-        else:
-            if changes:
-                PAGE.done(t("admin.saved", what=plain(comm_name.strip())))
-            st.info(t("admin.unchanged"))
+        PAGE.save(
+            lambda s: admin.update_community(s, me, comm_id, name=comm_name, code=comm_code),
+            t("admin.saved", what=plain(comm_name.strip())),
+        )
 
 grid_rows = {int(r["id"]): r for _, r in in_comm.iterrows()}
 grid_id = st.selectbox(
@@ -129,15 +127,10 @@ with tab_basic:
         )
         saved = st.form_submit_button(t("admin.save"), type="primary", key=f"grid_{grid_id}_save")
     if saved:
-        try:
-            with db_session() as s:
-                changes = admin.update_grid(s, me, grid_id, name=name, code=code)
-        except AdminError as e:
-            _fail(e)
-        else:
-            if changes:
-                PAGE.done(t("admin.saved", what=plain(code.strip().upper())))
-            st.info(t("admin.unchanged"))
+        PAGE.save(
+            lambda s: admin.update_grid(s, me, grid_id, name=name, code=code),
+            t("admin.saved", what=plain(code.strip().upper())),
+        )
 
 with tab_worker:
     current_worker = int(grid["worker_id"]) if pd.notna(grid["worker_id"]) else None
@@ -180,20 +173,15 @@ with tab_worker:
             t("admin.worker_assign"), type="primary", key=f"worker_{grid_id}_save"
         )
     if assigned:
-        try:
-            with db_session() as s:
-                result = admin.assign_worker(s, me, grid_id, new_worker or None, move_open_cases=move)
-        except AdminError as e:
-            _fail(e)
-        else:
-            PAGE.done(
-                t(
-                    "admin.worker_assigned",
-                    code=plain(grid["code"]),
-                    name=plain(_worker_label(new_worker)),
-                    n=len(result.moved_case_ids),
-                )
-            )
+        PAGE.attempt(
+            lambda s: admin.assign_worker(s, me, grid_id, new_worker or None, move_open_cases=move),
+            lambda result: t(
+                "admin.worker_assigned",
+                code=plain(grid["code"]),
+                name=plain(_worker_label(new_worker)),
+                n=len(result.moved_case_ids),
+            ),
+        )
 
     st.subheader(t("admin.worker_history"))
     if history.empty:
@@ -247,19 +235,14 @@ with tab_population:
             )
         pop_saved = st.form_submit_button(t("admin.save"), type="primary", key=f"pop_{grid_id}_save")
     if pop_saved:
-        try:
-            with db_session() as s:
-                applied = admin.set_population(s, me, grid_id, entered, effective)
-        except AdminError as e:
-            _fail(e)
-        else:
-            PAGE.done(
-                t(
-                    "admin.population_applied" if applied else "admin.population_recorded",
-                    code=plain(grid["code"]),
-                    day=f"{effective:%Y-%m-%d}",
-                )
-            )
+        PAGE.attempt(
+            lambda s: admin.set_population(s, me, grid_id, entered, effective),
+            lambda applied: t(
+                "admin.population_applied" if applied else "admin.population_recorded",
+                code=plain(grid["code"]),
+                day=f"{effective:%Y-%m-%d}",
+            ),
+        )
     st.subheader(t("admin.population_history"))
     if current_pop.empty:
         st.info(t("app.nothing"))
