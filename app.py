@@ -13,10 +13,11 @@ from urllib.parse import urlparse
 import streamlit as st
 
 from dashboard import clock, db
+from dashboard.admin import auth
+from dashboard.admin.settings import cached_setting
 from dashboard.config import get_settings
 from dashboard.i18n import LANGS, label, t
-from dashboard.services import auth, display
-from dashboard.services.settings import cached_setting
+from dashboard.reporting import display_links as display
 from dashboard.ui.nav import DEFAULT_PAGE, PAGES, PageSpec, pages_for, spec
 
 st.set_page_config(page_title="网格治理指挥平台", page_icon="static/logo.png", layout="wide")

@@ -236,7 +236,7 @@ def databases(
 
 def recent_open_case(url: str) -> str:
     """The number of the most recently reported open case (what a user opens from the queue)."""
-    from dashboard.services.kpi import is_open
+    from dashboard.reporting.kpi import is_open
     from models import Case
 
     with get_engine(url).connect() as conn:

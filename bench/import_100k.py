@@ -26,10 +26,10 @@ sys.path.insert(0, str(ROOT))
 
 from sqlmodel import Session, select  # noqa: E402
 
+from dashboard.admin.auth import actor_of  # noqa: E402
 from dashboard.db import get_engine  # noqa: E402
-from dashboard.services import imports  # noqa: E402
-from dashboard.services.auth import actor_of  # noqa: E402
-from dashboard.services.geo import GridLocator, from_geojson  # noqa: E402
+from dashboard.io import cases as imports  # noqa: E402
+from dashboard.territory.geo import GridLocator, from_geojson  # noqa: E402
 from models import Category, Grid, User  # noqa: E402
 from models.enums import Role  # noqa: E402
 

@@ -2,7 +2,7 @@
 
 This is what a quick Streamlit app does (``pd.read_sql("SELECT * FROM cases")`` and pandas for the rest).
 For the overview, queue and map pages it computes the same figures as the page (the formulas of
-dashboard/services/kpi.py, re-done in pandas) and times the load and the computation separately. Nothing
+dashboard/reporting/kpi.py, re-done in pandas) and times the load and the computation separately. Nothing
 is rendered, so the naive figures are a lower bound of what a naive page would take. Run in its own
 process so that its peak memory can be reported:
 
@@ -24,7 +24,7 @@ from sqlalchemy import text
 
 from dashboard import clock
 from dashboard.db import get_engine
-from dashboard.services import kpi
+from dashboard.reporting import kpi
 from models.enums import ACTIVE_STATUSES, OPEN_STATUSES
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]

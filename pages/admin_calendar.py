@@ -10,9 +10,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import clock
+from dashboard.admin import catalogue as admin
+from dashboard.admin.catalogue import CalendarDay
 from dashboard.i18n import t
-from dashboard.services import admin
-from dashboard.services.admin import CalendarDay
 from dashboard.ui.admin import AdminPage
 from dashboard.ui.common import db_session
 from models.enums import CalendarOverrideKind

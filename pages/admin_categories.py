@@ -8,9 +8,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from dashboard.admin import catalogue as admin
+from dashboard.admin.catalogue import CategoryInput
 from dashboard.i18n import label, t
-from dashboard.services import admin, territory
-from dashboard.services.admin import CategoryInput
+from dashboard.territory import lookups as territory
 from dashboard.ui.admin import AdminPage, change_log
 from dashboard.ui.common import db_session, plain
 from models.enums import CalendarKind, Priority

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from dashboard.admin import catalogue as admin
+from dashboard.admin.catalogue import DepartmentInput
 from dashboard.i18n import t
-from dashboard.services import admin
-from dashboard.services.admin import DepartmentInput
 from dashboard.ui.admin import AdminPage, change_log
 from dashboard.ui.common import db_session, plain
 from models.enums import DepartmentKind

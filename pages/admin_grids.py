@@ -9,11 +9,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import clock
+from dashboard.admin import catalogue as admin
+from dashboard.admin.catalogue import AdminError
 from dashboard.config import get_settings
 from dashboard.i18n import label, t
-from dashboard.services import admin, kpi
-from dashboard.services.admin import AdminError
-from dashboard.services.scope import Actor
+from dashboard.kernel.scope import Actor
+from dashboard.reporting import kpi
 from dashboard.ui.admin import AdminPage
 from dashboard.ui.common import db_session, page_link, pct, plain
 

@@ -8,9 +8,10 @@ from urllib.parse import urlsplit
 import pandas as pd
 import streamlit as st
 
+from dashboard.admin import settings
+from dashboard.admin.settings import SettingError
 from dashboard.i18n import t
-from dashboard.services import display, settings
-from dashboard.services.settings import SettingError
+from dashboard.reporting import display_links as display
 from dashboard.ui.admin import AdminPage
 from dashboard.ui.common import db_session, plain
 

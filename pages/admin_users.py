@@ -6,9 +6,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import clock
+from dashboard.admin import users
+from dashboard.admin.users import SCOPE_OF_ROLE, UserError, UserInput, UserRow
 from dashboard.i18n import label, t
-from dashboard.services import territory, users
-from dashboard.services.users import SCOPE_OF_ROLE, UserError, UserInput, UserRow
+from dashboard.territory import lookups as territory
 from dashboard.ui.common import actor, db_session, page_title, plain
 from models.enums import Role
 

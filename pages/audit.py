@@ -9,9 +9,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import clock
+from dashboard.admin import audit
+from dashboard.admin.audit import AuditFilters
 from dashboard.i18n import current_lang, has, t
-from dashboard.services import audit, exports
-from dashboard.services.audit import AuditFilters
+from dashboard.io import exports
 from dashboard.ui.common import actor, db_session, page_title
 
 PAGE_SIZE = 50

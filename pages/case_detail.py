@@ -8,9 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import clock
+from dashboard.cases import commands as cases
+from dashboard.cases import sla
+from dashboard.cases.commands import CaseDetail
 from dashboard.i18n import label, t
-from dashboard.services import cases, privacy, sla
-from dashboard.services.cases import CaseDetail
+from dashboard.kernel import privacy
 from dashboard.ui import cases as ui
 from dashboard.ui.common import actor, db_session, page_title, plain
 from models.enums import ACTIVE_STATUSES, OPEN_STATUSES

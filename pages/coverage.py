@@ -9,10 +9,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.i18n import current_lang, label, t
-from dashboard.services import volunteers as vol
-from dashboard.services.scope import ScopeError
+from dashboard.kernel.scope import ScopeError
 from dashboard.ui import volunteers as ui
 from dashboard.ui.common import actor, db_session, page_link, page_title, pct
+from dashboard.volunteers import registry as vol
 from models.enums import POPULATION_FIELDS
 
 GAP_ROWS = 30

@@ -7,9 +7,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import clock
+from dashboard.cases import commands as cases
+from dashboard.cases import queue
+from dashboard.cases.queue import QueueFilters
 from dashboard.i18n import label, t
-from dashboard.services import cases, kpi, queue
-from dashboard.services.queue import QueueFilters
+from dashboard.reporting import kpi
 from dashboard.ui import cases as ui
 from dashboard.ui.common import actor, db_session, page_title, pct
 from models.enums import ACTIVE_STATUSES, Role

@@ -10,11 +10,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import clock
+from dashboard.admin.settings import cached_setting
 from dashboard.config import get_settings
 from dashboard.i18n import t
-from dashboard.services import field
-from dashboard.services.scope import Actor
-from dashboard.services.settings import cached_setting
+from dashboard.kernel.scope import Actor
+from dashboard.territory import field
 from dashboard.ui import cases as case_ui
 from dashboard.ui.common import actor, db_session, page_title, pct, plain
 

@@ -1,6 +1,6 @@
 """Import data (admin): upload a file, map its columns, dry run with a row-level error report, then commit.
 
-The parsing and the import are service calls (dashboard.services.import_parsing / imports); this page keeps
+The parsing and the import are service calls (dashboard.io.parsing / imports); this page keeps
 the upload in session state (``io_upload``), shows the preview and the mapping, and runs the import twice:
 a dry run, then — once the user confirms — the same import with ``commit=True`` (all or nothing).
 """
@@ -15,9 +15,9 @@ import streamlit as st
 
 from dashboard.config import get_settings
 from dashboard.i18n import t
-from dashboard.services import exports, imports, territory
-from dashboard.services.import_common import IMPORT_ROLES, ImportReport
-from dashboard.services.import_parsing import (
+from dashboard.io import cases as imports
+from dashboard.io import exports
+from dashboard.io.parsing import (
     CONVERSIONS,
     KINDS,
     SUFFIXES,
@@ -29,7 +29,9 @@ from dashboard.services.import_parsing import (
     preview_table,
     template_headers,
 )
-from dashboard.services.uploads import UploadError, check_upload
+from dashboard.io.runs import IMPORT_ROLES, ImportReport
+from dashboard.io.uploads import UploadError, check_upload
+from dashboard.territory import lookups as territory
 from dashboard.ui.common import actor, db_session, page_title
 
 TABLE_KINDS = ("cases", "volunteers", "service_records")

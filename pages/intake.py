@@ -7,9 +7,9 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import clock
+from dashboard.cases import commands as cases
+from dashboard.cases.commands import CaseError, InvalidInput, NewCase
 from dashboard.i18n import label, t
-from dashboard.services import cases
-from dashboard.services.cases import CaseError, InvalidInput, NewCase
 from dashboard.ui import cases as ui
 from dashboard.ui.common import actor, db_session, page_title
 from models.enums import CaseSource, Priority, Role

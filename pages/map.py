@@ -12,11 +12,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import clock
+from dashboard.admin.settings import cached_setting
 from dashboard.config import get_settings
 from dashboard.i18n import current_lang, label, t
-from dashboard.services import maps
-from dashboard.services.scope import Actor
-from dashboard.services.settings import cached_setting
+from dashboard.kernel.scope import Actor
+from dashboard.territory import maps
 from dashboard.ui.common import actor, db_session, page_link, page_title, pct, plain
 from dashboard.ui.maps import legend, scene_deck
 from models.enums import Role

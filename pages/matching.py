@@ -11,10 +11,10 @@ import streamlit as st
 
 from dashboard import clock
 from dashboard.i18n import current_lang, label, t
-from dashboard.services import volunteers as vol
-from dashboard.services.scope import ScopeError
+from dashboard.kernel.scope import ScopeError
 from dashboard.ui import volunteers as ui
 from dashboard.ui.common import actor, db_session, page_link, page_title, plain
+from dashboard.volunteers import registry as vol
 
 KEY = "volmatch"
 LIMIT = 20

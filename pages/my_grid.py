@@ -9,8 +9,8 @@ import streamlit as st
 
 from dashboard import clock
 from dashboard.i18n import t
-from dashboard.services import field
-from dashboard.services.field import FieldError
+from dashboard.territory import field
+from dashboard.territory.field import FieldError
 from dashboard.ui import cases as case_ui
 from dashboard.ui import field as ui
 from dashboard.ui.common import actor, db_session, page_title, pct, plain, points

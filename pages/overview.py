@@ -11,8 +11,9 @@ import streamlit as st
 from dashboard import clock
 from dashboard.config import get_settings
 from dashboard.i18n import t
-from dashboard.services import kpi, territory
-from dashboard.services.scope import Actor
+from dashboard.kernel.scope import Actor
+from dashboard.reporting import kpi
+from dashboard.territory import lookups as territory
 from dashboard.ui.common import actor, count_delta, db_session, page_title, pct, points
 
 

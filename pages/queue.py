@@ -9,12 +9,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import clock
+from dashboard.cases import queue
+from dashboard.cases.queue import QueueFilters
 from dashboard.config import get_settings
 from dashboard.i18n import current_lang, label, t
-from dashboard.services import queue
-from dashboard.services.exports import may_export_unmasked
-from dashboard.services.queue import QueueFilters
-from dashboard.services.scope import Actor
+from dashboard.io.exports import may_export_unmasked
+from dashboard.kernel.scope import Actor
 from dashboard.ui import cases as ui
 from dashboard.ui.common import actor, db_session, page_title
 from models.enums import ACTIVE_STATUSES, Ageing, CaseSource

@@ -8,10 +8,11 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import clock
+from dashboard.cases import commands as cases
+from dashboard.cases.commands import CaseError, InvalidInput, NewCase
 from dashboard.i18n import t
-from dashboard.services import cases, field
-from dashboard.services.cases import CaseError, InvalidInput, NewCase
-from dashboard.services.field import FieldError
+from dashboard.territory import field
+from dashboard.territory.field import FieldError
 from dashboard.ui import cases as case_ui
 from dashboard.ui import field as ui
 from dashboard.ui.common import actor, db_session, page_title

@@ -14,9 +14,11 @@ import streamlit as st
 from dashboard import clock
 from dashboard.config import get_settings
 from dashboard.i18n import current_lang, label, t
-from dashboard.services import export_pptx, kpi, reports, territory
-from dashboard.services.kpi import Period
-from dashboard.services.scope import Actor
+from dashboard.kernel.scope import Actor
+from dashboard.reporting import kpi, reports
+from dashboard.reporting import pptx as export_pptx
+from dashboard.reporting.kpi import Period
+from dashboard.territory import lookups as territory
 from dashboard.ui.common import actor, db_session, page_title, pct, plain, points
 from models.enums import Role
 

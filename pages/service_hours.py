@@ -11,11 +11,12 @@ import streamlit as st
 
 from dashboard import clock
 from dashboard.i18n import current_lang, t
-from dashboard.services import exports, kpi
-from dashboard.services import volunteers as vol
-from dashboard.services.scope import ScopeError
+from dashboard.io import exports
+from dashboard.kernel.scope import ScopeError
+from dashboard.reporting import kpi
 from dashboard.ui import volunteers as ui
 from dashboard.ui.common import actor, db_session, page_title, pct
+from dashboard.volunteers import registry as vol
 
 PAGE_SIZE = 50
 KEY = "volhrs"

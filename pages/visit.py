@@ -7,8 +7,8 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.i18n import t
-from dashboard.services import field
-from dashboard.services.field import FieldError, InvalidVisit, VisitInput
+from dashboard.territory import field
+from dashboard.territory.field import FieldError, InvalidVisit, VisitInput
 from dashboard.ui import cases as case_ui
 from dashboard.ui import field as ui
 from dashboard.ui.common import actor, db_session, page_title, plain

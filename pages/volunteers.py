@@ -9,11 +9,12 @@ import streamlit as st
 
 from dashboard import clock
 from dashboard.i18n import current_lang, label, t
-from dashboard.services import exports, privacy
-from dashboard.services import volunteers as vol
-from dashboard.services.scope import ScopeError
+from dashboard.io import exports
+from dashboard.kernel import privacy
+from dashboard.kernel.scope import ScopeError
 from dashboard.ui import volunteers as ui
 from dashboard.ui.common import actor, db_session, page_title
+from dashboard.volunteers import registry as vol
 
 PAGE_SIZE = 50
 KEY = "volreg"

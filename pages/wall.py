@@ -14,8 +14,10 @@ import streamlit as st
 from dashboard import clock
 from dashboard.config import get_settings
 from dashboard.i18n import current_lang, t
-from dashboard.services import display, kpi, maps, reports
-from dashboard.services.scope import Actor
+from dashboard.kernel.scope import Actor
+from dashboard.reporting import display_links as display
+from dashboard.reporting import kpi, reports
+from dashboard.territory import maps
 from dashboard.ui import wall as wall_ui
 from dashboard.ui.common import actor, db_session
 from dashboard.ui.maps import grid_map_deck, legend_html

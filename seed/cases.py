@@ -9,7 +9,7 @@ Life: each case's whole intended history is drafted first — report, accept, di
 (escalation with report-backs, extension, volunteer assignment, supervision), resolve (with rework), verify,
 follow-up and close — with times laid out against the case's SLA so that the outcome rates of DESIGN §6
 come out. Then the draft is cut at "now" (and, for a few "stuck" cases, after a given stage), replayed
-through :data:`dashboard.services.workflow.TRANSITIONS`, and every case column is derived from the events
+through :data:`dashboard.cases.workflow.TRANSITIONS`, and every case column is derived from the events
 that were kept, so the case row always agrees with its event log.
 
 Handling happens in daytime (08:00–20:00, every day) for working-time categories and around the clock for
@@ -31,10 +31,10 @@ import chinese_calendar
 import numpy as np
 import shapely
 
-from dashboard.services import sla
-from dashboard.services.cases import ESCALATION_LIMITS
-from dashboard.services.privacy import mask_name
-from dashboard.services.workflow import TRANSITIONS
+from dashboard.cases import sla
+from dashboard.cases.commands import ESCALATION_LIMITS
+from dashboard.cases.workflow import TRANSITIONS
+from dashboard.kernel.privacy import mask_name
 from models.enums import OPEN_STATUSES, CalendarKind, CaseSource, CaseStatus, EscalationLevel, Satisfaction
 from seed import names, texts
 from seed.world import CategoryInfo, GridInfo, World

@@ -22,8 +22,9 @@ from argon2 import PasswordHasher, low_level
 from sqlalchemy.engine import Connection, Engine
 
 from dashboard import clock
+from dashboard.cases import sla
 from dashboard.db import get_engine, is_seeded, normalise_url, upgrade
-from dashboard.services import geo, sla
+from dashboard.territory import geo
 from models.enums import POPULATION_FIELDS, Role
 from seed import activity, names
 from seed.bulk import analyze, bulk_load, drop_everything, fix_sequences, insert_rows

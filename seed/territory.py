@@ -29,7 +29,7 @@ import shapely
 from shapely.geometry import MultiPoint, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from dashboard.services import geo
+from dashboard.territory import geo
 from models.enums import POPULATION_FIELDS, CommunityKind
 
 CENTRE_LON = 118.28

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from dashboard.services.scope import Actor
+from dashboard.kernel.scope import Actor
 from models import Case, Category, Community, Department, Grid, Subdistrict, User
 from models.enums import CalendarKind, CaseSource, CaseStatus, Role
 

@@ -38,7 +38,7 @@ def _user_arg(p: argparse.ArgumentParser) -> None:
 def _actor(session: Any, username: str | None):  # type: ignore[no-untyped-def]
     from sqlmodel import select
 
-    from dashboard.services.auth import actor_of
+    from dashboard.admin.auth import actor_of
     from models import User
     from models.enums import Role
 
@@ -53,7 +53,7 @@ def _actor(session: Any, username: str | None):  # type: ignore[no-untyped-def]
 
 
 def _import_args(p: argparse.ArgumentParser) -> None:
-    from dashboard.services.import_parsing import CONVERSIONS, KINDS
+    from dashboard.io.parsing import CONVERSIONS, KINDS
 
     p.add_argument("kind", choices=KINDS)
     p.add_argument("file", type=Path)
@@ -91,9 +91,9 @@ def import_file(args: argparse.Namespace) -> int:
 
     from dashboard.db import get_engine, session_scope, upgrade
     from dashboard.i18n import t
-    from dashboard.services.import_parsing import SUFFIXES
-    from dashboard.services.imports import run_import
-    from dashboard.services.scope import ScopeError
+    from dashboard.io.cases import run_import
+    from dashboard.io.parsing import SUFFIXES
+    from dashboard.kernel.scope import ScopeError
 
     if not args.file.is_file():
         print(f"no such file: {args.file}", file=sys.stderr)
@@ -173,8 +173,8 @@ def _conditions(s: Any, args: argparse.Namespace) -> tuple[list[Any], dict[str, 
     """SQL conditions and the filters for the audit row, or an error message."""
     from sqlmodel import select
 
-    from dashboard.services.import_parsing import parse_datetime
-    from dashboard.services.open311 import CLOSED_STATUSES
+    from dashboard.io.open311 import CLOSED_STATUSES
+    from dashboard.io.parsing import parse_datetime
     from models import Case, Category, Community, Grid
 
     conds: list[Any] = []
@@ -218,9 +218,10 @@ def _conditions(s: Any, args: argparse.Namespace) -> tuple[list[Any], dict[str, 
     "export", "export cases (Open311 JSON, CSV, Excel) or the categories as Open311 services", _export_args
 )
 def export_file(args: argparse.Namespace) -> int:
+    from dashboard.cases import export as case_export
     from dashboard.db import get_engine, session_scope, upgrade
-    from dashboard.services import case_export, open311
-    from dashboard.services.scope import ScopeError
+    from dashboard.io import open311
+    from dashboard.kernel.scope import ScopeError
 
     if args.what == "services" and args.format != "open311":
         print("services are exported as Open311 JSON only", file=sys.stderr)

@@ -45,8 +45,8 @@ def _create_args(p: argparse.ArgumentParser) -> None:
 def create_user(args: argparse.Namespace) -> int:
     from sqlmodel import select
 
+    from dashboard.admin import users
     from dashboard.db import get_engine, session_scope, upgrade
-    from dashboard.services import users
     from models import Community, Department, Grid
 
     upgrade(args.database_url)
@@ -87,8 +87,8 @@ def _reset_args(p: argparse.ArgumentParser) -> None:
 
 @command("reset-password", "set a user's password, lift any lockout and end the user's sessions", _reset_args)
 def reset_password(args: argparse.Namespace) -> int:
+    from dashboard.admin import users
     from dashboard.db import get_engine, session_scope, upgrade
-    from dashboard.services import users
 
     upgrade(args.database_url)
     with session_scope(get_engine(args.database_url)) as s:

@@ -9,10 +9,10 @@ from typing import Any
 import streamlit as st
 from sqlmodel import Session
 
+from dashboard.admin import catalogue as admin
+from dashboard.admin.catalogue import AdminError
 from dashboard.i18n import t
-from dashboard.services import admin
-from dashboard.services.admin import AdminError
-from dashboard.services.scope import Actor
+from dashboard.kernel.scope import Actor
 from dashboard.ui.common import actor, db_session, page_title, plain
 from models.enums import Role
 

@@ -18,11 +18,12 @@ import pydeck as pdk
 import streamlit as st
 from sqlmodel import Session
 
+from dashboard.cases import commands as cases
+from dashboard.cases.commands import CaseDetail, CaseError, InvalidInput
 from dashboard.config import get_settings
 from dashboard.i18n import current_lang, label, t
-from dashboard.services import cases, territory
-from dashboard.services.cases import CaseDetail, CaseError, InvalidInput
-from dashboard.services.scope import Actor
+from dashboard.kernel.scope import Actor
+from dashboard.territory import lookups as territory
 from dashboard.ui.common import db_session, plain
 from dashboard.ui.maps import map_style
 from models.enums import Ageing, CaseStatus, EscalationLevel, Satisfaction

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from dashboard.db import session_scope
 from dashboard.i18n import t
-from dashboard.services.scope import Actor
+from dashboard.kernel.scope import Actor
 from dashboard.ui.nav import pages_for
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")

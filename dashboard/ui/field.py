@@ -13,11 +13,14 @@ from typing import Any
 import streamlit as st
 
 from dashboard import clock
+from dashboard.cases import commands as cases
 from dashboard.config import get_settings
 from dashboard.i18n import label, t
-from dashboard.services import cases, field, kpi, privacy
-from dashboard.services.field import TodoItem
-from dashboard.services.scope import Actor
+from dashboard.kernel import privacy
+from dashboard.kernel.scope import Actor
+from dashboard.reporting import kpi
+from dashboard.territory import field
+from dashboard.territory.field import TodoItem
 from dashboard.ui import cases as case_ui
 from dashboard.ui.common import db_session, plain
 

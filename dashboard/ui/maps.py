@@ -21,8 +21,9 @@ from typing import Any
 import pydeck as pdk
 import streamlit as st
 
+from dashboard.admin.settings import cached_setting
 from dashboard.i18n import label, t
-from dashboard.services.maps import (
+from dashboard.territory.maps import (
     AGEING_COLOURS,
     FIGURES,
     NO_DATA,
@@ -32,7 +33,6 @@ from dashboard.services.maps import (
     format_value,
     legend_ticks,
 )
-from dashboard.services.settings import cached_setting
 
 BLANK_STYLE_URL = "/app/static/map-style.json"
 
@@ -219,7 +219,7 @@ def grid_map_deck(
 
 
 def scene_deck(scene: MapScene, *, dark: bool = False, style_url: str | None = None) -> pdk.Deck:
-    """The deck of a :class:`~dashboard.services.maps.MapScene`."""
+    """The deck of a :class:`~dashboard.territory.maps.MapScene`."""
     return grid_map_deck(
         scene.areas,
         scene.figure,

@@ -10,11 +10,12 @@ import streamlit as st
 from dashboard import clock
 from dashboard.config import get_settings
 from dashboard.i18n import has, label, t
-from dashboard.services import kpi, territory
-from dashboard.services import volunteers as vol
-from dashboard.services.kpi import Period
-from dashboard.services.scope import Actor, ScopeError, community_ids_in_scope
+from dashboard.kernel.scope import Actor, ScopeError, community_ids_in_scope
+from dashboard.reporting import kpi
+from dashboard.reporting.kpi import Period
+from dashboard.territory import lookups as territory
 from dashboard.ui.common import db_session
+from dashboard.volunteers import registry as vol
 from models.enums import SKILLS, PartyMemberKind, PoliticalStatus
 
 DISTANCE_KEYS = ("vol.distance.home", "vol.distance.neighbour", "vol.distance.community", "vol.distance.far")

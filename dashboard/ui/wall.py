@@ -20,9 +20,9 @@ from datetime import date, datetime
 import streamlit as st
 
 from dashboard.i18n import label, t
-from dashboard.services import reports
-from dashboard.services.kpi import Figures, rate_change
-from dashboard.services.reports import TickerItem, WallSnapshot
+from dashboard.reporting import reports
+from dashboard.reporting.kpi import Figures, rate_change
+from dashboard.reporting.reports import TickerItem, WallSnapshot
 
 e = html.escape
 

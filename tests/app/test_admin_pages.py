@@ -10,9 +10,9 @@ import pytest
 from sqlmodel import Session, func, select
 from streamlit.util import calc_hash
 
+from dashboard.admin import settings
 from dashboard.db import get_engine
 from dashboard.i18n import t
-from dashboard.services import settings
 from dashboard.ui.common import plain
 from dashboard.ui.nav import pages_for, spec
 from models import (
@@ -193,7 +193,7 @@ def test_admin_changes_settings_and_creates_display_link(seeded_url: str, login)
     _ok(at)
     assert at.code and "/?display=" in at.code[0].value
     token = at.code[0].value.split("display=", 1)[1]
-    from dashboard.services import display
+    from dashboard.reporting import display_links as display
 
     with Session(get_engine(seeded_url)) as s:
         viewer = display.resolve(s, token)

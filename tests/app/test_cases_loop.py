@@ -138,7 +138,7 @@ def test_stale_dialog_says_who_changed_the_case(fresh_world: World, login: Calla
     at = _open(login, w, "operator", c.number)
     at.button(key="act_accept").click().run()
     with w.session() as s:  # someone else accepts it meanwhile
-        from dashboard.services import cases
+        from dashboard.cases import commands as cases
 
         cases.accept(s, w.actors["community"], c.id, 1)
         s.commit()

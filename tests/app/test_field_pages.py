@@ -10,10 +10,10 @@ from collections.abc import Callable
 
 from sqlmodel import Session, select
 
+from dashboard.cases import commands as cases
 from dashboard.db import dispose_engines, get_engine
 from dashboard.i18n import t
-from dashboard.services import cases
-from dashboard.services.scope import Actor
+from dashboard.kernel.scope import Actor
 from models import Building, Case, CaseEvent, Category, Grid, GridVisit, User
 from models.enums import CaseSource, CaseStatus, Role
 

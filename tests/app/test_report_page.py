@@ -14,9 +14,11 @@ from sqlalchemy import select, update
 from sqlmodel import Session
 
 from dashboard import clock
+from dashboard.admin import auth
 from dashboard.db import get_engine
-from dashboard.services import auth, export_pptx, kpi, reports
-from dashboard.services.scope import Actor
+from dashboard.kernel.scope import Actor
+from dashboard.reporting import kpi, reports
+from dashboard.reporting import pptx as export_pptx
 from models import AuditLog, Case, Community, User
 from models.enums import ACTIVE_STATUSES, Role
 

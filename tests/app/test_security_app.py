@@ -12,8 +12,8 @@ from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
 from dashboard import clock
+from dashboard.admin import auth, users
 from dashboard.db import get_engine
-from dashboard.services import auth, users
 from dashboard.ui.nav import PAGES
 from models import AuditLog, Case, User, UserSession
 from models.enums import Role

@@ -11,10 +11,10 @@ import pandas as pd
 from sqlmodel import Session, select
 
 from dashboard import clock
+from dashboard.admin.auth import actor_of
 from dashboard.db import get_engine
 from dashboard.i18n import t
-from dashboard.services import volunteers as vol
-from dashboard.services.auth import actor_of
+from dashboard.volunteers import registry as vol
 from models import AuditLog, Case, CaseEvent, Category, Grid, ServiceRecord, User, Volunteer, VolunteerSkill
 from models.enums import OPEN_STATUSES
 

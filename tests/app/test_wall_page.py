@@ -11,10 +11,11 @@ from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
 from dashboard import clock
+from dashboard.admin import settings as app_settings
 from dashboard.db import get_engine
-from dashboard.services import display, reports
-from dashboard.services import settings as app_settings
-from dashboard.services.scope import Actor
+from dashboard.kernel.scope import Actor
+from dashboard.reporting import display_links as display
+from dashboard.reporting import reports
 from models import Case, DisplayLink, Setting
 from models.enums import ACTIVE_STATUSES, Role
 from tests.conftest import ROOT
@@ -135,7 +136,7 @@ def test_refresh_interval_from_settings_table(seeded_url: str, monkeypatch: pyte
 
 def test_wall_snapshot_figures_match_kpi(seeded_ro_url: str) -> None:
     """The wall's grouped queries give the same figures as kpi.figures for each tile."""
-    from dashboard.services import kpi
+    from dashboard.reporting import kpi
 
     leader = Actor(id=0, username="display:test", display_name="test", role=Role.leader)
     now = clock.now()

@@ -32,9 +32,9 @@ def _give_work(url: str) -> list[int]:
     from sqlmodel import Session, select
 
     from dashboard import clock
+    from dashboard.cases import commands as cases
     from dashboard.db import dispose_engines, get_engine
-    from dashboard.services import cases
-    from dashboard.services.scope import Actor
+    from dashboard.kernel.scope import Actor
     from models import Case, Category, User
     from models.enums import CaseSource, Role
 

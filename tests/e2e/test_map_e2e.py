@@ -10,9 +10,9 @@ from urllib.parse import parse_qs, urlparse
 from sqlmodel import Session, select
 
 from dashboard import clock
+from dashboard.admin.auth import actor_of
 from dashboard.db import get_engine
-from dashboard.services import maps
-from dashboard.services.auth import actor_of
+from dashboard.territory import maps
 from models import User
 from tests.e2e import browser as b
 

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import delete, select
 from sqlmodel import Session
 
+from dashboard.admin.auth import actor_of
 from dashboard.db import dispose_engines, get_engine
-from dashboard.services import display
-from dashboard.services.auth import actor_of
+from dashboard.reporting import display_links as display
 from models import DisplayLink, Setting, User
 from tests.e2e import browser as b
 

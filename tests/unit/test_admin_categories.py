@@ -11,10 +11,12 @@ import pytest
 from sqlmodel import Session, func, select
 
 from dashboard import clock
+from dashboard.admin import catalogue as admin
+from dashboard.admin.catalogue import AdminError, CategoryInput
+from dashboard.cases import commands as cases
+from dashboard.cases import sla
 from dashboard.db import get_engine
-from dashboard.services import admin, cases, sla
-from dashboard.services.admin import AdminError, CategoryInput
-from dashboard.services.scope import ScopeError
+from dashboard.kernel.scope import ScopeError
 from models import AuditLog, Case, Category, Department
 from models.enums import CalendarKind, CaseSource
 from tests.factories import World, add_case, build_world

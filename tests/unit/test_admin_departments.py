@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 import pytest
 from sqlmodel import Session, func, select
 
+from dashboard.admin import catalogue as admin
+from dashboard.admin.catalogue import AdminError, DepartmentInput
 from dashboard.db import get_engine
-from dashboard.services import admin
-from dashboard.services.admin import AdminError, DepartmentInput
-from dashboard.services.scope import Actor, ScopeError
+from dashboard.kernel.scope import Actor, ScopeError
 from models import AuditLog, CaseEscalation, Category, Department
 from models.enums import CaseStatus, EscalationLevel, Role
 from tests.factories import World, add_case, build_world

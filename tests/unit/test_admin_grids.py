@@ -12,10 +12,11 @@ import pytest
 from sqlmodel import Session, func, select
 
 from dashboard import clock
+from dashboard.admin import catalogue as admin
+from dashboard.admin.catalogue import AdminError
 from dashboard.db import get_engine
-from dashboard.services import admin, kpi
-from dashboard.services.admin import AdminError
-from dashboard.services.scope import Actor
+from dashboard.kernel.scope import Actor
+from dashboard.reporting import kpi
 from models import AuditLog, Case, CaseEvent, Community, Grid, GridPopulationHistory, GridWorkerHistory, User
 from models.enums import CaseStatus, Role
 from tests.factories import World, add_case, build_world

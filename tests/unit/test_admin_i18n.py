@@ -9,16 +9,16 @@ from pathlib import Path
 import chinese_calendar
 import pytest
 
+from dashboard.admin import settings
 from dashboard.i18n import _flatten, catalogue
-from dashboard.services import settings
 from models.enums import CalendarOverrideKind, DepartmentKind
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = [
     *(ROOT / "pages").glob("admin_[cdgs]*.py"),
-    ROOT / "dashboard/services/admin.py",
-    ROOT / "dashboard/services/settings.py",
-    ROOT / "dashboard/services/display.py",
+    ROOT / "dashboard/admin/catalogue.py",
+    ROOT / "dashboard/admin/settings.py",
+    ROOT / "dashboard/reporting/display_links.py",
 ]
 LITERAL = re.compile(
     r"""(?:\bt|AdminError|SettingError|ValueError)\(\s*["']((?:admin|settings|app)\.[a-z0-9_.]*[a-z0-9])["']"""

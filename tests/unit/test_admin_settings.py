@@ -9,10 +9,10 @@ import pytest
 from sqlmodel import Session, func, select
 
 from dashboard import clock
+from dashboard.admin import settings
+from dashboard.admin.settings import SettingError
 from dashboard.db import get_engine
-from dashboard.services import settings
-from dashboard.services.scope import ScopeError
-from dashboard.services.settings import SettingError
+from dashboard.kernel.scope import ScopeError
 from models import AuditLog, Setting
 from tests.factories import World, build_world
 

@@ -9,8 +9,8 @@ import pytest
 from sqlmodel import select
 
 from dashboard import clock
-from dashboard.services import cases
-from dashboard.services.geo import EARTH_RADIUS_M, haversine_m
+from dashboard.cases import commands as cases
+from dashboard.territory.geo import EARTH_RADIUS_M, haversine_m
 from models import Case, CaseEvent
 from models.enums import CaseSource, CaseStatus
 from tests.unit.test_cases_support import NOW, World, centre, fresh_world, put_case, world  # noqa: F401

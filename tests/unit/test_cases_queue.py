@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import select
 
+from dashboard.cases import queue
+from dashboard.cases.queue import QueueFilters
 from dashboard.db import get_engine
 from dashboard.i18n import t
-from dashboard.services import queue
-from dashboard.services.queue import QueueFilters
-from dashboard.services.scope import ScopeError
+from dashboard.kernel.scope import ScopeError
 from models import AuditLog, CaseEscalation
 from models.enums import CaseSource, CaseStatus
 from tests.unit.test_cases_support import NOW, World, put_case, world  # noqa: F401
@@ -254,7 +254,7 @@ def test_queue_sql_on_postgresql_dialect() -> None:
     """The first page compiles to LIMIT/OFFSET with bound parameters on PostgreSQL too."""
     from sqlalchemy.dialects import postgresql
 
-    from dashboard.services.scope import Actor
+    from dashboard.kernel.scope import Actor
     from models.enums import Role
 
     me = Actor(1, "operator", "op", Role.operator)
@@ -264,7 +264,7 @@ def test_queue_sql_on_postgresql_dialect() -> None:
 
 
 def test_escalation_figures_per_department(qworld: World) -> None:
-    from dashboard.services import kpi
+    from dashboard.reporting import kpi
 
     w = qworld
     period = kpi.Period(NOW - timedelta(days=1), NOW + timedelta(days=1))

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
+from dashboard.admin.auth import hash_password
+from dashboard.cases import sla
 from dashboard.db import dispose_engines, get_engine, upgrade
-from dashboard.services import sla
-from dashboard.services.auth import hash_password
-from dashboard.services.scope import Actor
+from dashboard.kernel.scope import Actor
 from models import Case, CaseEvent, Category, Community, Department, Grid, Subdistrict, User
 from models.enums import CalendarKind, CaseSource, CaseStatus, Priority, Role
 

@@ -11,8 +11,9 @@ import pytest
 from sqlmodel import Session, func, select
 
 from dashboard import clock
-from dashboard.services import cases, sla
-from dashboard.services.workflow import TRANSITIONS
+from dashboard.cases import commands as cases
+from dashboard.cases import sla
+from dashboard.cases.workflow import TRANSITIONS
 from models import Case, CaseEscalation, CaseEvent, CaseExtension
 from models.enums import CaseStatus, EscalationLevel, Satisfaction
 from tests.unit.test_cases_support import NOW, World, put_case, world  # noqa: F401

@@ -1,4 +1,4 @@
-"""The grid worker's service (dashboard/services/field.py) on hand-built data: a visit ends a blind spot, the
+"""The grid worker's service (dashboard/territory/field.py) on hand-built data: a visit ends a blind spot, the
 to-do list, visit validation, quick intake on the same case service, and the supervisors' field figures
 (visits per week, coverage, open load, on-time rate, quiet grids) counted by hand."""
 
@@ -12,10 +12,12 @@ import pytest
 from sqlmodel import Session, select
 
 from dashboard import clock
+from dashboard.cases import commands as cases
 from dashboard.db import get_engine
-from dashboard.services import cases, field, kpi
-from dashboard.services.field import FieldError, InvalidVisit, VisitInput
-from dashboard.services.scope import Actor
+from dashboard.kernel.scope import Actor
+from dashboard.reporting import kpi
+from dashboard.territory import field
+from dashboard.territory.field import FieldError, InvalidVisit, VisitInput
 from models import Building, Case, CaseEscalation, Grid, GridVisit, GridWorkerHistory, User
 from models.enums import CaseSource, CaseStatus, Role, Satisfaction
 from tests.factories import World, add_case, build_world
@@ -129,7 +131,7 @@ def test_a_visit_ends_a_blind_spot(world_db: tuple[Session, World]) -> None:
 
 def test_blind_spot_window_follows_the_admin_setting(world_db: tuple[Session, World]) -> None:
     s, world = world_db
-    from dashboard.services import settings
+    from dashboard.admin import settings
 
     _visit(s, world, 0, NOW - timedelta(days=20))
     s.commit()

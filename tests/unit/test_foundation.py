@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 
 from dashboard import i18n
 from dashboard.db import get_engine, normalise_url
-from dashboard.services import privacy
+from dashboard.kernel import privacy
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TABLES = {

@@ -1,4 +1,4 @@
-"""dashboard.services.geo: datums, distances, grid lookup, adjacency and boundary validation."""
+"""dashboard.territory.geo: datums, distances, grid lookup, adjacency and boundary validation."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 import pytest
 import shapely
 
-from dashboard.services import geo
+from dashboard.territory import geo
 
 
 def square(x: float, y: float, size: float = 0.001, *, closed: bool = True) -> dict:

@@ -8,7 +8,8 @@ import json
 from sqlalchemy import update
 from sqlmodel import select
 
-from dashboard.services import geo, imports
+from dashboard.io import cases as imports
+from dashboard.territory import geo
 from models import Case, Community, Grid, Subdistrict
 from tests.unit.test_import_support import IoWorld, counts, csv_bytes, io_world  # noqa: F401
 

@@ -10,8 +10,10 @@ from datetime import datetime
 import pytest
 from sqlmodel import func, select
 
-from dashboard.services import geo, imports, sla
-from dashboard.services.scope import ScopeError
+from dashboard.cases import sla
+from dashboard.io import cases as imports
+from dashboard.kernel.scope import ScopeError
+from dashboard.territory import geo
 from models import AuditLog, Case, CaseEvent, Category
 from models.enums import CaseSource, CaseStatus
 from tests.factories import add_case, square

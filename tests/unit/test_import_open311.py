@@ -10,8 +10,10 @@ from datetime import datetime
 import pytest
 from sqlmodel import select
 
-from dashboard.services import imports, open311, queue
-from dashboard.services.scope import ScopeError
+from dashboard.cases import queue
+from dashboard.io import cases as imports
+from dashboard.io import open311
+from dashboard.kernel.scope import ScopeError
 from models import AuditLog, Case, CaseEvent
 from models.enums import CaseStatus
 from tests.unit.test_import_support import INSIDE, IoWorld, counts, io_world  # noqa: F401

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from dashboard.services import import_parsing as ip
+from dashboard.io import parsing as ip
 from tests.unit.test_import_support import csv_bytes, xlsx_bytes
 
 

@@ -12,9 +12,12 @@ from sqlalchemy import delete, update
 from sqlmodel import Session, select
 
 from dashboard import clock
+from dashboard.admin.auth import actor_of
+from dashboard.cases import export as case_export
 from dashboard.db import get_engine
-from dashboard.services import case_export, imports, kpi, open311
-from dashboard.services.auth import actor_of
+from dashboard.io import cases as imports
+from dashboard.io import open311
+from dashboard.reporting import kpi
 from models import (
     Case,
     CaseEscalation,

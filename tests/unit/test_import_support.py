@@ -17,7 +17,7 @@ from sqlmodel import Session, SQLModel
 
 from dashboard import clock
 from dashboard.db import get_engine
-from dashboard.services.scope import Actor
+from dashboard.kernel.scope import Actor
 from models import Category, ResidentUnit
 from models.enums import CalendarKind, Priority
 from tests.factories import World, build_world

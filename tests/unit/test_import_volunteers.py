@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel import select
 
-from dashboard.services import imports
+from dashboard.io import cases as imports
 from models import ServiceRecord, Volunteer, VolunteerSkill
 from tests.unit.test_import_support import IoWorld, counts, csv_bytes, io_world, xlsx_bytes  # noqa: F401
 

@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import Session
 
 from dashboard.db import get_engine
-from dashboard.services import kpi
+from dashboard.reporting import kpi
 from models.enums import CaseStatus, Satisfaction
 from tests.factories import add_case, build_world
 

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from dashboard import clock
 from dashboard.db import get_engine
-from dashboard.services import maps
+from dashboard.territory import maps
 from dashboard.ui.maps import scene_deck
 from models import Case, Grid
 from models.enums import CaseStatus
@@ -37,7 +37,7 @@ def _scene(session: Session, actor, **kwargs):  # type: ignore[no-untyped-def]
 
 
 def _leader(session: Session):  # type: ignore[no-untyped-def]
-    from dashboard.services.auth import actor_of
+    from dashboard.admin.auth import actor_of
     from models import User
 
     return actor_of(session.exec(select(User).where(User.username == "leader")).scalar_one())
@@ -116,7 +116,7 @@ def test_deck_for_other_figures(seeded_ro_url: str, figure: str) -> None:
 
 
 def test_intranet_style_url_is_used_as_basemap(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dashboard.services import settings as app_settings
+    from dashboard.admin import settings as app_settings
     from dashboard.ui.maps import grid_map_deck
 
     empty = {"type": "FeatureCollection", "features": []}

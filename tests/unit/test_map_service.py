@@ -13,8 +13,11 @@ import shapely
 from shapely.geometry import shape
 from sqlmodel import Session
 
+from dashboard.cases import sla
 from dashboard.db import get_engine
-from dashboard.services import kpi, maps, sla, volunteers
+from dashboard.reporting import kpi
+from dashboard.territory import maps
+from dashboard.volunteers import registry as volunteers
 from models import GridVisit, NeedRule, Volunteer, VolunteerSkill
 from models.enums import CaseStatus, Satisfaction
 from tests.factories import add_case, build_world

@@ -12,7 +12,8 @@ from pptx.oxml.ns import qn
 from sqlmodel import Session
 
 from dashboard.db import get_engine
-from dashboard.services import export_pptx, kpi, reports
+from dashboard.reporting import kpi, reports
+from dashboard.reporting import pptx as export_pptx
 from models.enums import CaseStatus
 from tests.factories import add_case, build_world
 

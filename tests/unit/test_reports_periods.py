@@ -8,8 +8,8 @@ import pytest
 from sqlmodel import Session
 
 from dashboard.db import get_engine
-from dashboard.services import kpi, reports
-from dashboard.services.kpi import Period
+from dashboard.reporting import kpi, reports
+from dashboard.reporting.kpi import Period
 from models.enums import CaseStatus
 from tests.factories import add_case, build_world
 

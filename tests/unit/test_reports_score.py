@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session
 
 from dashboard.db import get_engine
-from dashboard.services import kpi, reports
+from dashboard.reporting import kpi, reports
 from models.enums import CaseStatus, Satisfaction
 from tests.factories import add_case, build_world
 

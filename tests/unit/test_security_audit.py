@@ -9,10 +9,10 @@ import pytest
 from sqlmodel import Session
 
 from dashboard import clock
+from dashboard.admin import audit
+from dashboard.admin.audit import AuditFilters
 from dashboard.db import get_engine
-from dashboard.services import audit
-from dashboard.services.audit import AuditFilters
-from dashboard.services.scope import ScopeError
+from dashboard.kernel.scope import ScopeError
 from models import CaseEvent
 from models.enums import CaseStatus, Role
 from tests.factories import World, add_case, build_world

@@ -9,9 +9,9 @@ import pytest
 from sqlmodel import Session, select
 
 from dashboard import clock
+from dashboard.admin import auth, users
+from dashboard.admin.users import UserInput
 from dashboard.db import get_engine
-from dashboard.services import auth, users
-from dashboard.services.users import UserInput
 from models import AuditLog, User, UserSession
 from models.enums import Role
 

@@ -13,9 +13,10 @@ import pytest
 from sqlmodel import Session, select
 
 from dashboard.db import get_engine
-from dashboard.services import exports, privacy
-from dashboard.services.scope import Actor, ScopeError
-from dashboard.services.uploads import UploadError, check_upload
+from dashboard.io import exports
+from dashboard.io.uploads import UploadError, check_upload
+from dashboard.kernel import privacy
+from dashboard.kernel.scope import Actor, ScopeError
 from models import AuditLog
 from models.enums import Role
 from tests.factories import World, build_world
@@ -214,7 +215,7 @@ def test_export_bytes_writes_one_audit_row(world) -> None:  # type: ignore[no-un
 
 def test_queue_case_export_masks_and_neutralises(world) -> None:  # type: ignore[no-untyped-def]
     """The queue's case export (another area) goes through the same helpers: check the bytes it produces."""
-    from dashboard.services import queue
+    from dashboard.cases import queue
     from tests.factories import add_case
 
     s, w = world

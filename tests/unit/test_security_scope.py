@@ -16,10 +16,15 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from dashboard import clock
+from dashboard.admin import auth
+from dashboard.cases import commands as cases
+from dashboard.cases import queue
+from dashboard.cases.queue import QueueFilters
 from dashboard.db import get_engine
-from dashboard.services import auth, cases, kpi, queue, scope, volunteers
-from dashboard.services.queue import QueueFilters
-from dashboard.services.scope import Actor
+from dashboard.kernel import scope
+from dashboard.kernel.scope import Actor
+from dashboard.reporting import kpi
+from dashboard.volunteers import registry as volunteers
 from models import Case, CaseEvent, Grid, GridVisit, ServiceRecord, User, Volunteer
 from models.enums import Role
 

@@ -10,11 +10,11 @@ import pytest
 from sqlmodel import Session, select
 
 from dashboard import cli
+from dashboard.admin import auth, users
+from dashboard.admin import catalogue as admin_service
+from dashboard.admin.users import UserError, UserInput
 from dashboard.db import get_engine
-from dashboard.services import admin as admin_service
-from dashboard.services import auth, users
-from dashboard.services.scope import ScopeError
-from dashboard.services.users import UserError, UserInput
+from dashboard.kernel.scope import ScopeError
 from models import AuditLog, Grid, GridWorkerHistory, User
 from models.enums import Role
 from tests.factories import World, build_world

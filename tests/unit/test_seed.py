@@ -16,10 +16,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from dashboard import clock
+from dashboard.admin import auth
+from dashboard.cases.workflow import TRANSITIONS, next_status
 from dashboard.db import dispose_engines, get_engine
-from dashboard.services import auth, geo
-from dashboard.services.volunteers import parse_basis
-from dashboard.services.workflow import TRANSITIONS, next_status
+from dashboard.territory import geo
+from dashboard.volunteers.registry import parse_basis
 from models import Case, CaseEvent, Category, Community, Department, Grid, ResidentUnit, User
 from models.enums import CaseStatus, Role
 from seed.__main__ import main as seed_cli

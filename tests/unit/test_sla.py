@@ -10,8 +10,8 @@ import pytest
 from sqlmodel import Session, SQLModel, create_engine
 
 import models
-from dashboard.services import sla
-from dashboard.services.sla import (
+from dashboard.cases import sla
+from dashboard.cases.sla import (
     DEFAULT_CALENDAR,
     SlaTimes,
     WorkCalendar,

@@ -10,7 +10,7 @@ from dataclasses import asdict
 import pytest
 import shapely
 
-from dashboard.services import geo
+from dashboard.territory import geo
 from models.enums import POPULATION_FIELDS, CommunityKind
 from seed import territory as territory_module
 from seed.territory import GridSpec, Territory, generate_territory

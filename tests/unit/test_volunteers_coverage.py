@@ -18,8 +18,8 @@ import pytest
 from sqlmodel import Session, select
 
 from dashboard.db import get_engine
-from dashboard.services import volunteers as vol
-from dashboard.services.scope import Actor, ScopeError
+from dashboard.kernel.scope import Actor, ScopeError
+from dashboard.volunteers import registry as vol
 from models import (
     AuditLog,
     Case,

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from dashboard.services import volunteers as vol
-from dashboard.services.scope import ScopeError
+from dashboard.kernel.scope import ScopeError
+from dashboard.volunteers import registry as vol
 from models import Case, CaseEvent, ServiceRecord
 from models.enums import CaseStatus
 from tests.unit.test_volunteers_coverage import NOW, World, add_case, add_record, add_volunteer, build_world

@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from dashboard.services import volunteers as vol
-from dashboard.services.kpi import Period, quarter_period
-from dashboard.services.privacy import mask_name
-from dashboard.services.scope import ScopeError
+from dashboard.kernel.privacy import mask_name
+from dashboard.kernel.scope import ScopeError
+from dashboard.reporting.kpi import Period, quarter_period
+from dashboard.volunteers import registry as vol
 from models import AuditLog, ServiceRecord, Volunteer
 from models.enums import PartyMemberKind
 from tests.unit.test_volunteers_coverage import NOW, World, add_record, add_volunteer, build_world

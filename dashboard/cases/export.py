@@ -1,5 +1,5 @@
 """Case lists of any size to CSV and Excel, streamed in SQL pages (the ``export`` command; pages with a
-bounded list use :mod:`dashboard.services.exports` directly).
+bounded list use :mod:`dashboard.io.exports` directly).
 
 Rows are read by keyset pagination on ``cases.id`` (``WHERE id > :last ORDER BY id LIMIT :n``), so an
 export of a million cases holds one page in memory. Each page goes through ``exports.export_frame``
@@ -20,8 +20,8 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from dashboard.i18n import current_lang, label
-from dashboard.services import exports
-from dashboard.services.scope import Actor, ScopeError, case_filter
+from dashboard.io import exports
+from dashboard.kernel.scope import Actor, ScopeError, case_filter
 from models import Case, Category, Community, Department, Grid
 
 PAGE_SIZE = 2000

@@ -17,8 +17,9 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from dashboard import clock
-from dashboard.services import admin, audit, auth
-from dashboard.services.scope import Actor, ScopeError
+from dashboard.admin import audit, auth
+from dashboard.admin import catalogue as admin
+from dashboard.kernel.scope import Actor, ScopeError
 from models import Community, Department, Grid, User
 from models.enums import Role
 

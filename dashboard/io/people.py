@@ -20,8 +20,15 @@ from typing import Any
 from sqlalchemy import delete, or_, update
 from sqlmodel import select
 
-from dashboard.services import volunteers as vol
-from dashboard.services.import_common import (
+from dashboard.io.parsing import (
+    Progress,
+    TableReader,
+    as_source,
+    norm_key,
+    number,
+    parse_datetime,
+)
+from dashboard.io.runs import (
     Cells,
     ImportMapping,
     ImportReport,
@@ -32,15 +39,8 @@ from dashboard.services.import_common import (
     table_rows,
     yes_no,
 )
-from dashboard.services.import_parsing import (
-    Progress,
-    TableReader,
-    as_source,
-    norm_key,
-    number,
-    parse_datetime,
-)
-from dashboard.services.scope import Actor
+from dashboard.kernel.scope import Actor
+from dashboard.volunteers import registry as vol
 from models import Case, ResidentUnit, ServiceRecord, Volunteer, VolunteerSkill
 from models.enums import SKILLS, CaseSource, PartyMemberKind, PoliticalStatus
 

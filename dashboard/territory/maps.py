@@ -1,8 +1,8 @@
 """Data for the grid map: boundaries from the database, one figure per grid or community, colour scales,
 GeoJSON features, case points and the grid profile.
 
-Every case figure comes from :mod:`dashboard.services.kpi` (the same formulas as every other page) and
-volunteer coverage from :mod:`dashboard.services.volunteers`; this module only joins them to the
+Every case figure comes from :mod:`dashboard.reporting.kpi` (the same formulas as every other page) and
+volunteer coverage from :mod:`dashboard.volunteers.registry`; this module only joins them to the
 boundaries and turns them into colours. What goes to the browser never grows with the number of cases:
 one feature per grid or community, one aggregate per grid, and at most ``POINT_LIMIT`` case points.
 """
@@ -21,9 +21,11 @@ from sqlalchemy import and_, case, func, select
 from sqlmodel import Session
 
 from dashboard import clock
+from dashboard.cases import sla
 from dashboard.i18n import has, label, t
-from dashboard.services import geo, kpi, sla
-from dashboard.services.scope import Actor, case_filter, grid_filter, visit_filter
+from dashboard.kernel.scope import Actor, case_filter, grid_filter, visit_filter
+from dashboard.reporting import kpi
+from dashboard.territory import geo
 from models import Case, Category, Community, Grid, GridVisit, Subdistrict, User
 from models.enums import POPULATION_FIELDS, Ageing, Role
 
@@ -349,7 +351,7 @@ def _coverage(session: Session, actor: Actor, now: datetime, cells: pd.DataFrame
     """Volunteer need, supply and coverage per grid (DESIGN §7), from the volunteers service."""
     if actor.role not in VOLUNTEER_ROLES:
         return pd.DataFrame(columns=["grid_id", "need", "supply", "coverage"])
-    from dashboard.services import volunteers
+    from dashboard.volunteers import registry as volunteers
 
     cov = volunteers.coverage_by_grid(session, actor, now, cells=cells)
     return cov[["grid_id", "need", "supply", "coverage"]]
@@ -359,7 +361,7 @@ def coverage_cells(session: Session, actor: Actor, now: datetime) -> pd.DataFram
     """The volunteer coverage matrix for both map levels (computed once), None for roles without it."""
     if actor.role not in VOLUNTEER_ROLES:
         return None
-    from dashboard.services import volunteers
+    from dashboard.volunteers import registry as volunteers
 
     return volunteers.coverage_matrix(session, actor, now)
 
@@ -443,7 +445,7 @@ def community_values(
             for r, a, p in zip(df["reported"], df["pop_actual_residents"], df["pop_residents"], strict=True)
         ]
     if actor.role in VOLUNTEER_ROLES:
-        from dashboard.services import volunteers
+        from dashboard.volunteers import registry as volunteers
 
         cov = volunteers.coverage_by_community(session, actor, now, cells=cells).set_index("community_id")
         df = df.join(cov[["need", "supply", "coverage"]], how="left")
@@ -855,7 +857,7 @@ def grid_profile(
         comparison[col] = comparison[col].astype("float64")
     vols = pd.DataFrame(columns=["skill", "need", "supply", "gap"])
     if actor.role in VOLUNTEER_ROLES:
-        from dashboard.services import volunteers
+        from dashboard.volunteers import registry as volunteers
 
         cells = volunteers.coverage_matrix(session, actor, now)
         vols = cells.loc[cells["grid_id"] == grid.id, ["skill", "need", "supply", "gap"]].reset_index(

@@ -18,9 +18,9 @@ import json
 import pandas as pd
 from sqlmodel import Session
 
-from dashboard.services import audit
-from dashboard.services.privacy import MASKERS, neutralise_formula
-from dashboard.services.scope import UNMASKED_EXPORT_ROLES, Actor, ScopeError
+from dashboard.admin import audit
+from dashboard.kernel.privacy import MASKERS, neutralise_formula
+from dashboard.kernel.scope import UNMASKED_EXPORT_ROLES, Actor, ScopeError
 
 CSV_MIME = "text/csv"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

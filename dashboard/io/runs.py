@@ -23,10 +23,11 @@ from sqlalchemy import insert
 from sqlmodel import Session, SQLModel, select
 
 from dashboard import clock
+from dashboard.admin import audit
+from dashboard.cases import sla
 from dashboard.i18n import LANGS, current_lang, label, t
-from dashboard.services import audit, exports, sla
-from dashboard.services.geo import GridLocator
-from dashboard.services.import_parsing import (
+from dashboard.io import exports
+from dashboard.io.parsing import (
     FileProblem,
     Progress,
     RawRow,
@@ -40,7 +41,8 @@ from dashboard.services.import_parsing import (
     suggest_mapping,
     text,
 )
-from dashboard.services.scope import Actor, ScopeError
+from dashboard.kernel.scope import Actor, ScopeError
+from dashboard.territory.geo import GridLocator
 from models import Category, Department, Grid
 from models.enums import (
     CaseStatus,

@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, case, func, literal, or_,
 from sqlmodel import Session
 
 from dashboard import clock
-from dashboard.services.scope import Actor, case_filter, grid_filter
+from dashboard.kernel.scope import Actor, case_filter, grid_filter
 from models import Case, CaseEscalation, Grid, GridVisit
 from models.enums import ACTIVE_STATUSES, OPEN_STATUSES, CaseStatus, Satisfaction
 
@@ -485,7 +485,7 @@ def handling_time(
     Uses the SLA engine's calendars; reads only (accepted_at, resolved_at, category) of the cases resolved in
     the period, aggregated per category.
     """
-    from dashboard.services import sla
+    from dashboard.cases import sla
     from models import Category
 
     stmt = (

@@ -12,8 +12,8 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from dashboard import clock
-from dashboard.services.scope import Actor, ScopeError
-from dashboard.services.workflow import TRANSITIONS
+from dashboard.cases.workflow import TRANSITIONS
+from dashboard.kernel.scope import Actor, ScopeError
 from models import AuditLog, Case, CaseEvent, User
 from models.enums import Role
 

@@ -3,8 +3,8 @@ that shows a community secretary or the command centre which grids nobody has wa
 
 Every query is limited to the actor's scope (``case_filter``, ``grid_filter``, ``visit_filter``) and counts in
 SQL; the only rows read whole are the few cases of one worker's to-do list and one grid's buildings.
-Figures come from :mod:`dashboard.services.kpi` (blind spots, on-time and satisfaction rates) and
-:mod:`dashboard.services.volunteers` (need and supply of volunteers), so the field pages say what the map,
+Figures come from :mod:`dashboard.reporting.kpi` (blind spots, on-time and satisfaction rates) and
+:mod:`dashboard.volunteers.registry` (need and supply of volunteers), so the field pages say what the map,
 the wall and the reports say.
 """
 
@@ -21,10 +21,13 @@ from sqlalchemy import ColumnElement, and_, case, func, or_
 from sqlmodel import Session, select
 
 from dashboard import clock
-from dashboard.services import admin, kpi, settings, volunteers
-from dashboard.services.cases import CaseState, NewCase
-from dashboard.services.queue import ageing_expr
-from dashboard.services.scope import Actor, case_filter, grid_filter, visit_filter
+from dashboard.admin import catalogue as admin
+from dashboard.admin import settings
+from dashboard.cases.commands import CaseState, NewCase
+from dashboard.cases.queue import ageing_expr
+from dashboard.kernel.scope import Actor, case_filter, grid_filter, visit_filter
+from dashboard.reporting import kpi
+from dashboard.volunteers import registry as volunteers
 from models import Building, Case, CaseEscalation, CaseExtension, Category, Community, Grid, GridVisit, User
 from models.enums import ACTIVE_STATUSES, POPULATION_FIELDS, CaseSource, CaseStatus, Role, Satisfaction
 
@@ -124,7 +127,7 @@ class TodoItem:
 
     @property
     def state(self) -> CaseState:
-        """The facts :func:`dashboard.services.cases.allowed_actions` decides on."""
+        """The facts :func:`dashboard.cases.commands.allowed_actions` decides on."""
         return CaseState(
             status=self.status,
             grid_id=self.grid_id,

@@ -24,11 +24,11 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
+from dashboard.cases.export import PAGE_SIZE, check_unmasked, selected_pages
 from dashboard.i18n import current_lang, label, t
-from dashboard.services import exports
-from dashboard.services.case_export import PAGE_SIZE, check_unmasked, selected_pages
-from dashboard.services.privacy import mask_address
-from dashboard.services.scope import Actor
+from dashboard.io import exports
+from dashboard.kernel.privacy import mask_address
+from dashboard.kernel.scope import Actor
 from models import Case, Category, Department
 from models.enums import CaseStatus
 

@@ -22,9 +22,10 @@ from sqlmodel import Session, select
 
 from dashboard import clock
 from dashboard.i18n import label, t
-from dashboard.services import exports, kpi
-from dashboard.services.privacy import mask_address
-from dashboard.services.scope import Actor, case_filter
+from dashboard.io import exports
+from dashboard.kernel.privacy import mask_address
+from dashboard.kernel.scope import Actor, case_filter
+from dashboard.reporting import kpi
 from models import Case, CaseEscalation, Category, Community, Department, Grid, User
 from models.enums import ACTIVE_STATUSES, OPEN_STATUSES, Ageing, CaseStatus, Role
 

@@ -47,10 +47,12 @@ from sqlalchemy import (
 from sqlmodel import Session
 
 from dashboard import clock
-from dashboard.services import audit, exports, geo, privacy, workflow
-from dashboard.services.kpi import Period, not_duplicate
-from dashboard.services.privacy import mask_name, mask_phone
-from dashboard.services.scope import (
+from dashboard.admin import audit
+from dashboard.cases import workflow
+from dashboard.io import exports
+from dashboard.kernel import privacy
+from dashboard.kernel.privacy import mask_name, mask_phone
+from dashboard.kernel.scope import (
     VOLUNTEER_PII_ROLES,
     Actor,
     ScopeError,
@@ -59,6 +61,8 @@ from dashboard.services.scope import (
     service_record_filter,
     volunteer_filter,
 )
+from dashboard.reporting.kpi import Period, not_duplicate
+from dashboard.territory import geo
 from models import (
     Case,
     CaseEvent,

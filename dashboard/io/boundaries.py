@@ -27,10 +27,8 @@ import shapely
 from sqlalchemy import and_, update
 from sqlmodel import select
 
-from dashboard.services import geo
-from dashboard.services.case_export import paged
-from dashboard.services.import_common import ImportReport, ImportRun, bulk_insert
-from dashboard.services.import_parsing import (
+from dashboard.cases.export import paged
+from dashboard.io.parsing import (
     Progress,
     as_source,
     convert_geometry,
@@ -38,7 +36,9 @@ from dashboard.services.import_parsing import (
     read_geojson_features,
     text,
 )
-from dashboard.services.scope import Actor
+from dashboard.io.runs import ImportReport, ImportRun, bulk_insert
+from dashboard.kernel.scope import Actor
+from dashboard.territory import geo
 from models import Case, Community, Grid, Subdistrict
 from models.enums import CommunityKind
 

@@ -5,7 +5,7 @@ and ``python -m dashboard import``.
 Each ``import_*(session, actor, file, mapping, commit=False, …)`` validates every row and returns an
 :class:`ImportReport` (new / updated / unchanged / error rows, every problem with its row, column, value
 and reason). ``commit=False`` is the dry run; ``commit=True`` writes all or nothing (see
-:mod:`dashboard.services.import_common`); re-importing a file is idempotent.
+:mod:`dashboard.io.runs`); re-importing a file is idempotent.
 
 Cases. Imported cases get ``source='imported'`` and ``external_id`` = the file's case number (or Open311
 ``service_request_id``); a later import of the same external id updates that case (or reports it
@@ -37,20 +37,10 @@ from typing import Any
 from sqlalchemy import and_, or_, update
 from sqlmodel import Session, select
 
-from dashboard.services import cases, sla
-from dashboard.services.import_boundaries import import_boundaries
-from dashboard.services.import_common import (
-    CHUNK_ROWS,
-    Cells,
-    ImportMapping,
-    ImportReport,
-    ImportRun,
-    Labels,
-    Territory,
-    bulk_insert,
-    table_rows,
-)
-from dashboard.services.import_parsing import (
+from dashboard.cases import commands as cases
+from dashboard.cases import sla
+from dashboard.io.boundaries import import_boundaries
+from dashboard.io.parsing import (
     Progress,
     Source,
     TableReader,
@@ -61,8 +51,19 @@ from dashboard.services.import_parsing import (
     number,
     to_wgs84,
 )
-from dashboard.services.import_people import import_service_records, import_volunteers
-from dashboard.services.scope import Actor
+from dashboard.io.people import import_service_records, import_volunteers
+from dashboard.io.runs import (
+    CHUNK_ROWS,
+    Cells,
+    ImportMapping,
+    ImportReport,
+    ImportRun,
+    Labels,
+    Territory,
+    bulk_insert,
+    table_rows,
+)
+from dashboard.kernel.scope import Actor
 from models import Case, CaseEvent
 from models.enums import CaseSource, CaseStatus, Priority, Satisfaction
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from sqlmodel import Session, select
 
-from dashboard.services.scope import Actor, grid_filter
+from dashboard.kernel.scope import Actor, grid_filter
 from models import Category, Community, Department, Grid
 
 

@@ -7,7 +7,7 @@ Every operation goes through :func:`_run`, which
 2. compares the caller's `version` with the stored one (optimistic locking: the user acted on what
    they saw; if someone changed the case since, :class:`StaleCase` names who and when),
 3. checks the actor's role and relation to the case (:func:`_refusal`), the move against the
-   transition table of :mod:`dashboard.services.workflow`, and the action's own preconditions,
+   transition table of :mod:`dashboard.cases.workflow`, and the action's own preconditions,
 4. writes the change with ``UPDATE … WHERE id = :id AND version = :version`` (so a concurrent
    writer that slipped in between loses cleanly) and appends one ``case_events`` row, all in the
    caller's transaction.
@@ -31,10 +31,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from dashboard import clock
-from dashboard.services import sla, workflow
-from dashboard.services.geo import GridLocator, haversine_m
-from dashboard.services.kpi import not_duplicate
-from dashboard.services.scope import SUPERVISOR_ROLES, Actor, case_filter, grid_filter
+from dashboard.cases import sla, workflow
+from dashboard.kernel.scope import SUPERVISOR_ROLES, Actor, case_filter, grid_filter
+from dashboard.reporting.kpi import not_duplicate
+from dashboard.territory.geo import GridLocator, haversine_m
 from models import Case, CaseEscalation, CaseEvent, CaseExtension, Category, Community, Department, Grid, User
 from models.enums import (
     OPEN_STATUSES,

@@ -1,6 +1,6 @@
 """Meeting reports (周/月/季报) and the wall screen's live figures.
 
-Everything here is built from the figures of :mod:`dashboard.services.kpi` (one formula per figure) and a
+Everything here is built from the figures of :mod:`dashboard.reporting.kpi` (one formula per figure) and a
 few small SQL aggregates; nothing loads individual cases except the ten longest overdue ones and the
 wall's short ticker.
 
@@ -40,11 +40,14 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlmodel import Session
 
 from dashboard import clock
+from dashboard.admin import settings as app_settings
 from dashboard.i18n import t
-from dashboard.services import kpi, privacy, territory, volunteers
-from dashboard.services import settings as app_settings
-from dashboard.services.kpi import Figures, Period
-from dashboard.services.scope import Actor, case_filter, service_record_filter
+from dashboard.kernel import privacy
+from dashboard.kernel.scope import Actor, case_filter, service_record_filter
+from dashboard.reporting import kpi
+from dashboard.reporting.kpi import Figures, Period
+from dashboard.territory import lookups as territory
+from dashboard.volunteers import registry as volunteers
 from models import Case, Category, Community, Department, Grid, ServiceRecord, Subdistrict
 from models.enums import ACTIVE_STATUSES, CaseSource, Priority, Role
 

@@ -20,8 +20,8 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from dashboard import clock
-from dashboard.services import audit
-from dashboard.services.scope import Actor
+from dashboard.admin import audit
+from dashboard.kernel.scope import Actor
 from models import User, UserSession
 from models.enums import Role
 

@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 from sqlmodel import Session
 
-from dashboard.services import audit
-from dashboard.services.scope import PII_ROLES, VOLUNTEER_PII_ROLES, Actor
+from dashboard.admin import audit
+from dashboard.kernel.scope import PII_ROLES, VOLUNTEER_PII_ROLES, Actor
 from models.enums import Role
 
 # Spreadsheets run a cell as a formula when it starts with one of these (full-width forms: WPS and Excel with

@@ -25,8 +25,10 @@ from sqlalchemy import case as sa_case
 from sqlmodel import Session, select
 
 from dashboard import clock
-from dashboard.services import audit, kpi, sla
-from dashboard.services.scope import Actor, ScopeError, case_filter
+from dashboard.admin import audit
+from dashboard.cases import sla
+from dashboard.kernel.scope import Actor, ScopeError, case_filter
+from dashboard.reporting import kpi
 from models import (
     AuditLog,
     CalendarOverride,

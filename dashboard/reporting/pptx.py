@@ -1,6 +1,6 @@
 """The meeting report as a PowerPoint deck (python-pptx) and as an Excel workbook of its tables (openpyxl).
 
-Both render a :class:`dashboard.services.reports.Report`; neither touches the database or Streamlit.
+Both render a :class:`dashboard.reporting.reports.Report`; neither touches the database or Streamlit.
 
 - Charts are native PowerPoint charts (``CategoryChartData`` + ``add_chart``), editable in PowerPoint and
   WPS, never pictures; tables are native tables.
@@ -34,10 +34,11 @@ from pptx.util import Emu, Inches, Pt
 from sqlmodel import Session
 
 from dashboard.i18n import label, t
-from dashboard.services import exports, reports
-from dashboard.services.privacy import neutralise_formula
-from dashboard.services.reports import Report
-from dashboard.services.scope import Actor
+from dashboard.io import exports
+from dashboard.kernel.privacy import neutralise_formula
+from dashboard.kernel.scope import Actor
+from dashboard.reporting import reports
+from dashboard.reporting.reports import Report
 
 EA_FONT = "Microsoft YaHei"
 """East Asian typeface of every run (微软雅黑: Windows, PowerPoint and WPS have it)."""

@@ -20,9 +20,9 @@ from sqlalchemy import event
 from sqlmodel import Session
 
 from dashboard import clock
+from dashboard.admin import audit
 from dashboard.config import Settings, get_settings
-from dashboard.services import audit
-from dashboard.services.scope import Actor, ScopeError
+from dashboard.kernel.scope import Actor, ScopeError
 from models import Setting
 from models.enums import Role
 

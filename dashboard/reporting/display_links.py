@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from dashboard import clock
-from dashboard.services import audit
-from dashboard.services.scope import Actor
+from dashboard.admin import audit
+from dashboard.kernel.scope import Actor
 from models import DisplayLink
 from models.enums import Role
 

@@ -1,6 +1,6 @@
 """Reading import files: spreadsheets (CSV, Excel), Open311 GeoReport v2 (JSON, XML) and GeoJSON, as
 streams of raw rows, plus the header synonym table, value parsers (dates, numbers, enums) and coordinate
-datums. No database here: :mod:`dashboard.services.imports` validates the rows against the territory.
+datums. No database here: :mod:`dashboard.io.cases` validates the rows against the territory.
 
 Everything streams: CSV through the ``csv`` module over an incrementally decoded byte stream, Excel through
 openpyxl's read-only mode, JSON arrays one element at a time (``JSONDecoder.raw_decode`` over a growing
@@ -32,7 +32,7 @@ from typing import IO, Any
 from xml.etree import ElementTree
 
 from dashboard.clock import TZ
-from dashboard.services import geo
+from dashboard.territory import geo
 
 Progress = Callable[[float, str], None]
 """``progress(fraction 0..1, message)``, called now and then while a file is read."""
