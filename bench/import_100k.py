@@ -28,7 +28,7 @@ from sqlmodel import Session, select  # noqa: E402
 
 from dashboard.admin.auth import actor_of  # noqa: E402
 from dashboard.db import get_engine  # noqa: E402
-from dashboard.io import cases as imports  # noqa: E402
+from dashboard.io.cases import import_cases  # noqa: E402
 from dashboard.territory.geo import GridLocator, from_geojson  # noqa: E402
 from models import Category, Grid, User  # noqa: E402
 from models.enums import Role  # noqa: E402
@@ -114,7 +114,7 @@ def main() -> int:
         ticks: list[float] = []
         with Session(get_engine(url)) as s:
             t, cpu = time.perf_counter(), time.process_time()
-            report = imports.import_cases(
+            report = import_cases(
                 s, admin, path, commit=commit, progress=lambda f, _m, ticks=ticks: ticks.append(f)
             )
             s.commit()

@@ -24,8 +24,20 @@ TARGET_RSS_MB, TARGET_MAP_KB, TARGET_SEED_DEFAULT, TARGET_SEED_1M = 600, 2048, 6
 MIN_FLOOR = 0.05
 """Pages whose bare SQL takes less than this (seconds) are held to the absolute targets only: their time is
 Streamlit's fixed cost of building the page, and a ratio to a few milliseconds of SQL says nothing."""
-CHART_PAGES = ("overview", "wall", "map", "queue", "report", "field", "my_grid@grid", "department_queue",
-               "service_hours", "coverage", "volunteers", "case_detail")  # fmt: skip
+CHART_PAGES = (
+    "overview",
+    "wall",
+    "map",
+    "queue",
+    "report",
+    "field",
+    "my_grid@grid",
+    "department_queue",
+    "service_hours",
+    "coverage",
+    "volunteers",
+    "case_detail",
+)
 BACKEND = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
 
@@ -81,69 +93,93 @@ def machine_section(pages: dict[str, Any] | None, extra: list[dict[str, Any] | N
     return [*lines, ""]
 
 
+Cells = dict[str, dict[str, tuple[str, bool | None]]]
+"""The targets table being filled: target → backend → (measured figure, verdict)."""
+
+
+def _put(cells: Cells, target: str, backend: str, text: str, ok: bool | None) -> None:
+    cells.setdefault(target, {})[backend] = (text, ok)
+
+
+def _page_targets(
+    cells: Cells, backend: str, mine: list[dict[str, Any]], naive: dict[str, Any] | None
+) -> None:
+    """Render times, our time against bare SQL, and the naive way against ours, on one backend."""
+    for key, limit, name in (("warm_s", TARGET_WARM, "warm"), ("cold_s", TARGET_COLD, "cold")):
+        value, page = max((r[key], r["page"]) for r in mine)
+        target = f"every page's {name} render < {limit:.0f} s (slowest page)"
+        _put(cells, target, backend, f"{value:.2f} s ({page})", value < limit)
+    ratios = sorted(((_ratio(r) or 0.0), r["page"]) for r in mine if (r.get("bare_s") or 0) >= MIN_FLOOR)
+    if ratios:
+        within = sum(1 for v, _ in ratios if v <= TARGET_BARE)
+        value, page = ratios[-1]
+        target = f"ours ÷ bare SQL ≤ {TARGET_BARE:.0f} (pages with ≥ {MIN_FLOOR * 1000:.0f} ms of SQL; worst)"
+        text = f"{within} of {len(ratios)} pages; worst {value:.1f}× ({page})"
+        _put(cells, target, backend, text, within == len(ratios))
+    if naive is None:
+        return
+    for page in ("queue", "map", "overview"):
+        row = next((r for r in mine if r["page"] == page), None)
+        if row:
+            value = (naive["load_s"] + naive[f"{page}_compute_s"]) / row["cold_s"]
+            _put(
+                cells,
+                f"naive ÷ ours ≥ {TARGET_NAIVE:.0f}: {page}",
+                backend,
+                f"{value:.0f}×",
+                value >= TARGET_NAIVE,
+            )
+
+
+def _memory_targets(cells: Cells, memory: dict[str, Any] | None, big: int) -> None:
+    """Peak RSS of the server and the bytes the map and queue pages send, per backend."""
+    for r in (memory or {}).get("results", []):
+        if r["cases"] != big:
+            continue
+        rss = r["peak_rss_mb"]
+        _put(
+            cells,
+            f"peak RSS of the server < {TARGET_RSS_MB} MB",
+            r["backend"],
+            f"{rss:.0f} MB",
+            rss < TARGET_RSS_MB,
+        )
+        for page in ("map", "queue"):
+            kb = max(
+                (v["ws_kb"] for v in r["visits"] if v["page"] == page and v["user"] == "admin"), default=None
+            )
+            if kb is not None:
+                target = f"{page} page payload (< 2 MB for the map)"
+                _put(cells, target, r["backend"], f"{kb:.0f} kB", kb < TARGET_MAP_KB)
+
+
+def _seed_targets(cells: Cells, seed: dict[str, Any] | None) -> None:
+    for run in (seed or {}).get("runs", []):
+        limit = TARGET_SEED_1M if run["cases"] >= 1_000_000 else TARGET_SEED_DEFAULT
+        target = f"seed {common.size_label(run['cases'])} < {limit} s"
+        _put(cells, target, run["backend"], f"{run['wall_s']:.0f} s", run["wall_s"] < limit)
+
+
 def targets_section(
     pages: dict[str, Any] | None, memory: dict[str, Any] | None, seed: dict[str, Any] | None
 ) -> list[str]:
     """One row per target: the measured figure on SQLite and on PostgreSQL, each with its verdict."""
     rows = (pages or {}).get("pages", [])
     big = max(_size_list(rows), default=0)
+    naive = _index_naive((pages or {}).get("naive", []))
+    cells: Cells = {}
+    for backend in ("sqlite", "postgresql"):
+        mine = [r for r in rows if r["backend"] == backend and r["cases"] == big and not r.get("error")]
+        if mine:
+            _page_targets(cells, backend, mine, naive.get((backend, big)))
+    _memory_targets(cells, memory, big)
+    _seed_targets(cells, seed)
     lines = [
         f"## Targets at {common.size_label(big)} cases",
         "",
         "| Target | SQLite | | PostgreSQL | |",
         "|---|---|---|---|---|",
     ]
-    cells: dict[str, dict[str, tuple[str, bool | None]]] = {}
-
-    def put(target: str, backend: str, text: str, ok: bool | None) -> None:
-        cells.setdefault(target, {})[backend] = (text, ok)
-
-    naive = _index_naive((pages or {}).get("naive", []))
-    for backend in ("sqlite", "postgresql"):
-        mine = [r for r in rows if r["backend"] == backend and r["cases"] == big and not r.get("error")]
-        if not mine:
-            continue
-        for key, limit, name in (("warm_s", TARGET_WARM, "warm"), ("cold_s", TARGET_COLD, "cold")):
-            value, page = max((r[key], r["page"]) for r in mine)
-            put(f"every page's {name} render < {limit:.0f} s (slowest page)", backend,
-                f"{value:.2f} s ({page})", value < limit)  # fmt: skip
-        ratios = sorted(((_ratio(r) or 0.0), r["page"]) for r in mine if (r.get("bare_s") or 0) >= MIN_FLOOR)
-        if ratios:
-            within = sum(1 for v, _ in ratios if v <= TARGET_BARE)
-            value, page = ratios[-1]
-            put(f"ours ÷ bare SQL ≤ {TARGET_BARE:.0f} (pages with ≥ {MIN_FLOOR * 1000:.0f} ms of SQL; worst)",
-                backend, f"{within} of {len(ratios)} pages; worst {value:.1f}× ({page})", within == len(ratios))  # fmt: skip
-        nv = naive.get((backend, big))
-        for page in ("queue", "map", "overview"):
-            row = next((r for r in mine if r["page"] == page), None)
-            if row and nv:
-                value = (nv["load_s"] + nv[f"{page}_compute_s"]) / row["cold_s"]
-                put(
-                    f"naive ÷ ours ≥ {TARGET_NAIVE:.0f}: {page}",
-                    backend,
-                    f"{value:.0f}×",
-                    value >= TARGET_NAIVE,
-                )
-    for r in (memory or {}).get("results", []):
-        if r["cases"] != big:
-            continue
-        put(f"peak RSS of the server < {TARGET_RSS_MB} MB", r["backend"], f"{r['peak_rss_mb']:.0f} MB",
-            r["peak_rss_mb"] < TARGET_RSS_MB)  # fmt: skip
-        for page in ("map", "queue"):
-            kb = max(
-                (v["ws_kb"] for v in r["visits"] if v["page"] == page and v["user"] == "admin"), default=None
-            )
-            if kb is not None:
-                put(
-                    f"{page} page payload (< 2 MB for the map)",
-                    r["backend"],
-                    f"{kb:.0f} kB",
-                    kb < TARGET_MAP_KB,
-                )
-    for run in (seed or {}).get("runs", []):
-        limit = TARGET_SEED_1M if run["cases"] >= 1_000_000 else TARGET_SEED_DEFAULT
-        put(f"seed {common.size_label(run['cases'])} < {limit} s", run["backend"], f"{run['wall_s']:.0f} s",
-            run["wall_s"] < limit)  # fmt: skip
     for target, by_backend in cells.items():
         row = [target]
         for backend in ("sqlite", "postgresql"):
@@ -314,6 +350,7 @@ def before_section(before: dict[str, Any] | None, pages: dict[str, Any] | None) 
 def chart(pages: dict[str, Any]) -> Path | None:
     """Cold and warm render time against case count, per page and backend (plotly), as HTML and PNG."""
     import plotly.graph_objects as go
+    from plotly.colors import qualitative
     from plotly.subplots import make_subplots
 
     rows = [r for r in pages.get("pages", []) if r["cases"] and not r.get("error")]
@@ -328,8 +365,7 @@ def chart(pages: dict[str, Any]) -> Path | None:
         vertical_spacing=0.1,
     )
     names = [n for n in CHART_PAGES if any(r["page"] == n for r in rows)]
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-               "#bcbd22", "#17becf", "#393b79", "#637939"]  # fmt: skip
+    palette = [*qualitative.D3, "#393b79", "#637939"]  # twelve pages, twelve colours
     for i, name in enumerate(names):
         for col, backend in enumerate(backends, start=1):
             data = sorted((r["cases"], r) for r in rows if r["page"] == name and r["backend"] == backend)
@@ -349,9 +385,9 @@ def chart(pages: dict[str, Any]) -> Path | None:
                 )
             for row_no, limit in ((1, TARGET_COLD), (2, TARGET_WARM)):
                 fig.add_hline(y=limit, line_dash="dot", line_color="red", row=row_no, col=col)  # type: ignore[arg-type]
-    fig.update_xaxes(type="log", title_text="cases", tickvals=[10_000, 100_000, 1_000_000],
-                     ticktext=["10k", "100k", "1M"], row=2)  # fmt: skip
-    fig.update_xaxes(type="log", tickvals=[10_000, 100_000, 1_000_000], ticktext=["10k", "100k", "1M"])
+    ticks = {"tickvals": [10_000, 100_000, 1_000_000], "ticktext": ["10k", "100k", "1M"]}
+    fig.update_xaxes(type="log", title_text="cases", row=2, **ticks)
+    fig.update_xaxes(type="log", **ticks)
     fig.update_yaxes(title_text="seconds", rangemode="tozero")
     fig.update_layout(
         title="Server render time per page against case count (dotted: target; median of runs)",
@@ -414,8 +450,8 @@ def write() -> Path:
         lines += naive_section(pages)  # type: ignore[arg-type]
         png = chart(pages)  # type: ignore[arg-type]
         if png:
-            lines += ["## Chart", "", f"![page time against case count]({png.name}) — interactive: "
-                      f"[{CHART.name}]({CHART.name})", ""]  # fmt: skip
+            link = f"![page time against case count]({png.name}) — interactive: [{CHART.name}]({CHART.name})"
+            lines += ["## Chart", "", link, ""]
         lines += scaling(pages, "sqlite") + scaling(pages, "postgresql")  # type: ignore[arg-type]
     lines += memory_section(memory)  # type: ignore[arg-type]
     lines += seed_section(seed)  # type: ignore[arg-type]

@@ -1,7 +1,7 @@
 """SQLModel tables. Importing this package registers every table on ``SQLModel.metadata``."""
 
 from models.activity import AuditLog, CalendarOverride, DisplayLink, GridVisit, Setting, UserSession
-from models.cases import Case, CaseEscalation, CaseEvent, CaseExtension
+from models.cases import Case, CaseEscalation, CaseEvent, CaseExtension, CaseNumberCounter
 from models.org import Category, Department, User
 from models.territory import (
     Building,
@@ -22,6 +22,7 @@ __all__ = [
     "CaseEscalation",
     "CaseEvent",
     "CaseExtension",
+    "CaseNumberCounter",
     "Category",
     "Community",
     "Department",

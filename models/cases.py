@@ -112,6 +112,16 @@ class CaseEvent(SQLModel, table=True):
     payload: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
 
 
+class CaseNumberCounter(SQLModel, table=True):
+    """The last case number given out per day of intake: intakes take the next one with a single
+    ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` (no search for a free number, no retries under load)."""
+
+    __tablename__ = "case_number_counters"
+
+    day: str = Field(primary_key=True, max_length=8, description="yyyymmdd")
+    last: int = 0
+
+
 class CaseEscalation(SQLModel, table=True):
     """One department called in by a whistle (吹哨报到); it must report back (报到) before resolution."""
 

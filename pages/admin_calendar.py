@@ -10,8 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import clock
-from dashboard.admin import catalogue as admin
-from dashboard.admin.catalogue import CalendarDay
+from dashboard.admin import calendar as work_calendar
+from dashboard.admin.calendar import CalendarDay
 from dashboard.i18n import t
 from dashboard.ui.admin import AdminPage
 from dashboard.ui.common import db_session
@@ -26,12 +26,12 @@ years = list(range(today.year - 2, today.year + 3))
 year = st.columns([1, 4])[0].selectbox(
     t("admin.cal_year"), years, index=years.index(today.year), key="cal_year"
 )
-if not admin.calendar_known(year):
+if not work_calendar.calendar_known(year):
     st.warning(t("admin.cal_unknown_year", year=year))
 
 with db_session() as s:
-    days = admin.calendar_year(s, year)
-    overrides = admin.calendar_overrides(s, year)
+    days = work_calendar.calendar_year(s, year)
+    overrides = work_calendar.calendar_overrides(s, year)
 
 
 def _status(d: CalendarDay) -> str:
@@ -133,8 +133,8 @@ with left, st.form("cal_add_form"):
     day = st.date_input(
         t("admin.cal_day"),
         value=today,
-        min_value=date(admin.FIRST_YEAR, 1, 1),
-        max_value=date(admin.LAST_YEAR, 12, 31),
+        min_value=date(work_calendar.FIRST_YEAR, 1, 1),
+        max_value=date(work_calendar.LAST_YEAR, 12, 31),
         key="cal_add_day",
     )
     kind = st.radio(
@@ -148,7 +148,7 @@ with left, st.form("cal_add_form"):
     added = st.form_submit_button(t("admin.cal_add"), type="primary", key="cal_add_save")
 if added:
     PAGE.attempt(
-        lambda s: admin.add_calendar_override(s, me, day, kind, note),
+        lambda s: work_calendar.add_calendar_override(s, me, day, kind, note),
         t("admin.cal_added", day=f"{day:%Y-%m-%d}", kind=t("admin.cal_legend_" + kind)),
     )
 
@@ -178,6 +178,6 @@ with right:
         )
         if choice is not None and st.button(t("admin.cal_remove"), key="cal_remove"):
             PAGE.attempt(
-                lambda s: admin.remove_calendar_override(s, me, choice),
+                lambda s: work_calendar.remove_calendar_override(s, me, choice),
                 t("admin.cal_removed", day=f"{choice:%Y-%m-%d}"),
             )

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard.admin import catalogue as admin
-from dashboard.admin.catalogue import CategoryInput
+from dashboard.admin import categories
+from dashboard.admin.categories import CategoryInput
 from dashboard.i18n import label, t
 from dashboard.territory import lookups as territory
 from dashboard.ui.admin import AdminPage, change_log
@@ -21,7 +21,7 @@ me = PAGE.me
 
 
 with db_session() as s:
-    table = admin.category_table(s)
+    table = categories.category_table(s)
     depts = territory.departments(s, include_inactive=True)
 dept_names: dict[int, str] = {int(i): n for i, n in zip(depts["id"], depts["name"], strict=True)}
 dept_active: dict[int, bool] = {int(i): bool(a) for i, a in zip(depts["id"], depts["active"], strict=True)}
@@ -145,25 +145,27 @@ with tab_edit:
             submitted = st.form_submit_button(t("admin.save"), type="primary", key=f"cat_{picked}_save")
         if submitted:
             PAGE.save(
-                lambda s: admin.update_category(s, me, picked, data),
+                lambda s: categories.update_category(s, me, picked, data),
                 t("admin.saved", what=plain(row["code"])),
             )
         c1, c2, _ = st.columns([1, 1, 3])
         if row["active"]:
             if c1.button(t("admin.cat_retire"), key=f"cat_{picked}_retire", help=t("admin.cat_retire_help")):
                 PAGE.attempt(
-                    lambda s: admin.set_category_active(s, me, picked, False),
+                    lambda s: categories.set_category_active(s, me, picked, False),
                     t("admin.cat_retired", code=plain(row["code"])),
                 )
         elif c1.button(t("admin.cat_restore"), key=f"cat_{picked}_restore"):
-            with db_session() as s:
-                admin.set_category_active(s, me, picked, True)
-            PAGE.done(t("admin.cat_restored", code=plain(row["code"])))
+            PAGE.attempt(
+                lambda s: categories.set_category_active(s, me, picked, True),
+                t("admin.cat_restored", code=plain(row["code"])),
+            )
         if not row["in_use"] and c2.button(
             t("admin.delete"), key=f"cat_{picked}_delete", help=t("admin.cat_delete_help")
         ):
             PAGE.attempt(
-                lambda s: admin.delete_category(s, me, picked), t("admin.deleted", what=plain(row["code"]))
+                lambda s: categories.delete_category(s, me, picked),
+                t("admin.deleted", what=plain(row["code"])),
             )
 
 with tab_new:
@@ -173,7 +175,7 @@ with tab_new:
         created = st.form_submit_button(t("admin.create"), type="primary", key="cat_new_save")
     if created:
         PAGE.attempt(
-            lambda s: admin.create_category(s, me, code, new_data),
+            lambda s: categories.create_category(s, me, code, new_data),
             t("admin.created", what=plain(code.strip().upper())),
         )
 

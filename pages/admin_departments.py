@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard.admin import catalogue as admin
-from dashboard.admin.catalogue import DepartmentInput
+from dashboard.admin import departments
+from dashboard.admin.departments import DepartmentInput
 from dashboard.i18n import t
 from dashboard.ui.admin import AdminPage, change_log
 from dashboard.ui.common import db_session, plain
@@ -22,7 +22,7 @@ def _kind(kind: str) -> str:
 
 
 with db_session() as s:
-    table = admin.department_table(s, me)
+    table = departments.department_table(s, me)
 
 st.dataframe(
     pd.DataFrame(
@@ -105,7 +105,7 @@ with tab_edit:
             submitted = st.form_submit_button(t("admin.save"), type="primary", key=f"dept_{picked}_save")
         if submitted:
             PAGE.save(
-                lambda s: admin.update_department(s, me, picked, data),
+                lambda s: departments.update_department(s, me, picked, data),
                 t("admin.saved", what=plain(data.name.strip())),
             )
         if row["active"]:
@@ -113,13 +113,14 @@ with tab_edit:
                 t("admin.deactivate"), key=f"dept_{picked}_off", help=t("admin.dept_deactivate_help")
             ):
                 PAGE.attempt(
-                    lambda s: admin.set_department_active(s, me, picked, False),
+                    lambda s: departments.set_department_active(s, me, picked, False),
                     t("admin.deactivated", what=plain(row["name"])),
                 )
         elif st.button(t("admin.reactivate"), key=f"dept_{picked}_on"):
-            with db_session() as s:
-                admin.set_department_active(s, me, picked, True)
-            PAGE.done(t("admin.reactivated", what=plain(row["name"])))
+            PAGE.attempt(
+                lambda s: departments.set_department_active(s, me, picked, True),
+                t("admin.reactivated", what=plain(row["name"])),
+            )
 
 with tab_new:
     with st.form("dept_new_form"):
@@ -127,7 +128,7 @@ with tab_new:
         created = st.form_submit_button(t("admin.create"), type="primary", key="dept_new_save")
     if created:
         PAGE.attempt(
-            lambda s: admin.create_department(s, me, new_data),
+            lambda s: departments.create_department(s, me, new_data),
             t("admin.created", what=plain(new_data.name.strip())),
         )
 

@@ -9,31 +9,21 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import clock
-from dashboard.admin import catalogue as admin
-from dashboard.admin.catalogue import AdminError
+from dashboard.admin import grids as grid_admin
+from dashboard.admin import population
 from dashboard.config import get_settings
 from dashboard.i18n import label, t
+from dashboard.kernel.formatting import pct
 from dashboard.kernel.scope import Actor
 from dashboard.reporting import kpi
 from dashboard.ui.admin import AdminPage
-from dashboard.ui.common import db_session, page_link, pct, plain
+from dashboard.ui.common import db_session, page_link, plain
 
 IMPORT_PAGE = "pages/import_data.py"
 NO_WORKER = 0  # the "(none)" choice of the worker picker (user ids start at 1)
 
 
-def _fail(e: AdminError) -> None:
-    """Population errors name a population group, not a form field."""
-
-    def value(k: str, v: object) -> object:
-        if k in ("field", "total"):
-            return label("population", v) if str(v) in admin.POPULATION_KEYS else t(f"admin.field.{v}")
-        return plain(v)
-
-    st.error(t(e.key, **{k: value(k, v) for k, v in e.params.items()}))
-
-
-PAGE = AdminPage("admin.grids", t("admin.grid_caption"), "admin_grid_flash", on_error=_fail)
+PAGE = AdminPage("admin.grids", t("admin.grid_caption"), "admin_grid_flash")
 me = PAGE.me
 
 
@@ -42,7 +32,7 @@ def _worker_figures(me: Actor, user_ids: tuple[int, ...], url: str, hour: str) -
     """Each worker's figures of the last year, counted by the grids they held when cases were reported."""
     period = kpi.last_days(365)
     with db_session() as s:
-        return {u: admin.worker_figures(s, u, period, actor=me) for u in user_ids}
+        return {u: grid_admin.worker_figures(s, u, period, actor=me) for u in user_ids}
 
 
 with st.container(border=True):
@@ -50,10 +40,10 @@ with st.container(border=True):
     page_link(IMPORT_PAGE, t("admin.grid_import_link"), ":material/upload_file:")
 
 with db_session() as s:
-    if admin.apply_due_population(s):  # figures entered ahead of time whose date has come
+    if population.apply_due_population(s):  # figures entered ahead of time whose date has come
         st.cache_data.clear()
-    grids = admin.grid_table(s)
-    candidates = admin.worker_candidates(s)
+    grids = grid_admin.grid_table(s)
+    candidates = grid_admin.worker_candidates(s)
 communities = (
     grids[["community_id", "community_code", "community"]].drop_duplicates().sort_values("community_code")
 )
@@ -95,7 +85,7 @@ with st.expander(t("admin.grid_edit_community")):
         comm_saved = st.form_submit_button(t("admin.save"), type="primary", key=f"comm_{comm_id}_save")
     if comm_saved:
         PAGE.save(
-            lambda s: admin.update_community(s, me, comm_id, name=comm_name, code=comm_code),
+            lambda s: grid_admin.update_community(s, me, comm_id, name=comm_name, code=comm_code),
             t("admin.saved", what=plain(comm_name.strip())),
         )
 
@@ -129,7 +119,7 @@ with tab_basic:
         saved = st.form_submit_button(t("admin.save"), type="primary", key=f"grid_{grid_id}_save")
     if saved:
         PAGE.save(
-            lambda s: admin.update_grid(s, me, grid_id, name=name, code=code),
+            lambda s: grid_admin.update_grid(s, me, grid_id, name=name, code=code),
             t("admin.saved", what=plain(code.strip().upper())),
         )
 
@@ -137,8 +127,8 @@ with tab_worker:
     current_worker = int(grid["worker_id"]) if pd.notna(grid["worker_id"]) else None
     st.markdown(t("admin.worker_current", name=plain(grid["worker"]) if current_worker else "—"))
     with db_session() as s:
-        movable = admin.movable_case_count(s, me, grid_id)
-        history = admin.worker_history(s, grid_id)
+        movable = grid_admin.movable_case_count(s, me, grid_id)
+        history = grid_admin.worker_history(s, grid_id)
     figures = _worker_figures(
         me,
         tuple(int(u) for u in history["user_id"].unique()[:10]),
@@ -175,7 +165,7 @@ with tab_worker:
         )
     if assigned:
         PAGE.attempt(
-            lambda s: admin.assign_worker(s, me, grid_id, new_worker or None, move_open_cases=move),
+            lambda s: grid_admin.assign_worker(s, me, grid_id, new_worker or None, move_open_cases=move),
             lambda result: t(
                 "admin.worker_assigned",
                 code=plain(grid["code"]),
@@ -213,8 +203,8 @@ with tab_worker:
 
 with tab_population:
     with db_session() as s:
-        current_pop = admin.population_history(s, grid_id)
-        values = admin.grid_population(s, grid_id)
+        current_pop = population.population_history(s, grid_id)
+        values = population.grid_population(s, grid_id)
     with st.form(f"pop_form_{grid_id}"):
         effective = st.date_input(
             t("admin.population_from"),
@@ -225,11 +215,11 @@ with tab_population:
         )
         entered: dict[str, int] = {}
         cols = st.columns(4)
-        for index, key in enumerate(admin.POPULATION_KEYS):
+        for index, key in enumerate(population.POPULATION_KEYS):
             entered[key] = cols[index % 4].number_input(
                 label("population", key),
                 min_value=0,
-                max_value=admin.MAX_POPULATION,
+                max_value=population.MAX_POPULATION,
                 step=1,
                 value=int(values.get(key, 0)),
                 key=f"pop_{grid_id}_{key}",
@@ -237,7 +227,7 @@ with tab_population:
         pop_saved = st.form_submit_button(t("admin.save"), type="primary", key=f"pop_{grid_id}_save")
     if pop_saved:
         PAGE.attempt(
-            lambda s: admin.set_population(s, me, grid_id, entered, effective),
+            lambda s: population.set_population(s, me, grid_id, entered, effective),
             lambda applied: t(
                 "admin.population_applied" if applied else "admin.population_recorded",
                 code=plain(grid["code"]),
@@ -254,7 +244,7 @@ with tab_population:
                     "effective_from": t("admin.population_as_of"),
                     "changed_at": t("admin.at"),
                     "changed_by": t("admin.actor"),
-                    **{k: label("population", k) for k in admin.POPULATION_KEYS},
+                    **{k: label("population", k) for k in population.POPULATION_KEYS},
                 }
             ),
             hide_index=True,

@@ -7,20 +7,17 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 import streamlit as st
+from sqlmodel import Session
 
 from dashboard.admin import settings
-from dashboard.admin.settings import SettingError
 from dashboard.i18n import t
 from dashboard.reporting import display_links as display
 from dashboard.ui.admin import AdminPage
 from dashboard.ui.common import db_session, plain
+from dashboard.ui.errors import run_action
 
 PAGE = AdminPage("admin.settings", t("settings.caption"), "admin_set_flash")
 me = PAGE.me
-
-
-def _fail(e: SettingError) -> None:
-    st.error(t(e.key, **{k: t(f"settings.{v}") if k == "setting" else plain(v) for k, v in e.params.items()}))
 
 
 def _done(message: str) -> None:
@@ -56,20 +53,24 @@ with st.form("settings_form"):
             st.caption(t("settings.custom", value=settings.default(key)))
     saved = st.form_submit_button(t("admin.save"), type="primary", key="set_save")
 if saved:
-    try:
-        with db_session() as s:  # one transaction: a bad value saves none of them
-            changed = [key for key, value in entered.items() if settings.set_setting(s, me, key, value)]
-    except SettingError as e:
-        _fail(e)
-    else:
+    ok, changed = run_action(  # one transaction: a bad value saves none of them
+        lambda s: [key for key, value in entered.items() if settings.set_setting(s, me, key, value)]
+    )
+    if ok:
         if changed:
             _done(t("settings.saved", keys="、".join(t(f"settings.{k}") for k in changed)))
         st.info(t("admin.unchanged"))
+
+
+def _reset_all(s: Session) -> None:
+    for key in settings.SPECS:
+        settings.reset_setting(s, me, key)
+
+
 if any(stored.values()) and st.button(t("settings.reset"), key="set_reset", help=t("settings.reset_help")):
-    with db_session() as s:
-        for key in settings.SPECS:
-            settings.reset_setting(s, me, key)
-    _done(t("settings.reset_done"))
+    ok, _ = run_action(_reset_all)
+    if ok:
+        _done(t("settings.reset_done"))
 st.caption(t("settings.applies"))
 
 st.subheader(t("settings.display_links"))
@@ -91,12 +92,8 @@ with st.form("display_form", clear_on_submit=True):
     )
     create = st.form_submit_button(t("settings.display_create"), key="display_create")
 if create:
-    try:
-        with db_session() as s:
-            new_token = display.create_link(s, me, link_name)
-    except ValueError as e:
-        st.error(t(str(e)))
-    else:
+    ok, new_token = run_action(display.create_link, me, link_name)
+    if ok:
         st.session_state["admin_display_token"] = new_token
         st.rerun()
 
@@ -131,9 +128,9 @@ else:
             format_func=lambda i: f"{live[i].name} · {live[i].created_at:%Y-%m-%d %H:%M}",
         )
         if pick is not None and st.button(t("settings.display_revoke"), key="display_revoke"):
-            with db_session() as s:
-                display.revoke_link(s, me, pick)
-            st.session_state["admin_set_flash"] = t(
-                "settings.display_revoked_done", name=plain(live[pick].name)
-            )
-            st.rerun()
+            ok, _ = run_action(display.revoke_link, me, pick)
+            if ok:
+                st.session_state["admin_set_flash"] = t(
+                    "settings.display_revoked_done", name=plain(live[pick].name)
+                )
+                st.rerun()

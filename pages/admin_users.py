@@ -7,10 +7,12 @@ import streamlit as st
 
 from dashboard import clock
 from dashboard.admin import users
-from dashboard.admin.users import SCOPE_OF_ROLE, UserError, UserInput, UserRow
+from dashboard.admin.users import SCOPE_OF_ROLE, UserInput, UserRow
 from dashboard.i18n import label, t
+from dashboard.kernel.policy import may
 from dashboard.territory import lookups as territory
 from dashboard.ui.common import actor, db_session, page_title, plain
+from dashboard.ui.errors import run_action
 from models.enums import Role
 
 FIELD_LABELS = {
@@ -24,7 +26,7 @@ FIELD_LABELS = {
 }
 
 me = actor()
-if me.role != Role.admin:
+if not may(me, "admin.manage"):
     st.error(t("users.err_forbidden"))
     st.stop()
 
@@ -33,10 +35,6 @@ page_title("admin.users", t("users.caption"))
 flash = st.session_state.pop("users_flash", None)
 if flash:
     st.success(flash)
-
-
-def _errors(e: UserError) -> None:
-    st.error("\n".join(f"- {t(k)}" for k in e.keys))
 
 
 def _done(message: str) -> None:
@@ -162,18 +160,15 @@ with tab_edit:
             max_chars=256,
         )
         if st.button(t("users.save"), key=f"{k}_save", type="primary"):
-            try:
-                with db_session() as s:
-                    changed = users.update_user(
-                        s, me, u.id, UserInput(name, role, phone=phone, sso_subject=subject, **scope)
-                    )
+            ok, changed = run_action(
+                users.update_user, me, u.id, UserInput(name, role, phone=phone, sso_subject=subject, **scope)
+            )
+            if ok:
                 _done(
                     t("users.saved", changes="、".join(t(FIELD_LABELS[f]) for f in changed))
                     if changed
                     else t("users.unchanged")
                 )
-            except UserError as e:
-                _errors(e)
 
         st.divider()
         a, b, c = st.columns(3)
@@ -186,25 +181,22 @@ with tab_edit:
                     disabled=not sure,
                     icon=":material/person_off:",
                 ):
-                    try:
-                        with db_session() as s:
-                            users.set_active(s, me, u.id, False)
+                    ok, _ = run_action(users.set_active, me, u.id, False)
+                    if ok:
                         _done(t("users.deactivated", username=plain(u.username)))
-                    except UserError as e:
-                        _errors(e)
             elif st.button(t("users.reactivate"), key=f"{k}_reactivate", icon=":material/person_check:"):
-                with db_session() as s:
-                    users.set_active(s, me, u.id, True)
-                _done(t("users.reactivated", username=plain(u.username)))
+                ok, _ = run_action(users.set_active, me, u.id, True)
+                if ok:
+                    _done(t("users.reactivated", username=plain(u.username)))
         with b:
             if (
                 u.locked_until is not None
                 and u.locked_until > clock.now()
                 and st.button(t("users.unlock"), key=f"{k}_unlock", icon=":material/lock_open:")
             ):
-                with db_session() as s:
-                    users.unlock(s, me, u.id)
-                _done(t("users.unlocked", username=plain(u.username)))
+                ok, _ = run_action(users.unlock, me, u.id)
+                if ok:
+                    _done(t("users.unlocked", username=plain(u.username)))
         with c, st.form(f"{k}_reset_form", border=True):
             st.markdown(f"**{t('users.reset')}**")
             pw1 = st.text_input(
@@ -218,12 +210,9 @@ with tab_edit:
                 if pw1 != pw2:
                     st.error(t("users.password_mismatch"))
                 else:
-                    try:
-                        with db_session() as s:
-                            users.reset_password(s, me, u.id, pw1)
+                    ok, _ = run_action(users.reset_password, me, u.id, pw1)
+                    if ok:
                         _done(t("users.reset_done", username=plain(u.username)))
-                    except UserError as e:
-                        _errors(e)
 
 # ---- create ----
 with tab_new:
@@ -253,13 +242,14 @@ with tab_new:
         elif pw1 != pw2:
             st.error(t("users.password_mismatch"))
         else:
-            try:
-                with db_session() as s:
-                    users.create_user(
-                        s, me, username, pw1, UserInput(name, role, phone=phone, sso_subject=subject, **scope)
-                    )
+            ok, _ = run_action(
+                users.create_user,
+                me,
+                username,
+                pw1,
+                UserInput(name, role, phone=phone, sso_subject=subject, **scope),
+            )
+            if ok:
                 for key in ("un_username", "un_name", "un_role", "un_phone", "un_sso", "un_pw1", "un_pw2"):
                     st.session_state.pop(key, None)
                 _done(t("users.created", username=plain(username.strip())))
-            except UserError as e:
-                _errors(e)

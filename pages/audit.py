@@ -13,13 +13,14 @@ from dashboard.admin import audit
 from dashboard.admin.audit import AuditFilters
 from dashboard.i18n import current_lang, has, t
 from dashboard.io import exports
+from dashboard.kernel.policy import may
 from dashboard.ui.common import actor, db_session, page_title
 
 PAGE_SIZE = 50
 OUTCOMES = ["ok", "failed", "locked", "inactive", "denied", "unmasked"]
 
 me = actor()
-if me.role not in audit.AUDIT_READER_ROLES:
+if not may(me, "audit.read"):
     st.error(t("audit.forbidden"))
     st.stop()
 

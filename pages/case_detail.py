@@ -8,13 +8,16 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import clock
-from dashboard.cases import commands as cases
-from dashboard.cases import sla
-from dashboard.cases.commands import CaseDetail
+from dashboard.cases import ageing
+from dashboard.cases import change as case_change
+from dashboard.cases import intake as case_intake
+from dashboard.cases import view as case_view
+from dashboard.cases.view import CaseDetail
 from dashboard.i18n import label, t
 from dashboard.kernel import privacy
 from dashboard.ui import cases as ui
 from dashboard.ui.common import actor, db_session, page_title, plain
+from dashboard.ui.errors import run_action
 from models.enums import ACTIVE_STATUSES, OPEN_STATUSES
 
 me = actor()
@@ -37,11 +40,11 @@ if url_number != number:
 
 now = clock.now()
 with st.spinner(t("app.loading")), db_session() as s:
-    case_id = cases.find_case_id(s, me, number)
-    detail = cases.case_detail(s, me, case_id) if case_id is not None else None
-    events = cases.timeline(s, me, case_id) if detail is not None else []
+    case_id = case_view.find_case_id(s, me, number)
+    detail = case_view.case_detail(s, me, case_id) if case_id is not None else None
+    events = case_view.timeline(s, me, case_id) if detail is not None else []
     duplicates = (
-        cases.find_duplicates(
+        case_intake.find_duplicates(
             s, me, detail.category_id, detail.lon, detail.lat, detail.reported_at, exclude_id=detail.id
         )  # fmt: skip
         if detail is not None and detail.status in OPEN_STATUSES and detail.duplicate_of_id is None
@@ -54,7 +57,7 @@ d: CaseDetail = detail
 
 # ---------------------------------------------------------------- header
 running = d.status in ACTIVE_STATUSES
-colour = sla.ageing(now, d.warn_at, d.due_at, d.black_at, closed=not running)
+colour = ageing.colour_at(now, d.warn_at, d.due_at, d.black_at, closed=not running)
 st.subheader(f"{d.number} · {plain(d.title)}")
 badges = [f":blue-badge[{label('status', d.status)}]", ui.ageing_badge(colour.value if colour else None),
           f":gray-badge[{label('priority', d.priority)}]"]  # fmt: skip
@@ -69,7 +72,7 @@ if d.duplicate_of:
         st.switch_page(ui.CASE_PAGE, query_params={"case": d.duplicate_of})
 
 # ---------------------------------------------------------------- actions
-allowed = cases.allowed_actions(me, d.state)
+allowed = case_change.allowed_actions(me, d.state)
 ui.action_buttons(d, me, allowed)
 if "resolve" not in allowed and d.status.value == "in_progress" and d.state.pending_escalations:
     st.caption(t("case.waiting_departments", count=len(d.state.pending_escalations)))
@@ -93,10 +96,10 @@ with left:
     _field("case.address", d.address if revealed else privacy.mask_address(d.address))
     if privacy.can_reveal(me, "case") and not revealed and (d.reporter_name or d.reporter_phone or d.address):
         if left.button(t("app.show_pii"), key="show_pii", icon=":material/visibility:"):
-            with db_session() as s:
-                privacy.reveal(s, me, "case", d.number)
-            st.session_state[f"pii_{d.id}"] = True
-            st.rerun()
+            ok, _ = run_action(privacy.reveal, me, "case", d.number)
+            if ok:
+                st.session_state[f"pii_{d.id}"] = True
+                st.rerun()
     elif revealed:
         left.caption(t("app.pii_shown"))
     _field("case.category", f"{d.category_code} {ui.category_name(d.category_zh, d.category_en)}")

@@ -9,11 +9,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.i18n import current_lang, label, t
-from dashboard.kernel.scope import ScopeError
+from dashboard.kernel.formatting import pct
+from dashboard.kernel.policy import may
 from dashboard.ui import volunteers as ui
-from dashboard.ui.common import actor, db_session, page_link, page_title, pct
-from dashboard.volunteers import registry as vol
-from models.enums import POPULATION_FIELDS
+from dashboard.ui.common import actor, db_session, page_link, page_title
+from dashboard.ui.errors import run_action
+from dashboard.volunteers import need
 
 GAP_ROWS = 30
 KEY = "volcov"
@@ -34,16 +35,16 @@ by_skill: pd.DataFrame = data["skills"]
 if cells.empty:
     st.info(t("vol.no_rules"))
 else:
-    need, covered = int(cells["need"].sum()), int(cells["covered"].sum())
+    total_need, covered = int(cells["need"].sum()), int(cells["covered"].sum())
     grid_totals = cells.groupby("grid_id").agg(need=("need", "sum"), gap=("gap", "sum"))
     k1, k2, k3, k4, k5 = st.columns(5)
-    k1.metric(t("vol.total_need"), f"{need:,}", border=True)
+    k1.metric(t("vol.total_need"), f"{total_need:,}", border=True)
     k2.metric(
         t("vol.total_supply"), f"{int(cells['supply'].sum()):,}", border=True, help=t("vol.supply_help")
     )
     k3.metric(
         t("vol.coverage_total"),
-        pct(covered / need if need else None),
+        pct(covered / total_need if total_need else None),
         border=True,
         help=t("vol.coverage_help"),
     )
@@ -107,7 +108,7 @@ else:
     left, right = st.columns([3, 2])
     with left.container(key=f"{KEY}_gap_box"):
         st.subheader(t("vol.gap_list"))
-        gaps = vol.gap_list(shown)
+        gaps = need.gap_list(shown)
         if gaps.empty:
             st.success(t("vol.no_gaps"))
         else:
@@ -202,7 +203,7 @@ else:
             },
         )
     with tab_grid:
-        per_grid = vol.grid_totals(cells)
+        per_grid = need.grid_totals(cells)
         st.dataframe(
             pd.DataFrame(
                 {
@@ -229,25 +230,23 @@ else:
 
 # ---------------------------------------------------------------- need rules (one editable table)
 st.subheader(t("vol.rules"))
-editable = me.role in vol.RULE_EDIT_ROLES
-st.caption(t("vol.rules_help", fields=", ".join(["households", "residents", *POPULATION_FIELDS])))
+editable = may(me, "volunteer.edit_rules")
+st.caption(t("vol.rules_help", fields=", ".join(need.BASIS_FIELDS)))
 with st.expander(t("vol.fields_legend")):
     st.dataframe(
         pd.DataFrame(
             {
-                t("vol.field", LANG): ["households", "residents", *POPULATION_FIELDS],
-                t("vol.meaning", LANG): [
-                    label("population", f, LANG) for f in ["households", "residents", *POPULATION_FIELDS]
-                ],
+                t("vol.field", LANG): list(need.BASIS_FIELDS),
+                t("vol.meaning", LANG): [label("population", f, LANG) for f in need.BASIS_FIELDS],
             }
         ),
         hide_index=True,
         width="stretch",
     )
 with db_session() as s:
-    rules = vol.need_rules(s)
+    rules = need.need_rules(s)
 nonce = st.session_state.get(f"{KEY}_rules_nonce", 0)
-table = rules[vol.RULE_COLUMNS].copy() if not rules.empty else pd.DataFrame(columns=vol.RULE_COLUMNS)
+table = rules[need.RULE_COLUMNS].copy() if not rules.empty else pd.DataFrame(columns=need.RULE_COLUMNS)
 table["id"] = table["id"].astype("Int64")
 edited = st.data_editor(
     table,
@@ -294,14 +293,8 @@ if editable:
                     for k, v in rec.items()
                 }
             )
-        try:
-            with db_session() as s:
-                changes = vol.save_need_rules(s, me, rows)
-        except vol.InvalidInput as exc:
-            ui.show_problems(exc)
-        except ScopeError as exc:
-            ui.show_scope_error(exc)
-        else:
+        ok, changes = run_action(need.save_need_rules, me, rows)
+        if ok:
             st.session_state[f"{KEY}_flash"] = t(
                 "vol.rules_saved", added=changes.added, updated=changes.updated, removed=changes.removed
             )

@@ -7,13 +7,15 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import clock
-from dashboard.cases import commands as cases
+from dashboard.cases import change as case_change
 from dashboard.cases import queue
+from dashboard.cases import view as case_view
 from dashboard.cases.queue import QueueFilters
 from dashboard.i18n import label, t
+from dashboard.kernel.formatting import pct
 from dashboard.reporting import kpi
 from dashboard.ui import cases as ui
-from dashboard.ui.common import actor, db_session, page_title, pct
+from dashboard.ui.common import actor, db_session, page_title
 from models.enums import ACTIVE_STATUSES, Role
 
 me = actor()
@@ -122,11 +124,11 @@ else:
 # ---------------------------------------------------------------- the chosen case: report back, work it
 if chosen is not None:
     with db_session() as s:
-        detail = cases.case_detail(s, me, chosen)
+        detail = case_view.case_detail(s, me, chosen)
     if detail is not None:
         st.divider()
         st.markdown(f"**{detail.number}** · {label('status', detail.status)}")
         st.text(detail.title)
-        ui.action_buttons(detail, me, cases.allowed_actions(me, detail.state))
+        ui.action_buttons(detail, me, case_change.allowed_actions(me, detail.state))
         if st.button(t("case.open_case", number=detail.number), key="dq_open", icon=":material/open_in_new:"):
             st.switch_page(ui.CASE_PAGE, query_params={"case": detail.number})

@@ -13,10 +13,11 @@ from dashboard import clock
 from dashboard.admin.settings import cached_setting
 from dashboard.config import get_settings
 from dashboard.i18n import t
+from dashboard.kernel.formatting import pct
 from dashboard.kernel.scope import Actor
-from dashboard.territory import field
+from dashboard.territory import supervision
 from dashboard.ui import cases as case_ui
-from dashboard.ui.common import actor, db_session, page_title, pct, plain
+from dashboard.ui.common import actor, db_session, page_title, plain
 
 me = actor()
 url = get_settings().database_url
@@ -30,7 +31,9 @@ def _overview(
     me: Actor, url: str, weeks: int, days: int, community_id: int | None, at: datetime
 ) -> pd.DataFrame:
     with db_session() as s:
-        return field.field_overview(s, me, weeks=weeks, window_days=days, community_id=community_id, now=at)
+        return supervision.field_overview(
+            s, me, weeks=weeks, window_days=days, community_id=community_id, now=at
+        )
 
 
 look = case_ui.current_lookups()
@@ -77,9 +80,9 @@ if not quiet.empty:
         reasons = []
         if row.blind:
             reasons.append(t("field.r_blind", days=DAYS))
-        if (row.coverage if row.coverage == row.coverage else 0) < field.QUIET_COVERAGE:
+        if (row.coverage if row.coverage == row.coverage else 0) < supervision.QUIET_COVERAGE:
             reasons.append(t("field.r_coverage", share=pct(row.coverage, 0)))
-        if row.visits_per_week < field.QUIET_VISITS_PER_WEEK:
+        if row.visits_per_week < supervision.QUIET_VISITS_PER_WEEK:
             reasons.append(t("field.r_visits", n=f"{row.visits_per_week:.1f}"))
         last = (
             t("field.r_last", days=int(row.days_since_visit))
@@ -93,8 +96,8 @@ if not quiet.empty:
 st.caption(
     t(
         "field.quiet_rule",
-        coverage=pct(field.QUIET_COVERAGE, 0),
-        visits=field.QUIET_VISITS_PER_WEEK,
+        coverage=pct(supervision.QUIET_COVERAGE, 0),
+        visits=supervision.QUIET_VISITS_PER_WEEK,
         days=DAYS,
     )
 )

@@ -7,11 +7,13 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import clock
-from dashboard.cases import commands as cases
-from dashboard.cases.commands import CaseError, InvalidInput, NewCase
+from dashboard.cases import intake as case_intake
+from dashboard.cases.intake import ADDRESS_MAX, DESCRIPTION_MAX, NAME_MAX, TITLE_MAX, NewCase
 from dashboard.i18n import label, t
+from dashboard.kernel.errors import DomainError
 from dashboard.ui import cases as ui
 from dashboard.ui.common import actor, db_session, page_title
+from dashboard.ui.errors import run_action, show_error
 from models.enums import CaseSource, Priority, Role
 
 me = actor()
@@ -42,9 +44,9 @@ with st.form(f"intake_form_{form_no}", border=True):
                             format_func=CATS.get, placeholder=t("intake.choose"))  # fmt: skip
     source = st.selectbox(t("casefield.source") + " *", SOURCES, key=k + "source",
                           format_func=lambda v: label("source", v))  # fmt: skip
-    title = st.text_input(t("casefield.title") + " *", key=k + "title", max_chars=cases.TITLE_MAX,
+    title = st.text_input(t("casefield.title") + " *", key=k + "title", max_chars=TITLE_MAX,
                           placeholder=t("intake.title_hint"))  # fmt: skip
-    description = st.text_area(t("casefield.description"), key=k + "description", max_chars=cases.DESCRIPTION_MAX,
+    description = st.text_area(t("casefield.description"), key=k + "description", max_chars=DESCRIPTION_MAX,
                                height=110)  # fmt: skip
     grid_options: list[int | None] = [None, *GRIDS]
     grid = st.selectbox(t("casefield.grid"), grid_options, key=k + "grid",
@@ -55,9 +57,9 @@ with st.form(f"intake_form_{form_no}", border=True):
                           key=k + "lon", placeholder="118.280000")  # fmt: skip
     lat = c2.number_input(t("intake.lat"), value=None, min_value=-90.0, max_value=90.0, format="%.6f",
                           key=k + "lat", placeholder="33.960000")  # fmt: skip
-    address = st.text_input(t("casefield.address"), key=k + "address", max_chars=cases.ADDRESS_MAX)
+    address = st.text_input(t("casefield.address"), key=k + "address", max_chars=ADDRESS_MAX)
     anonymous = st.checkbox(t("casefield.anonymous"), key=k + "anonymous")
-    name = st.text_input(t("casefield.reporter_name"), key=k + "name", max_chars=cases.NAME_MAX)
+    name = st.text_input(t("casefield.reporter_name"), key=k + "name", max_chars=NAME_MAX)
     phone = st.text_input(
         t("casefield.reporter_phone"), key=k + "phone", max_chars=20, placeholder="13812345678"
     )
@@ -73,11 +75,8 @@ with st.form(f"intake_form_{form_no}", border=True):
 
 
 def _save(data: NewCase) -> None:
-    try:
-        with db_session() as s:
-            ref = cases.create_case(s, me, data)
-    except CaseError as err:
-        st.error(ui.error_text(err), icon=":material/error:")
+    ok, ref = run_action(case_intake.create_case, me, data)
+    if not ok:
         return
     st.session_state.pop("intake_pending", None)
     st.session_state["intake_saved"] = ref.number
@@ -105,13 +104,10 @@ if submitted:
     )
     try:
         with db_session() as s:
-            clean = cases.validate_new_case(s, me, data)
-            hints = cases.find_duplicates(s, me, clean.category_id, clean.lon, clean.lat, clock.now())  # type: ignore[arg-type]
-    except InvalidInput as err:
-        ui.show_problems(err)
-        hints = None
-    except CaseError as err:
-        st.error(ui.error_text(err), icon=":material/error:")
+            clean = case_intake.validate_new_case(s, me, data)
+            hints = case_intake.find_duplicates(s, me, clean.category_id, clean.lon, clean.lat, clock.now())  # type: ignore[arg-type]
+    except DomainError as err:
+        show_error(err)
         hints = None
     if hints == []:
         _save(data)

@@ -1,7 +1,7 @@
-"""Grid map: communities and grids coloured by a figure, drill-down by click, case layer, grid profile.
+"""Grid map: communities and grids coloured by a figure, drill-down by click, case layer, the grid panel.
 
 The view lives in the URL (``?community=XL-03&grid=XL-03-07&figure=overdue_now&period=30d``) so it can
-be shared. Boundaries come from the database; figures from kpi.py and volunteers.py via services/maps.py.
+be shared. Boundaries come from the database; figures from kpi.py and volunteers via territory/map_values.py.
 """
 
 from __future__ import annotations
@@ -15,19 +15,22 @@ from dashboard import clock
 from dashboard.admin.settings import cached_setting
 from dashboard.config import get_settings
 from dashboard.i18n import current_lang, label, t
+from dashboard.kernel.formatting import pct
+from dashboard.kernel.policy import may
 from dashboard.kernel.scope import Actor
-from dashboard.territory import maps
-from dashboard.ui.common import actor, db_session, page_link, page_title, pct, plain
+from dashboard.territory import areas, grid_panel, map_figures, map_scene, map_values
+from dashboard.ui.common import actor, db_session, page_link, page_title, plain
 from dashboard.ui.maps import legend, scene_deck
+from dashboard.ui.volunteers import skill_label
 from models.enums import Role
 
 MAP_HEIGHT = 600
 
 
 @st.cache_data(ttl=600, max_entries=256, show_spinner=False)
-def _territory(me: Actor, url: str) -> maps.Territory:
+def _territory(me: Actor, url: str) -> areas.Territory:
     with db_session() as s:
-        return maps.load_territory(s, me)
+        return areas.load_territory(s, me)
 
 
 @st.cache_data(ttl=60, max_entries=128, show_spinner=False)
@@ -37,12 +40,12 @@ def _values(
     now = clock.now()
     territory = _territory(me, url)
     with db_session() as s:
-        cells = maps.coverage_cells(s, me, now)  # shared by both levels
-        grids = maps.grid_values(
-            s, me, maps.period_for(period, now), blind_days=blind_days, now=now, cells=cells
+        cells = map_values.coverage_cells(s, me, now)  # shared by both levels
+        grids = map_values.grid_values(
+            s, me, map_figures.period_for(period, now), blind_days=blind_days, now=now, cells=cells
         )
-        communities = maps.community_values(
-            s, me, maps.period_for(period, now), grids, territory, now=now, cells=cells
+        communities = map_values.community_values(
+            s, me, map_figures.period_for(period, now), grids, territory, now=now, cells=cells
         )
     return grids, communities
 
@@ -52,18 +55,18 @@ def _points(
     me: Actor, url: str, community_id: int, grid_id: int | None, minute: str, lang: str
 ) -> list[dict]:
     with db_session() as s:
-        return maps.case_points(s, me, community_id=community_id, grid_id=grid_id, lang=lang)
+        return map_values.case_points(s, me, community_id=community_id, grid_id=grid_id, lang=lang)
 
 
 @st.cache_data(ttl=60, max_entries=128, show_spinner=False)
-def _profile(
+def _panel(
     me: Actor, url: str, grid: str, period: str, minute: str, blind_days: int, lang: str
-) -> maps.GridProfile | None:
+) -> grid_panel.GridPanel | None:
     now = clock.now()
     grids, _ = _values(me, url, period, minute, blind_days)
     with db_session() as s:
-        return maps.grid_profile(
-            s, me, _territory(me, url), grid, maps.period_for(period, now), grids, now=now, lang=lang
+        return grid_panel.grid_panel(
+            s, me, _territory(me, url), grid, map_figures.period_for(period, now), grids, now=now, lang=lang
         )
 
 
@@ -95,9 +98,9 @@ def _table(df: pd.DataFrame, **kwargs: Any) -> None:
     st.dataframe(df, hide_index=True, width="stretch", **kwargs)
 
 
-def _ranking_panel(scene: maps.MapScene, title_key: str) -> None:
-    rank = maps.ranking(scene.areas, scene.figure)
-    st.markdown(f"**{t(title_key, figure=maps.figure_label(scene.figure))}**")
+def _ranking_panel(scene: map_scene.MapScene, title_key: str) -> None:
+    rank = map_scene.ranking(scene.areas, scene.figure)
+    st.markdown(f"**{t(title_key, figure=map_figures.figure_label(scene.figure))}**")
     if rank.empty:
         st.info(t("app.nothing"))
     else:
@@ -106,7 +109,7 @@ def _ranking_panel(scene: maps.MapScene, title_key: str) -> None:
                 {
                     t("map.profile.area"): rank["name"],
                     t("map.profile.code"): rank["code"],
-                    maps.figure_label(scene.figure): rank["text"],
+                    map_figures.figure_label(scene.figure): rank["text"],
                 }
             )
         )
@@ -117,20 +120,20 @@ def _summary(values: pd.Series | None) -> None:
     if values is None:
         return
     c1, c2 = st.columns(2)
-    if me.role in maps.CASE_ROLES:
+    if may(me, "case.browse"):
         c1.metric(t("map.fig.open_now"), f"{int(values.get('open_now') or 0):,}", border=True)
         c2.metric(t("map.fig.overdue_now"), f"{int(values.get('overdue_now') or 0):,}", border=True)
     c1.metric(label("population", "households"), f"{int(values.get('pop_households') or 0):,}", border=True)
     c2.metric(label("population", "residents"), f"{int(values.get('pop_residents') or 0):,}", border=True)
 
 
-def _grid_profile(p: maps.GridProfile) -> None:
+def _show_grid_panel(p: grid_panel.GridPanel) -> None:
     st.subheader(plain(p.name))
     st.caption(f"{p.code} · {plain(p.community_name)}")
     st.markdown(f"{t('map.profile.worker')}：{plain(p.worker) if p.worker else t('map.profile.no_worker')}")
     v = p.values
     c1, c2 = st.columns(2)
-    if me.role in maps.CASE_ROLES:
+    if may(me, "case.browse"):
         c1.metric(t("map.fig.open_now"), f"{int(v.get('open_now') or 0):,}", border=True)
         c2.metric(t("map.fig.overdue_now"), f"{int(v.get('overdue_now') or 0):,}", border=True)
     c1.metric(label("population", "households"), f"{p.population.get('households', 0):,}", border=True)
@@ -141,12 +144,12 @@ def _grid_profile(p: maps.GridProfile) -> None:
             "map.profile.last_visit",
             at=last,
             n=p.visits_30d,
-            days=maps.format_value("days_since", v.get("days_since")),
+            days=map_figures.format_value("days_since", v.get("days_since")),
         )
     )
     tabs = st.tabs([t("map.profile.tab_cases"), t("map.profile.tab_people"), t("map.profile.tab_volunteers")])
     with tabs[0]:
-        if me.role not in maps.CASE_ROLES:
+        if not may(me, "case.browse"):
             st.info(t("map.profile.no_case_access"))
         else:
             st.markdown(f"**{t('map.profile.compare')}**")
@@ -186,13 +189,13 @@ def _grid_profile(p: maps.GridProfile) -> None:
         _table(
             pd.DataFrame(
                 {
-                    t("map.profile.group"): [maps.figure_label(f"pop_{k}") for k in groups],
+                    t("map.profile.group"): [map_figures.figure_label(f"pop_{k}") for k in groups],
                     t("map.profile.count"): [p.population[k] for k in groups],
                 }
             )
         )
     with tabs[2]:
-        st.metric(t("map.fig.coverage"), maps.format_value("coverage", v.get("coverage")), border=True)
+        st.metric(t("map.fig.coverage"), map_figures.format_value("coverage", v.get("coverage")), border=True)
         if p.volunteers.empty:
             st.info(t("map.profile.no_need"))
         else:
@@ -200,7 +203,7 @@ def _grid_profile(p: maps.GridProfile) -> None:
             _table(
                 pd.DataFrame(
                     {
-                        t("map.profile.skill"): [maps.skill_label(s, lang) for s in vol["skill"]],
+                        t("map.profile.skill"): [skill_label(s) for s in vol["skill"]],
                         t("map.profile.need"): vol["need"],
                         t("map.profile.supply"): vol["supply"],
                         t("map.profile.gap"): vol["gap"],
@@ -225,7 +228,7 @@ blind_days = int(cached_setting("blind_spot_days", url))
 lang = current_lang()
 page_title("map.title")
 territory = _territory(scope, url)
-allowed = maps.figures_for(me)
+allowed = map_figures.figures_for(me)
 qp = st.query_params
 first = "map_figure" not in st.session_state
 if first:
@@ -233,10 +236,10 @@ if first:
     st.session_state["map_figure"] = (
         wanted
         if wanted in allowed
-        else (maps.DEFAULT_FIGURE if maps.DEFAULT_FIGURE in allowed else "coverage")
+        else (map_figures.DEFAULT_FIGURE if map_figures.DEFAULT_FIGURE in allowed else "coverage")
     )
     wanted = qp.get("period")
-    st.session_state["map_period"] = wanted if wanted in maps.PERIODS else maps.DEFAULT_PERIOD
+    st.session_state["map_period"] = wanted if wanted in map_figures.PERIODS else map_figures.DEFAULT_PERIOD
     st.session_state["map_unit"] = "grid" if qp.get("unit") == "grid" else "community"
     if not qp.get("community") and not qp.get("grid"):
         own = territory.grid(next((g.code for g in territory.grids if g.id == me.grid_id), None))
@@ -267,10 +270,10 @@ if (qp.get("community"), qp.get("grid")) != (
     _go(community_area.code if community_area else None, grid_area.code if grid_area else None)
 
 c1, c2, c3 = st.columns([2, 1.3, 1.3])
-figure = c1.selectbox(t("map.figure"), allowed, key="map_figure", format_func=maps.figure_label)
+figure = c1.selectbox(t("map.figure"), allowed, key="map_figure", format_func=map_figures.figure_label)
 period = c2.selectbox(
     t("map.period"),
-    maps.PERIODS,
+    map_figures.PERIODS,
     key="map_period",
     format_func=lambda p: t(f"map.periods.{p}"),
     help=t("map.period_help"),
@@ -328,9 +331,9 @@ with st.container(horizontal=True, vertical_alignment="center", gap="small", key
 minute = clock.now().strftime("%Y-%m-%d %H:%M")
 grid_vals, community_vals = _values(scope, url, period, minute, blind_days)
 points: list[dict] = []
-if community_area is not None and me.role in maps.CASE_ROLES:
+if community_area is not None and may(me, "case.browse"):
     points = _points(scope, url, community_area.id, grid_area.id if grid_area else None, minute, lang)
-scene = maps.build_scene(
+scene = map_scene.build_scene(
     territory,
     grid_vals,
     community_vals,
@@ -352,7 +355,7 @@ with left:
         selection_mode="single-object",
         key=f"map_{st.session_state.get('map_nonce', 0)}",
         height=MAP_HEIGHT,
-        alt=t("map.alt", figure=maps.figure_label(figure)),
+        alt=t("map.alt", figure=map_figures.figure_label(figure)),
     )
     in_view = [
         g.id
@@ -377,11 +380,11 @@ if target is not None:
 
 with right:
     if level == "grid" and grid_area is not None:
-        profile = _profile(scope, url, grid_area.code, period, minute, blind_days, lang)
-        if profile is None:
+        panel = _panel(scope, url, grid_area.code, period, minute, blind_days, lang)
+        if panel is None:
             st.warning(t("map.not_in_scope", code=plain(grid_area.code)))
         else:
-            _grid_profile(profile)
+            _show_grid_panel(panel)
     elif level == "community" and community_area is not None:
         st.subheader(plain(community_area.name))
         st.caption(community_area.code)

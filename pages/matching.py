@@ -11,10 +11,11 @@ import streamlit as st
 
 from dashboard import clock
 from dashboard.i18n import current_lang, label, t
-from dashboard.kernel.scope import ScopeError
+from dashboard.kernel.errors import DomainError
 from dashboard.ui import volunteers as ui
 from dashboard.ui.common import actor, db_session, page_link, page_title, plain
-from dashboard.volunteers import registry as vol
+from dashboard.ui.errors import run_action, show_error
+from dashboard.volunteers import hours, matching, registry
 
 KEY = "volmatch"
 LIMIT = 20
@@ -39,12 +40,12 @@ if st.session_state.get(f"{KEY}_qp") != qp_state:
     elif grid_qp:
         st.session_state[f"{KEY}_mode"] = "need"
         with db_session() as s:
-            st.session_state[f"{KEY}_grid"] = vol.grid_by_code(s, me, grid_qp)
+            st.session_state[f"{KEY}_grid"] = registry.grid_by_code(s, me, grid_qp)
         if skill_qp in ui.SKILL_OPTIONS:
             st.session_state[f"{KEY}_skills"] = [skill_qp]
 
 with db_session() as s:
-    sees_cases = vol.sees_cases(s, me)
+    sees_cases = matching.sees_cases(s, me)
 modes = ["case", "need"] if sees_cases else ["need"]
 if st.session_state.get(f"{KEY}_mode") not in modes:
     st.session_state[f"{KEY}_mode"] = modes[0]
@@ -62,7 +63,7 @@ if not sees_cases:
 
 target_grid: int | None = None
 skills: list[str] = []
-found: vol.CaseForMatching | None = None
+found: matching.CaseForMatching | None = None
 if mode == "case":
     number = st.text_input(
         t("vol.case_number"), key=f"{KEY}_case", max_chars=24, placeholder="XL20260101-0001"
@@ -71,7 +72,7 @@ if mode == "case":
         st.info(t("vol.enter_case"))
         st.stop()
     with db_session() as s:
-        found = vol.case_for_matching(s, me, number)
+        found = matching.case_for_matching(s, me, number)
     if found is None:
         st.warning(t("vol.case_not_visible", number=number))
         st.stop()
@@ -125,11 +126,11 @@ if not skills:
 exclude = list(found.assigned) if found else []
 try:
     with db_session() as s:
-        candidates = vol.match_volunteers(
+        candidates = matching.match_volunteers(
             s, me, grid_id=int(target_grid), skills=skills, exclude=exclude, limit=LIMIT
         )
-except ScopeError as exc:
-    ui.show_scope_error(exc)
+except DomainError as exc:
+    show_error(exc)
     st.stop()
 
 st.subheader(t("vol.candidates"))
@@ -200,7 +201,7 @@ if plan:
     plan_hours = p3.number_input(
         t("vol.hours_col"),
         min_value=0.5,
-        max_value=vol.MAX_RECORD_HOURS,
+        max_value=hours.MAX_RECORD_HOURS,
         value=2.0,
         step=0.5,
         key=f"{KEY}_plan_hours",
@@ -213,23 +214,17 @@ if st.button(
     icon=":material/person_add:",
     disabled=pick is None,
 ):
-    try:
-        with db_session() as s:
-            vol.assign_volunteer(
-                s,
-                me,
-                case_id=found.id,
-                volunteer_id=int(pick),
-                skill=skill,
-                expected_version=found.version,
-                plan_start=plan_start,
-                plan_hours=plan_hours,
-            )
-    except vol.InvalidInput as exc:
-        ui.show_problems(exc)
-    except ScopeError as exc:
-        ui.show_scope_error(exc)
-    else:
+    ok, _ = run_action(
+        matching.assign_volunteer,
+        me,
+        case_id=found.id,
+        volunteer_id=int(pick),
+        skill=skill,
+        expected_version=found.version,
+        plan_start=plan_start,
+        plan_hours=plan_hours,
+    )
+    if ok:
         st.session_state[f"{KEY}_flash"] = t("vol.assigned", name=labels[int(pick)], number=found.number)
         ui.data_changed()
         st.rerun()

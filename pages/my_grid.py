@@ -9,11 +9,13 @@ import streamlit as st
 
 from dashboard import clock
 from dashboard.i18n import t
-from dashboard.territory import field
-from dashboard.territory.field import FieldError
+from dashboard.kernel.errors import DomainError
+from dashboard.kernel.formatting import pct, points_delta
+from dashboard.territory import my_grid, todo_list, visits
 from dashboard.ui import cases as case_ui
 from dashboard.ui import field as ui
-from dashboard.ui.common import actor, db_session, page_title, pct, plain, points
+from dashboard.ui.common import actor, db_session, page_title, plain
+from dashboard.ui.errors import show_error
 from dashboard.ui.volunteers import skill_label
 
 me = actor()
@@ -21,12 +23,12 @@ ui.phone_css()
 now = clock.now()
 try:
     data = ui.current_glance(me)
-except FieldError as err:
+except DomainError as err:
     page_title("field.my_grid")
-    st.warning(t(err.key), icon=":material/info:")
+    show_error(err)
     st.stop()
-profile: field.GridProfile = data["profile"]
-page_title("field.my_grid", f"{profile.code} {profile.name} · {profile.community}")
+activity: my_grid.GridActivity = data["activity"]
+page_title("field.my_grid", f"{activity.code} {activity.name} · {activity.community}")
 case_ui.flash()
 
 with st.container(horizontal=True, gap="small", key="my_grid_go"):
@@ -41,7 +43,7 @@ with st.container(horizontal=True, gap="small", key="my_grid_go"):
         st.switch_page(ui.QUICK_INTAKE)
 
 with db_session() as s:
-    todo = field.todo(s, me, now)
+    todo = todo_list.todo(s, me, now)
 
 ui.metric_row(
     [
@@ -73,11 +75,11 @@ ui.open_todo_dialog(me)
 
 # ---------------------------------------------------------------- my grid at a glance
 st.subheader(t("field.glance"))
-rates: field.RateComparison = data["rates"]
+rates: my_grid.RateComparison = data["rates"]
 
 
 def _vs(mine: float | None, theirs: float | None) -> str | None:
-    delta = points(None if mine is None or theirs is None else mine - theirs)
+    delta = points_delta(None if mine is None or theirs is None else mine - theirs)
     return t("field.vs_community", delta=delta) if delta else None
 
 
@@ -104,19 +106,23 @@ st.caption(
 
 with st.container(border=True, key="my_grid_activity"):
     st.markdown(f"**{t('field.activity')}**")
-    if profile.blind:
-        st.error(t("field.blind_now", days=profile.blind_days), icon=":material/visibility_off:")
+    if activity.blind:
+        st.error(t("field.blind_now", days=activity.blind_days), icon=":material/visibility_off:")
     st.markdown(
         t(
             "field.activity_line",
-            week=profile.visits_7d,
-            month=profile.visits_window,
-            households=profile.households_visited_window,
-            days=profile.blind_days,
+            week=activity.visits_7d,
+            month=activity.visits_window,
+            households=activity.households_visited_window,
+            days=activity.blind_days,
         )
     )
     st.caption(
-        t("field.last_activity", visit=ui.fmt_dt(profile.last_visit_at), case=ui.fmt_dt(profile.last_case_at))
+        t(
+            "field.last_activity",
+            visit=ui.fmt_dt(activity.last_visit_at),
+            case=ui.fmt_dt(activity.last_case_at),
+        )
     )
 
 with st.container(border=True, key="my_grid_population"):
@@ -124,12 +130,12 @@ with st.container(border=True, key="my_grid_population"):
     st.markdown(
         t(
             "field.population_line",
-            households=profile.households,
-            residents=profile.residents,
-            actual=profile.actual_residents,
+            households=activity.households,
+            residents=activity.residents,
+            actual=activity.actual_residents,
         )
     )
-    groups = [(ui.group_label(g), profile.population.get(g, 0)) for g in field.VISIT_GROUPS]
+    groups = [(ui.group_label(g), activity.population.get(g, 0)) for g in visits.VISIT_GROUPS]
     st.markdown("\n".join(f"- {name}　**{n}**" for name, n in groups if n))
 
 buildings = data["buildings"]
@@ -137,9 +143,11 @@ with st.container(border=True, key="my_grid_buildings"):
     st.markdown(f"**{t('field.buildings_title', count=len(buildings))}**")
     due = buildings[buildings["due"]]
     if due.empty:
-        st.success(t("field.all_reached", days=profile.blind_days), icon=":material/check_circle:")
+        st.success(t("field.all_reached", days=activity.blind_days), icon=":material/check_circle:")
     else:
-        st.warning(t("field.not_reached", count=len(due), days=profile.blind_days), icon=":material/warning:")
+        st.warning(
+            t("field.not_reached", count=len(due), days=activity.blind_days), icon=":material/warning:"
+        )
     for i, row in enumerate(buildings.itertuples()):
         if i == 5:
             st.caption(t("field.more_buildings", count=len(buildings) - 5))
@@ -160,7 +168,7 @@ with st.container(border=True, key="my_grid_buildings"):
                 days = None if row.days_since != row.days_since else row.days_since
                 st.markdown(
                     f"{':red-badge' if row.due else ':green-badge'}[{ui.days_text(days)}] {plain(row.name)} · "
-                    f"{t('field.households', n=row.households)} · {t('field.visits_n', n=row.visits, days=profile.blind_days)}"
+                    f"{t('field.households', n=row.households)} · {t('field.visits_n', n=row.visits, days=activity.blind_days)}"
                 )
 
 vols = data["volunteers"]

@@ -11,10 +11,11 @@ import streamlit as st
 from dashboard import clock
 from dashboard.config import get_settings
 from dashboard.i18n import t
+from dashboard.kernel.formatting import change_delta, pct, points_delta
 from dashboard.kernel.scope import Actor
 from dashboard.reporting import kpi
 from dashboard.territory import lookups as territory
-from dashboard.ui.common import actor, count_delta, db_session, page_title, pct, points
+from dashboard.ui.common import actor, db_session, page_title
 
 
 @st.cache_data(ttl=60, max_entries=64, show_spinner=False)
@@ -62,20 +63,20 @@ c2.metric(t("overview.overdue"), f"{f30.overdue_now:,}", border=True)
 c3.metric(
     t("overview.this_month"),
     f"{fm.reported:,}",
-    count_delta(kpi.count_change(fm.reported, pm.reported)),
+    change_delta(kpi.count_change(fm.reported, pm.reported)),
     delta_color="off",
     border=True,
 )
 c4.metric(
     t("overview.on_time_30"),
     pct(f30.on_time_rate),
-    points(kpi.rate_change(f30.on_time_rate, p30.on_time_rate)),
+    points_delta(kpi.rate_change(f30.on_time_rate, p30.on_time_rate)),
     border=True,
 )
 c5.metric(
     t("overview.satisfaction_30"),
     pct(f30.satisfaction_rate),
-    points(kpi.rate_change(f30.satisfaction_rate, p30.satisfaction_rate)),
+    points_delta(kpi.rate_change(f30.satisfaction_rate, p30.satisfaction_rate)),
     border=True,
 )
 st.caption(t("app.updated_at", at=f"{data['at']:%Y-%m-%d %H:%M}"))

@@ -6,16 +6,20 @@ intake; opened from a visit it comes prefilled and the new case is linked to the
 from __future__ import annotations
 
 import streamlit as st
+from sqlmodel import Session
 
 from dashboard import clock
-from dashboard.cases import commands as cases
-from dashboard.cases.commands import CaseError, InvalidInput, NewCase
+from dashboard.cases import intake as case_intake
+from dashboard.cases.change import CaseRef
+from dashboard.cases.errors import InvalidInput
+from dashboard.cases.intake import DESCRIPTION_MAX, NAME_MAX, NewCase
 from dashboard.i18n import t
-from dashboard.territory import field
-from dashboard.territory.field import FieldError
+from dashboard.kernel.errors import DomainError
+from dashboard.territory import quick_intake, visits
 from dashboard.ui import cases as case_ui
 from dashboard.ui import field as ui
 from dashboard.ui.common import actor, db_session, page_title
+from dashboard.ui.errors import run_action, show_error
 
 me = actor()
 ui.phone_css()
@@ -25,12 +29,12 @@ case_ui.flash()
 look = case_ui.current_lookups()
 CATS = {cid: (code, case_ui.category_name(zh, en)) for cid, code, zh, en, _ in look["categories"]}
 BY_CODE = {code: cid for cid, (code, _) in CATS.items()}
-QUICK = [BY_CODE[c] for c in field.QUICK_CATEGORIES if c in BY_CODE]
+QUICK = [BY_CODE[c] for c in quick_intake.QUICK_CATEGORIES if c in BY_CODE]
 MORE = -1  # the "more categories" button
 try:
     buildings = ui.current_buildings(me)
-except FieldError as err:
-    st.warning(t(err.key), icon=":material/info:")
+except DomainError as err:
+    show_error(err)
     st.stop()
 NAMES = {bid: name for bid, name, _, _ in buildings}
 prefill = st.session_state.get(ui.PREFILL_KEY) or {}
@@ -53,8 +57,8 @@ form_no = st.session_state.setdefault("quick_form_no", 0)
 k = f"quick{form_no}_"
 source = st.segmented_control(
     t("field.quick_source"),
-    list(field.QUICK_SOURCES),
-    default=field.QUICK_SOURCES[0],
+    list(quick_intake.QUICK_SOURCES),
+    default=quick_intake.QUICK_SOURCES[0],
     required=True,
     format_func=lambda v: t(f"field.source_{v}"),
     key=k + "source",
@@ -79,7 +83,7 @@ if pick == MORE:
 description = st.text_area(
     t("field.what_happened") + " *",
     key=k + "description",
-    max_chars=cases.DESCRIPTION_MAX,
+    max_chars=DESCRIPTION_MAX,
     height=110,
     value=prefill.get("description", ""),
     placeholder=t("field.what_hint"),
@@ -96,7 +100,7 @@ building = st.selectbox(
 place = st.text_input(t("field.place"), key=k + "place", max_chars=80, placeholder=t("field.place_hint"))
 anonymous = st.checkbox(t("casefield.anonymous"), key=k + "anonymous")
 if not anonymous:
-    name = st.text_input(t("casefield.reporter_name"), key=k + "name", max_chars=cases.NAME_MAX)
+    name = st.text_input(t("casefield.reporter_name"), key=k + "name", max_chars=NAME_MAX)
     phone = st.text_input(
         t("casefield.reporter_phone"), key=k + "phone", max_chars=20, placeholder="13812345678"
     )
@@ -108,16 +112,17 @@ submitted = st.button(
 )
 
 
+def _create(s: Session, data: NewCase) -> CaseRef:
+    """The new case, linked to the visit it was found on (one unit of work)."""
+    ref = case_intake.create_case(s, me, data)
+    if prefill.get("visit_id"):
+        visits.link_visit_case(s, me, int(prefill["visit_id"]), ref.id)
+    return ref
+
+
 def _save(data: NewCase) -> None:
-    try:
-        with db_session() as s:
-            ref = cases.create_case(s, me, data)
-            if prefill.get("visit_id"):
-                field.link_visit_case(s, me, int(prefill["visit_id"]), ref.id)
-    except (CaseError, FieldError) as err:
-        st.error(
-            case_ui.error_text(err) if isinstance(err, CaseError) else t(err.key), icon=":material/error:"
-        )
+    ok, ref = run_action(_create, data)
+    if not ok:
         return
     ui.clear_caches()
     st.session_state.pop("quick_pending", None)
@@ -131,28 +136,25 @@ if submitted:
     st.session_state.pop("quick_saved", None)
     try:
         with db_session() as s:
-            data = field.quick_case(
+            data = quick_intake.quick_case(
                 s,
                 me,
                 category_id=category if category != MORE else None,
                 description=description or "",
-                source=source or field.QUICK_SOURCES[0],
+                source=source or quick_intake.QUICK_SOURCES[0],
                 building_id=building,
                 place=place or "",
                 reporter_name=name or "",
                 reporter_phone=phone or "",
                 anonymous=anonymous,
             )
-            clean = cases.validate_new_case(s, me, data)
-            hints = cases.find_duplicates(s, me, clean.category_id, clean.lon, clean.lat, clock.now())  # type: ignore[arg-type]
-    except InvalidInput as err:
-        case_ui.show_problems(err, rename={"title": "description"})
+            clean = case_intake.validate_new_case(s, me, data)
+            hints = case_intake.find_duplicates(s, me, clean.category_id, clean.lon, clean.lat, clock.now())  # type: ignore[arg-type]
+    except InvalidInput as err:  # the title is made from the description: name the field the form has
+        show_error(InvalidInput({"description" if f == "title" else f: k for f, k in err.problems.items()}))
         hints = None
-    except CaseError as err:
-        st.error(case_ui.error_text(err), icon=":material/error:")
-        hints = None
-    except FieldError as err:
-        st.error(t(err.key), icon=":material/error:")
+    except DomainError as err:
+        show_error(err)
         hints = None
     if hints == []:
         _save(data)

@@ -14,12 +14,12 @@ import streamlit as st
 from dashboard import clock
 from dashboard.config import get_settings
 from dashboard.i18n import current_lang, label, t
+from dashboard.kernel.formatting import change, change_delta, count, pct, points, points_delta
 from dashboard.kernel.scope import Actor
-from dashboard.reporting import kpi, reports
-from dashboard.reporting import pptx as export_pptx
+from dashboard.reporting import export, kpi, periods, ranking, reports, tables
 from dashboard.reporting.kpi import Period
 from dashboard.territory import lookups as territory
-from dashboard.ui.common import actor, db_session, page_title, pct, plain, points
+from dashboard.ui.common import actor, db_session, page_title, plain
 from models.enums import Role
 
 KINDS = ["week", "month", "quarter", "custom"]
@@ -64,21 +64,21 @@ def _pick_period(lang: str, today: date) -> Period:
         )
         return kpi.week_period(day)
     if kind in ("month", "quarter"):
-        choices = reports.period_choices(kind, today, 24 if kind == "month" else 8)
+        choices = periods.period_choices(kind, today, 24 if kind == "month" else 8)
         # a meeting usually reviews the last complete month or quarter
         picked = st.selectbox(
             t(f"report.pick_{kind}"),
             choices,
             index=1,
             key=f"report_{kind}",
-            format_func=lambda p: reports.period_label(p, lang),
+            format_func=lambda p: periods.period_label(p, lang),
         )
         return picked
     value = st.date_input(
         t("report.pick_range"), value=(today - timedelta(days=29), today), max_value=today, key="report_range"
     )
     first, last = (value[0], value[-1]) if isinstance(value, tuple) and value else (today, today)
-    return reports.custom_period(first, last)
+    return periods.custom_period(first, last)
 
 
 def _pick_scope(me: Actor, url: str) -> int | None:
@@ -118,11 +118,9 @@ def _headline(rep: reports.Report) -> None:
     ):
         row = h.loc[metric]
         rate = row["kind"] == "rate"
-        value = pct(reports.as_number(row["current"])) if rate else f"{int(row['current']):,}"
-        mom = reports.as_number(row["mom"])
-        delta = points(mom) if rate else (None if mom is None else f"{mom * 100:+.0f}%")
-        yoy = reports.as_number(row["yoy"])
-        yoy_text = reports.fmt_points(yoy) if rate else reports.fmt_change(yoy)
+        value = pct(row["current"]) if rate else count(row["current"])
+        delta = points_delta(row["mom"]) if rate else change_delta(row["mom"])
+        yoy_text = points(row["yoy"]) if rate else change(row["yoy"])
         col.metric(
             t(f"report.metric.{metric}"),
             value,
@@ -131,7 +129,7 @@ def _headline(rep: reports.Report) -> None:
             delta_color="inverse" if metric in reports.LOWER_IS_BETTER else ("off" if not rate else "normal"),
             help=f"{t('report.yoy')} {yoy_text}",
         )
-    table = export_pptx.headline_table(rep)
+    table = tables.headline_table(rep)
     st.dataframe(
         table.drop(columns=["metric"]).rename(
             columns={
@@ -261,7 +259,7 @@ def _rankings(rep: reports.Report) -> None:
                 )
                 st.plotly_chart(fig, width="stretch", config=CHART, key=f"report_rank_{by}")
             _ranking_table(ranked)
-    st.caption(t("report.score_formula", min=reports.MIN_CASES))
+    st.caption(t("report.score_formula", min=ranking.MIN_CASES))
 
 
 def _overdue(rep: reports.Report) -> None:
@@ -271,7 +269,7 @@ def _overdue(rep: reports.Report) -> None:
         return
     show = rep.overdue.copy()
     show["status"] = show["status"].map(lambda s: label("status", s))
-    names = {c.field: export_pptx.column_header(c, rep.lang) for c in export_pptx.OVERDUE}
+    names = {c.field: tables.column_header(c, rep.lang) for c in tables.OVERDUE}
     st.dataframe(
         show[list(names)].rename(columns=names),
         hide_index=True,
@@ -291,7 +289,7 @@ def _volunteers(rep: reports.Report) -> None:
     c1.metric(
         t("report.total.hours"),
         f"{tot['hours'] or 0:,.0f}",
-        None if tot["change"] is None else f"{tot['change'] * 100:+.0f}%",
+        change_delta(tot["change"]),
         border=True,
     )
     c2.metric(t("report.total.volunteers"), f"{int(tot['volunteers'] or 0):,}", border=True)
@@ -308,28 +306,28 @@ def _volunteers(rep: reports.Report) -> None:
         left.plotly_chart(fig, width="stretch", config=CHART, key="report_hours")
     with right:
         st.markdown(f"**{t('report.section.gaps')}**")
-        names = {c.field: export_pptx.column_header(c, rep.lang) for c in export_pptx.GAPS}
+        names = {c.field: tables.column_header(c, rep.lang) for c in tables.GAPS}
         st.dataframe(rep.gaps[list(names)].rename(columns=names), hide_index=True, width="stretch")
 
 
 def _exports(me: Actor, rep: reports.Report) -> None:
     st.subheader(t("report.export"))
-    stem = export_pptx.file_stem(rep)
+    stem = export.file_stem(rep)
 
     def _deck() -> bytes:
         with db_session() as s:
-            return export_pptx.export(s, me, rep, "pptx")
+            return export.export(s, me, rep, "pptx")
 
     def _workbook() -> bytes:
         with db_session() as s:
-            return export_pptx.export(s, me, rep, "xlsx")
+            return export.export(s, me, rep, "xlsx")
 
     c1, c2 = st.columns([1, 1])
     c1.download_button(
         t("report.download_pptx"),
         data=_deck,
         file_name=f"{stem}.pptx",
-        mime=export_pptx.PPTX_MIME,
+        mime=export.PPTX_MIME,
         key="report_pptx",
         icon=":material/slideshow:",
         on_click="ignore",
@@ -340,7 +338,7 @@ def _exports(me: Actor, rep: reports.Report) -> None:
         t("report.download_xlsx"),
         data=_workbook,
         file_name=f"{stem}.xlsx",
-        mime=export_pptx.XLSX_MIME,
+        mime=export.XLSX_MIME,
         key="report_xlsx",
         icon=":material/table_view:",
         on_click="ignore",
@@ -378,16 +376,16 @@ if comp.partial:
         t(
             "report.partial",
             now=f"{comp.current.end:%Y-%m-%d %H:%M}",
-            previous=reports.period_label(comp.previous, lang),
-            last_year=reports.period_label(comp.last_year, lang),
+            previous=periods.period_label(comp.previous, lang),
+            last_year=periods.period_label(comp.last_year, lang),
         )
     )
 else:
     st.caption(
         t(
             "report.compared",
-            previous=reports.period_label(comp.previous, lang),
-            last_year=reports.period_label(comp.last_year, lang),
+            previous=periods.period_label(comp.previous, lang),
+            last_year=periods.period_label(comp.last_year, lang),
         )
     )
 

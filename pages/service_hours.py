@@ -12,11 +12,13 @@ import streamlit as st
 from dashboard import clock
 from dashboard.i18n import current_lang, t
 from dashboard.io import exports
-from dashboard.kernel.scope import ScopeError
+from dashboard.kernel.formatting import pct
+from dashboard.kernel.policy import may
 from dashboard.reporting import kpi
 from dashboard.ui import volunteers as ui
-from dashboard.ui.common import actor, db_session, page_title, pct
-from dashboard.volunteers import registry as vol
+from dashboard.ui.common import actor, db_session, page_title
+from dashboard.ui.errors import run_action
+from dashboard.volunteers import hours, registry, report_in
 
 PAGE_SIZE = 50
 KEY = "volhrs"
@@ -31,7 +33,7 @@ if flash:
     st.success(flash)
 
 tab_names = ["record", "verify", "totals", "leaderboard", "report_in"]
-if me.role not in vol.RECORD_ROLES:
+if not may(me, "volunteer.record_hours"):
     tab_names.remove("record")
 tabs = dict(zip(tab_names, st.tabs([t(f"vol.tab_{n}") for n in tab_names]), strict=True))
 
@@ -44,7 +46,7 @@ if "record" in tabs:
             t("vol.find_volunteer"), key=f"{KEY}_who_text", max_chars=40, placeholder=t("vol.search_hint")
         )
         with db_session() as s:
-            picks = vol.pick_volunteers(s, me, who_text.strip())
+            picks = registry.pick_volunteers(s, me, who_text.strip())
         labels = dict(zip(picks["id"].astype(int), picks["label"], strict=True))
         volunteer_id = c2.selectbox(
             t("vol.volunteer"),
@@ -94,27 +96,21 @@ if "record" in tabs:
                 end = datetime.combine(day, end_t)
                 if end <= start:  # ends after midnight
                     end += timedelta(days=1)
-                try:
-                    with db_session() as s:
-                        vol.record_service(
-                            s,
-                            me,
-                            volunteer_id=int(volunteer_id),
-                            grid_id=int(grid_id),
-                            skill=skill,
-                            start=start,
-                            end=end,
-                            case_number=case_number or None,
-                            note=note,
-                        )
-                except vol.InvalidInput as exc:
-                    ui.show_problems(exc)
-                except ScopeError as exc:
-                    ui.show_scope_error(exc)
-                else:
-                    hours = (end - start).total_seconds() / 3600
+                ok, _ = run_action(
+                    hours.record_service,
+                    me,
+                    volunteer_id=int(volunteer_id),
+                    grid_id=int(grid_id),
+                    skill=skill,
+                    start=start,
+                    end=end,
+                    case_number=case_number or None,
+                    note=note,
+                )
+                if ok:
+                    duration = (end - start).total_seconds() / 3600
                     st.session_state[f"{KEY}_nonce"] = nonce + 1
-                    st.session_state[f"{KEY}_flash"] = t("vol.recorded", hours=f"{hours:.2f}")
+                    st.session_state[f"{KEY}_flash"] = t("vol.recorded", hours=f"{duration:.2f}")
                     ui.data_changed()
                     st.rerun()
 
@@ -142,10 +138,10 @@ with tabs["verify"]:
         format_func=ui.grid_label(grids),
         placeholder=t("app.all"),
     )
-    rq = vol.RecordQuery(verified=which, community_id=community_id, grid_id=grid_filter_id)
+    rq = hours.RecordQuery(verified=which, community_id=community_id, grid_id=grid_filter_id)
     page_no = ui.reset_page_on_change(f"{KEY}_vpage", rq)
     with db_session() as s:
-        records = vol.list_service_records(s, me, rq, page=page_no, page_size=PAGE_SIZE)
+        records = hours.list_service_records(s, me, rq, page=page_no, page_size=PAGE_SIZE)
     st.session_state[f"{KEY}_vpage"] = records.page
     rows = records.rows
     st.caption(t("vol.records_found", n=f"{records.total:,}"))
@@ -167,7 +163,7 @@ with tabs["verify"]:
                 t("vol.planned", LANG): rows["planned"],
             }
         )
-        can_verify = me.role in vol.VERIFY_ROLES
+        can_verify = may(me, "volunteer.verify_hours")
         event = st.dataframe(
             table,
             hide_index=True,
@@ -202,12 +198,8 @@ with tabs["verify"]:
             ):
                 todo = open_ids
             if todo:
-                try:
-                    with db_session() as s:
-                        done = vol.verify_records(s, me, todo)
-                except ScopeError as exc:
-                    ui.show_scope_error(exc)
-                else:
+                ok, done = run_action(hours.verify_records, me, todo)
+                if ok:
                     st.session_state[f"{KEY}_flash"] = t("vol.verified_n", n=done, skipped=len(todo) - done)
                     ui.data_changed()
                     st.rerun()
@@ -229,7 +221,7 @@ with tabs["totals"]:
     )
     include_unverified = g2.toggle(t("vol.include_unverified"), key=f"{KEY}_unverified")
     with db_session() as s:
-        totals = vol.service_totals(
+        totals = hours.service_totals(
             s, me, by, period, verified_only=not include_unverified, limit=200 if by == "volunteer" else None
         )
     if totals.empty:
@@ -262,7 +254,7 @@ with tabs["totals"]:
 
         def _export_totals() -> bytes:
             with db_session() as s:
-                return vol.export_totals(
+                return hours.export_totals(
                     s, me, by, period, verified_only=not include_unverified, headers=headers
                 )
 
@@ -280,7 +272,7 @@ with tabs["totals"]:
 with tabs["leaderboard"]:
     lperiod = ui.period_picker(f"{KEY}_lp", default="year")
     with db_session() as s:
-        board = vol.service_totals(s, me, "volunteer", lperiod, limit=20)
+        board = hours.service_totals(s, me, "volunteer", lperiod, limit=20)
     if board.empty:
         st.info(t("app.nothing"))
     else:
@@ -330,7 +322,7 @@ with tabs["report_in"]:
         t("vol.report_in_help", start=f"{qp.start:%Y-%m-%d}", end=f"{qp.end - timedelta(days=1):%Y-%m-%d}")
     )
     with db_session() as s:
-        summary = vol.report_in_summary(s, me, qp)
+        summary = report_in.report_in_summary(s, me, qp)
     if summary.empty:
         st.info(t("vol.no_members"))
     else:
@@ -369,7 +361,7 @@ with tabs["report_in"]:
         )
         page_no = ui.reset_page_on_change(f"{KEY}_rpage", (qp, show))
         with db_session() as s:
-            members = vol.report_in_members(
+            members = report_in.report_in_members(
                 s, me, qp, served=show == "served", page=page_no, page_size=PAGE_SIZE
             )
         st.session_state[f"{KEY}_rpage"] = members.page

@@ -7,11 +7,13 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.i18n import t
-from dashboard.territory import field
-from dashboard.territory.field import FieldError, InvalidVisit, VisitInput
+from dashboard.kernel.errors import DomainError
+from dashboard.territory import visits
+from dashboard.territory.visits import VisitInput
 from dashboard.ui import cases as case_ui
 from dashboard.ui import field as ui
 from dashboard.ui.common import actor, db_session, page_title, plain
+from dashboard.ui.errors import run_action, show_error
 
 me = actor()
 ui.phone_css()
@@ -20,8 +22,8 @@ case_ui.flash()
 
 try:
     buildings = ui.current_buildings(me)
-except FieldError as err:
-    st.warning(t(err.key), icon=":material/info:")
+except DomainError as err:
+    show_error(err)
     st.stop()
 NAMES = {bid: name for bid, name, _, _ in buildings}
 LABELS = {bid: f"{name} · {ui.days_text(days)}" for bid, name, _, days in buildings}
@@ -43,22 +45,22 @@ with st.form(f"visit_form_{form_no}", border=True):
     households = st.number_input(
         t("field.households_visited"),
         min_value=0,
-        max_value=field.HOUSEHOLDS_MAX,
+        max_value=visits.HOUSEHOLDS_MAX,
         value=1,
         step=1,
         key=k + "households",
     )
     met = st.pills(
         t("field.met"),
-        list(field.MET_OPTIONS),
-        default=field.MET_OPTIONS[0],
+        list(visits.MET_OPTIONS),
+        default=visits.MET_OPTIONS[0],
         required=True,
         format_func=ui.met_label,
         key=k + "met",
     )
     groups = st.pills(
         t("field.groups"),
-        list(field.VISIT_GROUPS),
+        list(visits.VISIT_GROUPS),
         selection_mode="multi",
         format_func=ui.group_label,
         key=k + "groups",
@@ -66,7 +68,7 @@ with st.form(f"visit_form_{form_no}", border=True):
     note = st.text_area(
         t("field.note"),
         key=k + "note",
-        max_chars=field.NOTE_MAX,
+        max_chars=visits.NOTE_MAX,
         height=100,
         placeholder=t("field.note_hint"),
     )
@@ -83,16 +85,8 @@ if submitted:
         groups=tuple(groups or ()),
         note=note or "",
     )
-    try:
-        with db_session() as s:
-            visit_id = field.record_visit(s, me, data)
-    except InvalidVisit as err:
-        st.error(t("field.fix"), icon=":material/error:")
-        for name, key in err.problems.items():
-            st.markdown(f"- **{t('field.f_' + name)}**: {t(key)}")
-    except FieldError as err:
-        st.error(t(err.key), icon=":material/error:")
-    else:
+    ok, visit_id = run_action(visits.record_visit, me, data)
+    if ok:
         ui.clear_caches()
         place = NAMES.get(building, t("field.whole_grid")) if building is not None else t("field.whole_grid")
         st.session_state["visit_form_no"] = form_no + 1
@@ -109,7 +103,7 @@ if submitted:
 
 # ---------------------------------------------------------------- my latest visits
 with db_session() as s:
-    recent = field.recent_visits(s, me, limit=5)
+    recent = visits.recent_visits(s, me, limit=5)
 st.subheader(t("field.recent_visits"))
 if not recent:
     st.caption(t("field.no_visits"))

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+from sqlmodel import Session
 
 from dashboard import clock
 from dashboard.i18n import current_lang, label, t
 from dashboard.io import exports
 from dashboard.kernel import privacy
-from dashboard.kernel.scope import ScopeError
+from dashboard.kernel.errors import Invalid
+from dashboard.kernel.policy import may
 from dashboard.ui import volunteers as ui
 from dashboard.ui.common import actor, db_session, page_title
-from dashboard.volunteers import registry as vol
+from dashboard.ui.errors import run_action
+from dashboard.volunteers import registry
 
 PAGE_SIZE = 50
 KEY = "volreg"
@@ -34,8 +37,8 @@ if st.session_state.get(f"{KEY}_qp") != qp_state:
     st.session_state[f"{KEY}_qp"] = qp_state
     grid_code, comm_code = qp_state
     with db_session() as s:
-        gid = vol.grid_by_code(s, me, grid_code) if grid_code else None
-        cid = vol.community_by_code(s, comm_code) if comm_code else None
+        gid = registry.grid_by_code(s, me, grid_code) if grid_code else None
+        cid = registry.community_by_code(s, comm_code) if comm_code else None
     if grid_code and gid is None:
         st.warning(t("vol.grid_not_in_scope", code=grid_code))
     if gid is not None:
@@ -92,7 +95,7 @@ unit_id = c7.selectbox(
     placeholder=t("app.all"),
 )
 
-query = vol.VolunteerQuery(
+query = registry.VolunteerQuery(
     text=text.strip(),
     community_id=community_id,
     grid_id=grid_id,
@@ -113,7 +116,7 @@ if shown is not None:
     result = shown[1]
 else:
     with db_session() as s:
-        result = vol.list_volunteers(s, me, query, page=page_no, page_size=PAGE_SIZE)
+        result = registry.list_volunteers(s, me, query, page=page_no, page_size=PAGE_SIZE)
 st.session_state[KEY] = result.page
 
 
@@ -164,12 +167,12 @@ b1, b2, b3 = st.columns([1.3, 1.3, 3])
 if privacy.can_reveal(me, "volunteer") and result.total:
     if shown is None:
         if b1.button(t("app.show_pii"), key=f"{KEY}_show", icon=":material/visibility:"):
-            with db_session() as s:
-                unmasked = vol.list_volunteers(
-                    s, me, query, page=result.page, page_size=PAGE_SIZE, unmask=True
-                )
-            st.session_state[f"{KEY}_shown"] = ((query, unmasked.page), unmasked)
-            st.rerun()
+            ok, unmasked = run_action(  # audited as view_pii
+                registry.list_volunteers, me, query, page=result.page, page_size=PAGE_SIZE, unmask=True
+            )
+            if ok:
+                st.session_state[f"{KEY}_shown"] = ((query, unmasked.page), unmasked)
+                st.rerun()
     else:
         b1.caption(t("app.pii_shown"))
         if b1.button(t("vol.hide_pii"), key=f"{KEY}_hide", icon=":material/visibility_off:"):
@@ -201,7 +204,7 @@ HEADERS = {
 def _export() -> bytes:
     """Runs when the download button is pressed (on another thread): builds the file and audits it."""
     with db_session() as s:
-        return vol.export_volunteers(s, me, query, unmasked=unmasked_export, headers=HEADERS)
+        return registry.export_volunteers(s, me, query, unmasked=unmasked_export, headers=HEADERS)
 
 
 b2.download_button(
@@ -216,7 +219,7 @@ b2.download_button(
 )
 
 # ---------------------------------------------------------------- add / edit / deactivate
-if me.role not in vol.EDIT_ROLES:
+if not may(me, "volunteer.edit"):
     st.stop()
 
 st.divider()
@@ -234,7 +237,7 @@ mode = (
 )
 
 editing_id: int | None = None
-current: vol.VolunteerInput | None = None
+current: registry.VolunteerInput | None = None
 if mode == "edit":
     options = result.rows["id"].astype(int).tolist() if result.total else []
     labels = (
@@ -250,16 +253,15 @@ if mode == "edit":
         st.stop()
     loaded = st.session_state.get(f"{KEY}_loaded")
     if loaded is None or loaded[0] != editing_id:
-        try:
-            with db_session() as s:  # the edit form shows personal data: audited as view_pii
-                loaded = (editing_id, vol.volunteer_for_edit(s, me, editing_id))
-        except ScopeError as exc:
-            ui.show_scope_error(exc)
+        # the edit form shows personal data: audited as view_pii
+        ok, found = run_action(registry.volunteer_for_edit, me, editing_id)
+        if not ok:
             st.stop()
+        loaded = (editing_id, found)
         st.session_state[f"{KEY}_loaded"] = loaded
     current = loaded[1]
 
-blank = vol.VolunteerInput(name="", phone="", home_grid_id=grid_id, skills=[])
+blank = registry.VolunteerInput(name="", phone="", home_grid_id=grid_id, skills=[])
 init = current or blank
 # A new suffix after each save gives a fresh, empty form.
 suffix = f"{mode}_{editing_id or 0}_{st.session_state.get(f'{KEY}_nonce', 0)}"
@@ -334,7 +336,7 @@ with st.form(f"{KEY}_form_{suffix}", border=True):
     submitted = st.form_submit_button(t("app.save"), type="primary", key=f"{KEY}_save_{suffix}")
 
 if submitted:
-    data = vol.VolunteerInput(
+    data = registry.VolunteerInput(
         name=name,
         phone=phone,
         home_grid_id=home,
@@ -346,17 +348,22 @@ if submitted:
         employer_unit_id=unit,
         active=init.active,
     )
-    try:
-        with db_session() as s:
-            saved = vol.save_volunteer(s, me, data, editing_id, allow_duplicate_phone=allow_dup)
-    except vol.InvalidInput as exc:
-        if any(p.key == "vol.err.phone_taken" for p in exc.problems):
-            st.session_state[dup_flag] = True
-            st.rerun()
-        ui.show_problems(exc)
-    except ScopeError as exc:
-        ui.show_scope_error(exc)
-    else:
+
+    def _save(s: Session) -> int | None:
+        """The volunteer's id; None when the phone is another volunteer's and the user has not confirmed
+        yet (nothing is written then: the phone is checked before any change)."""
+        try:
+            return registry.save_volunteer(s, me, data, editing_id, allow_duplicate_phone=allow_dup)
+        except Invalid as exc:
+            if exc.key == "vol.err.phone_taken":
+                return None
+            raise
+
+    ok, saved = run_action(_save)
+    if ok and saved is None:
+        st.session_state[dup_flag] = True
+        st.rerun()
+    if ok:
         st.session_state.pop(dup_flag, None)
         st.session_state.pop(f"{KEY}_loaded", None)
         st.session_state[f"{KEY}_nonce"] = st.session_state.get(f"{KEY}_nonce", 0) + 1
@@ -375,12 +382,8 @@ if mode == "edit" and editing_id is not None and current is not None:
     else:
         clicked = st.button(t("vol.reactivate"), key=f"{KEY}_reactivate", icon=":material/person_check:")
     if clicked:
-        try:
-            with db_session() as s:
-                vol.set_volunteer_active(s, me, editing_id, not current.active)
-        except ScopeError as exc:
-            ui.show_scope_error(exc)
-        else:
+        ok, _ = run_action(registry.set_volunteer_active, me, editing_id, not current.active)
+        if ok:
             st.session_state.pop(f"{KEY}_loaded", None)
             st.session_state[f"{KEY}_flash"] = t("vol.deactivated" if current.active else "vol.reactivated")
             ui.data_changed()

@@ -16,8 +16,9 @@ from dashboard.config import get_settings
 from dashboard.i18n import current_lang, t
 from dashboard.kernel.scope import Actor
 from dashboard.reporting import display_links as display
-from dashboard.reporting import kpi, reports
-from dashboard.territory import maps
+from dashboard.reporting import kpi, wall
+from dashboard.territory import areas, map_scene
+from dashboard.territory.map_scales import Scale, make_scale
 from dashboard.ui import wall as wall_ui
 from dashboard.ui.common import actor, db_session
 from dashboard.ui.maps import grid_map_deck, legend_html
@@ -30,30 +31,30 @@ WALL_VIEWER = Actor(id=0, username="wall", display_name="wall", role=Role.leader
 
 
 @st.cache_data(ttl=300, max_entries=8, show_spinner=False)
-def _snapshot(me: Actor, url: str, bucket: int, lang: str) -> reports.WallSnapshot:
+def _snapshot(me: Actor, url: str, bucket: int, lang: str) -> wall.WallSnapshot:
     """The wall's figures for one refresh interval (`bucket`), shared by every part and every wall."""
     with db_session() as s:
-        return reports.wall_snapshot(s, me, clock.now(), lang=lang)
+        return wall.snapshot(s, me, clock.now(), lang=lang)
 
 
 @st.cache_data(ttl=3600, max_entries=4, show_spinner=False)
-def _territory(me: Actor, url: str) -> maps.Territory:
+def _territory(me: Actor, url: str) -> areas.Territory:
     with db_session() as s:
-        return maps.load_territory(s, me)
+        return areas.load_territory(s, me)
 
 
 @st.cache_data(ttl=300, max_entries=8, show_spinner=False)
-def _map_layers(me: Actor, url: str, bucket: int, lang: str) -> tuple[dict, dict, dict, maps.Scale]:
+def _map_layers(me: Actor, url: str, bucket: int, lang: str) -> tuple[dict, dict, dict, Scale]:
     """Grid polygons coloured by overdue cases now, community outlines, the view and the colour scale."""
     territory = _territory(me, url)
     with db_session() as s:
         counts = kpi.open_counts_by(s, me, "grid", now=clock.now()).set_index("key")
     shown = [g for g in territory.grids if g.in_scope]
     values = counts.reindex([g.id for g in shown])[["open_now", "overdue_now"]].fillna(0).astype("float64")
-    scale = maps.make_scale("overdue_now", list(values["overdue_now"]))
-    feats = maps.features(shown, values, "overdue_now", scale, me, lang)
-    view = maps.fit_view(territory.bounds, *MAP_FIT)
-    return feats, maps.outline_features(territory.communities), view, scale
+    scale = make_scale("overdue_now", list(values["overdue_now"]))
+    feats = map_scene.features(shown, values, "overdue_now", scale, me, lang)
+    view = map_scene.fit_view(territory.bounds, *MAP_FIT)
+    return feats, map_scene.outline_features(territory.communities), view, scale
 
 
 def _bucket(seconds: int) -> int:
@@ -74,7 +75,7 @@ me = actor()
 viewer = WALL_VIEWER if me.reads_all else me
 url = get_settings().database_url
 lang = current_lang()
-interval = reports.wall_refresh_seconds(url)
+interval = wall.refresh_seconds(url)
 wall_ui.inject_css()
 
 

@@ -1,13 +1,22 @@
-"""Shared fixtures: databases on SQLite and PostgreSQL, a small seeded database, and AppTest login.
+"""Shared fixtures: databases on SQLite and PostgreSQL, a small seeded database, the hand-built world, and
+AppTest login. Plain helpers and builders live in tests/factories.py.
 
 Every test that takes ``db_url``, ``seeded_url`` or ``seeded_ro_url`` runs once per backend: SQLite always,
 PostgreSQL when its server binaries are installed. Without them the PostgreSQL runs are skipped, except
 under CI (``CI`` set), where a missing server is an error.
 
-- ``db_url``: a fresh, migrated, empty database (function scope).
+- ``db_url``: a fresh, migrated, empty database (function scope), dropped afterwards; ``module_db_url``
+  the same per test module.
 - ``seeded_ro_url``: the small seeded database shared by the whole session: read only, never write to it.
 - ``seeded_url``: a private copy of the small seeded database (function scope), for tests that write.
+- ``world``: a World (tests/factories.py) built in a ``db_url``; the layout and options come from a
+  ``world`` mark, e.g. ``pytestmark = pytest.mark.world(VOLUNTEERS, population={...})`` (default TINY;
+  ``frozen_at=`` freezes the clock while the test runs).
 - ``login(url, username)``: an AppTest of app.py logged in as `username` (demo password).
+
+Tests run in parallel (pytest-xdist, see pyproject.toml): session fixtures are per worker, so every worker
+starts its own PostgreSQL server and builds its own templates. Marks added here at collection: ``e2e`` on
+every test under tests/e2e/, ``postgres`` on every test that runs on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -28,8 +37,9 @@ os.environ.setdefault("DASHBOARD_SECRET_KEY", "test-secret-key-not-for-productio
 from dashboard import clock  # noqa: E402
 from dashboard.db import dispose_engines, upgrade  # noqa: E402
 from tests import pg  # noqa: E402
+from tests.factories import DEMO_PASSWORD, TINY, World, build_world  # noqa: E402
 
-DEMO_PASSWORD = "demo1234"
+E2E = Path(__file__).resolve().parent / "e2e"
 SMALL_SEED = {
     "cases": 3000,
     "volunteers": 300,
@@ -40,6 +50,18 @@ SMALL_SEED = {
 """Size of the shared test database: every status, a year of cases, but quick to build."""
 
 BACKENDS = [b for b in os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark browser tests ``e2e`` and tests on the PostgreSQL server ``postgres`` (for ``-m``)."""
+    for item in items:
+        if E2E in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("backend") == "postgresql"
+        if on_postgres or "pg_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture(autouse=True)
@@ -72,6 +94,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 def _new_database(
     backend: str, request: pytest.FixtureRequest, tmp_dir: Path, template: str | None = None
 ) -> str:
+    """A new database on `backend`, empty or a copy of `template` (which must have no open connection)."""
     if backend == "sqlite":
         path = tmp_dir / f"db-{uuid.uuid4().hex[:8]}.db"
         if template:
@@ -86,29 +109,33 @@ def _new_database(
     return server.url(name)
 
 
-@pytest.fixture
-def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    url = _new_database(backend, request, tmp_path)
-    upgrade(url)
-    yield url
+def _drop_database(backend: str, request: pytest.FixtureRequest, url: str) -> None:
+    """Close every engine, then drop a PostgreSQL database (SQLite files go with their tmp_path)."""
     dispose_engines()
+    if backend != "sqlite":
+        server: pg.PgServer = request.getfixturevalue("pg_server")
+        server.drop_database(url.rsplit("/", 1)[1])
 
 
 class _SeedTemplates:
-    """The small seeded database, built once per backend and session."""
+    """Template databases, built once per backend and session (per xdist worker): ``"seeded"`` holds the
+    small seed, ``"migrated"`` is empty and migrated (copying it is faster than migrating)."""
 
     def __init__(self, request: pytest.FixtureRequest, factory: pytest.TempPathFactory) -> None:
         self.request, self.factory, self.urls = request, factory, {}
 
-    def get(self, backend: str) -> str:
-        if backend not in self.urls:
-            from seed.generate import seed_database
+    def get(self, backend: str, kind: str = "seeded") -> str:
+        if (backend, kind) not in self.urls:
+            url = _new_database(backend, self.request, self.factory.mktemp(f"{kind}-{backend}"))
+            if kind == "seeded":
+                from seed.generate import seed_database
 
-            url = _new_database(backend, self.request, self.factory.mktemp(f"seed-{backend}"))
-            seed_database(url, today=clock.now().date(), **SMALL_SEED)
+                seed_database(url, today=clock.now().date(), **SMALL_SEED)
+            else:
+                upgrade(url)
             dispose_engines()  # PostgreSQL refuses to copy a template with open connections
-            self.urls[backend] = url
-        return self.urls[backend]
+            self.urls[(backend, kind)] = url
+        return self.urls[(backend, kind)]
 
 
 @pytest.fixture(scope="session")
@@ -116,6 +143,15 @@ def seed_templates(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> _SeedTemplates:
     return _SeedTemplates(request, tmp_path_factory)
+
+
+@pytest.fixture
+def db_url(
+    backend: str, seed_templates: _SeedTemplates, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[str]:
+    url = _new_database(backend, request, tmp_path, template=seed_templates.get(backend, "migrated"))
+    yield url
+    _drop_database(backend, request, url)
 
 
 @pytest.fixture(scope="session")
@@ -130,7 +166,36 @@ def seeded_url(
     dispose_engines()
     url = _new_database(backend, request, tmp_path, template=seeded_ro_url)
     yield url
-    dispose_engines()
+    _drop_database(backend, request, url)
+
+
+@pytest.fixture(scope="module")
+def module_db_url(
+    backend: str,
+    seed_templates: _SeedTemplates,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    """Like ``db_url``, shared by the tests of a module (for data that is costly to build and only read)."""
+    template = seed_templates.get(backend, "migrated")
+    url = _new_database(backend, request, tmp_path_factory.mktemp("module-db"), template=template)
+    yield url
+    _drop_database(backend, request, url)
+
+
+@pytest.fixture
+def world(db_url: str, request: pytest.FixtureRequest) -> Iterator[World]:
+    """The hand-built World in a fresh database; layout and options from the closest ``world`` mark."""
+    mark = request.node.get_closest_marker("world")
+    layout = mark.args[0] if mark and mark.args else TINY
+    options = dict(mark.kwargs) if mark else {}
+    frozen_at = options.pop("frozen_at", None)
+    built = build_world(db_url, layout, **options)
+    if frozen_at is None:
+        yield built
+    else:
+        with clock.frozen(frozen_at):
+            yield built
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """A throw-away PostgreSQL server for the tests, started from the installed server binaries.
 
 ``initdb`` refuses to run as root, so as root the server runs as the ``postgres`` system user on a
-directory that user owns. The server listens on loopback only, on a free port.
+directory that user owns. The server listens on loopback only, on a free port. Under pytest-xdist every
+worker starts a server of its own.
 """
 
 from __future__ import annotations
@@ -52,22 +53,34 @@ class PgServer:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
         subprocess.run(cmd, check=True, capture_output=True, text=True)
 
-    def start(self) -> None:
+    def start(self, attempts: int = 5) -> None:
+        """initdb, then start on `port`; when another process took that port meanwhile, on a new one."""
         data = self.root / "data"
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
         self._run("initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale")
-        opts = (
-            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
-        self._run("pg_ctl", "-D", str(data), "-o", opts, "-l", str(self.root / "log"), "-w", "start")
+        for attempt in range(attempts):
+            opts = (
+                f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            )
+            try:
+                self._run("pg_ctl", "-D", str(data), "-o", opts, "-l", str(self.root / "log"), "-w", "start")
+                return
+            except subprocess.CalledProcessError:
+                if attempt == attempts - 1:
+                    raise
+                self.port = free_port()
 
     def stop(self) -> None:
         try:
             self._run("pg_ctl", "-D", str(self.root / "data"), "-m", "immediate", "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+    def drop_database(self, name: str) -> None:
+        """Drop `name`, ending any connection still open to it (dispose the engines first)."""
+        self.execute_autocommit(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def execute_autocommit(self, sql: str) -> None:
         import psycopg
@@ -82,7 +95,9 @@ def start_server() -> PgServer:
     bin_dir = find_bin_dir()
     if bin_dir is None:
         raise FileNotFoundError("no PostgreSQL server binaries found")
-    root = Path(tempfile.mkdtemp(prefix="pgtest-"))
+    # One server per pytest-xdist worker: each has its own directory (and socket) and port.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    root = Path(tempfile.mkdtemp(prefix=f"pgtest-{worker}-"))
     os.chmod(root, 0o755)
     server = PgServer(bin_dir=bin_dir, root=root, port=free_port())
     server.start()

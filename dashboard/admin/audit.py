@@ -13,9 +13,10 @@ from sqlmodel import Session, select
 
 from dashboard import clock
 from dashboard.cases.workflow import TRANSITIONS
-from dashboard.kernel.scope import Actor, ScopeError
+from dashboard.kernel.errors import NotPermitted
+from dashboard.kernel.policy import may
+from dashboard.kernel.scope import Actor
 from models import AuditLog, Case, CaseEvent, User
-from models.enums import Role
 
 
 def record(
@@ -40,9 +41,6 @@ def record(
         )
     )
 
-
-AUDIT_READER_ROLES = frozenset({Role.admin, Role.leader})
-"""Roles that may read the audit trail (the audit page)."""
 
 EXPORT_LIMIT = 50_000
 """Most rows one audit export holds (narrow the filters for more)."""
@@ -73,8 +71,8 @@ COLUMNS = ["source", "id", "at", "actor_id", "user", "display_name", "action", "
 
 
 def _require_reader(actor: Actor) -> None:
-    if actor.role not in AUDIT_READER_ROLES:
-        raise ScopeError("audit.forbidden")
+    if not may(actor, "audit.read"):
+        raise NotPermitted("audit.forbidden")
 
 
 def _audit_part(f: AuditFilters) -> tuple[Select, Select] | None:

@@ -22,20 +22,12 @@ from sqlmodel import Session
 from dashboard import clock
 from dashboard.admin import audit
 from dashboard.config import Settings, get_settings
-from dashboard.kernel.scope import Actor, ScopeError
+from dashboard.kernel.errors import Invalid, NotPermitted
+from dashboard.kernel.policy import may
+from dashboard.kernel.scope import Actor
 from models import Setting
-from models.enums import Role
 
 Value = int | str
-
-
-class SettingError(ValueError):
-    """A rejected setting value. ``key`` is an i18n key, ``params`` its placeholders."""
-
-    def __init__(self, key: str, **params: object) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
 
 
 _URL = re.compile(r"^(/[^\s\"'<>\\]*|https?://[^\s\"'<>\\/]+(/[^\s\"'<>\\]*)?)$")
@@ -68,7 +60,7 @@ SPECS: dict[str, SettingSpec] = {
 def _spec(key: str) -> SettingSpec:
     spec = SPECS.get(key)
     if spec is None:
-        raise SettingError("settings.unknown_key", setting=key)
+        raise Invalid("settings.unknown_key", setting=key)
     return spec
 
 
@@ -78,29 +70,27 @@ def default(key: str) -> Value:
 
 
 def parse(key: str, value: object) -> Value:
-    """`value` checked and converted to the setting's type; raises :class:`SettingError`."""
+    """`value` checked and converted to the setting's type; raises :class:`Invalid`."""
     spec = _spec(key)
     if spec.kind is int:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or isinstance(value, float):
-            raise SettingError("settings.not_integer", setting=key)
+            raise Invalid("settings.not_integer", setting=key)
         try:
             number = value if isinstance(value, int) else int(str(value).strip())
         except ValueError:
-            raise SettingError("settings.not_integer", setting=key) from None
+            raise Invalid("settings.not_integer", setting=key) from None
         if (spec.minimum is not None and number < spec.minimum) or (
             spec.maximum is not None and number > spec.maximum
         ):
-            raise SettingError(
-                "settings.out_of_range", setting=key, minimum=spec.minimum, maximum=spec.maximum
-            )
+            raise Invalid("settings.out_of_range", setting=key, minimum=spec.minimum, maximum=spec.maximum)
         return number
     text = str(value).strip()
     if not text or len(text) > spec.max_length:
-        raise SettingError("settings.bad_length", setting=key, maximum=spec.max_length)
+        raise Invalid("settings.bad_length", setting=key, maximum=spec.max_length)
     if key == "map_style_url" and not _URL.match(text):
-        raise SettingError("settings.bad_url", setting=key)
+        raise Invalid("settings.bad_url", setting=key)
     return text
 
 
@@ -111,7 +101,7 @@ def get_setting(session: Session, key: str) -> Value:
     if row is not None:
         try:
             return parse(key, row.value)
-        except SettingError:
+        except Invalid:
             pass  # an unreadable stored value (edited by hand): the default keeps the app running
     return spec.default(get_settings())
 
@@ -133,8 +123,8 @@ def set_setting(session: Session, actor: Actor, key: str, value: object) -> bool
     Returns False (and writes nothing) when the value is unchanged. The in-process cache is cleared when
     the caller's transaction commits.
     """
-    if actor.role != Role.admin:
-        raise ScopeError("app.forbidden")
+    if not may(actor, "admin.manage"):
+        raise NotPermitted("app.forbidden")
     new = parse(key, value)
     old = get_setting(session, key)
     row = session.get(Setting, key)
@@ -153,8 +143,8 @@ def set_setting(session: Session, actor: Actor, key: str, value: object) -> bool
 
 def reset_setting(session: Session, actor: Actor, key: str) -> bool:
     """Remove the stored value so the configured default applies again (admin only, audited)."""
-    if actor.role != Role.admin:
-        raise ScopeError("app.forbidden")
+    if not may(actor, "admin.manage"):
+        raise NotPermitted("app.forbidden")
     _spec(key)
     row = session.get(Setting, key)
     if row is None:

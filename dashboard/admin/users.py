@@ -3,7 +3,8 @@
 Only admins manage users (the CLI acts as ``actor=None`` for the first admin of a deployment). Each change
 writes one `audit_log` row ("user_create", "user_update", "user_deactivate", "user_reactivate",
 "user_unlock", "password_reset") whose detail lists the changed fields, never a password. Deactivating
-a user or resetting a password ends the user's sessions. Errors are :class:`UserError` carrying i18n keys.
+a user or resetting a password ends the user's sessions. Refusals are
+:class:`~dashboard.kernel.errors.DomainError` with i18n keys; broken rules are listed as its `details`.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from dashboard import clock
-from dashboard.admin import audit, auth
-from dashboard.admin import catalogue as admin
-from dashboard.kernel.scope import Actor, ScopeError
+from dashboard.admin import audit, auth, grids
+from dashboard.kernel.errors import Conflict, Invalid, NotFound, NotPermitted, Problem
+from dashboard.kernel.policy import may
+from dashboard.kernel.scope import Actor
+from dashboard.kernel.text import is_office_phone
 from models import Community, Department, Grid, User
 from models.enums import Role
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
-PHONE_RE = re.compile(r"^[0-9+\- ]{0,32}$")
 
 SCOPE_OF_ROLE: dict[Role, str | None] = {
     Role.admin: None,
@@ -36,14 +38,6 @@ SCOPE_OF_ROLE: dict[Role, str | None] = {
     Role.department: "department",
 }
 """Which scope picker a role needs: a community, a grid, a department, or none (the whole sub-district)."""
-
-
-class UserError(ValueError):
-    """A change was refused; `keys` are i18n keys of the reasons (shown to the admin)."""
-
-    def __init__(self, *keys: str) -> None:
-        super().__init__(", ".join(keys))
-        self.keys = list(keys)
 
 
 @dataclass(frozen=True)
@@ -76,10 +70,15 @@ class UserInput:
     sso_subject: str | None = None
 
 
+def _invalid(problems: list[str]) -> Invalid:
+    """The refusal listing every broken rule (i18n keys)."""
+    return Invalid(details=[Problem(key) for key in problems])
+
+
 def _require_admin(actor: Actor | None) -> None:
     """`None` is the command line (an operator with shell access to the server)."""
-    if actor is not None and actor.role != Role.admin:
-        raise ScopeError("users.err_forbidden")
+    if actor is not None and not may(actor, "admin.manage"):
+        raise NotPermitted("users.err_forbidden")
 
 
 def _row(u: User) -> UserRow:
@@ -135,15 +134,10 @@ def list_users(
     return [_row(u) for u in session.exec(stmt).all()]
 
 
-def get_user(session: Session, actor: Actor, user_id: int) -> UserRow:
-    _require_admin(actor)
-    return _row(_load(session, user_id))
-
-
 def _load(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise UserError("users.err_not_found")
+        raise NotFound("users.err_not_found")
     return user
 
 
@@ -152,16 +146,16 @@ def _normalised_scope(session: Session, data: UserInput) -> tuple[int | None, in
     match SCOPE_OF_ROLE[data.role]:
         case "community":
             if data.community_id is None or session.get(Community, data.community_id) is None:
-                raise UserError("users.err_community_required")
+                raise Invalid("users.err_community_required")
             return data.community_id, None, None
         case "grid":
             grid = session.get(Grid, data.grid_id) if data.grid_id is not None else None
             if grid is None:
-                raise UserError("users.err_grid_required")
+                raise Invalid("users.err_grid_required")
             return grid.community_id, grid.id, None
         case "department":
             if data.department_id is None or session.get(Department, data.department_id) is None:
-                raise UserError("users.err_department_required")
+                raise Invalid("users.err_department_required")
             return None, None, data.department_id
         case _:
             return None, None, None
@@ -171,7 +165,8 @@ def _check_fields(session: Session, data: UserInput, user_id: int | None) -> lis
     problems = []
     if not data.display_name.strip() or len(data.display_name.strip()) > 64:
         problems.append("users.err_display_name")
-    if not PHONE_RE.match(data.phone.strip()):
+    phone = data.phone.strip()
+    if phone and not is_office_phone(phone):
         problems.append("users.err_phone")
     subject = (data.sso_subject or "").strip()
     if len(subject) > 256:
@@ -190,7 +185,7 @@ def _active_admins(session: Session) -> int:
 
 
 def create_user(session: Session, actor: Actor | None, username: str, password: str, data: UserInput) -> int:
-    """Create a user; returns its id. Raises UserError listing every broken rule."""
+    """Create a user; returns its id. Raises :class:`Invalid` listing every broken rule."""
     _require_admin(actor)
     username = username.strip()
     problems = []
@@ -203,7 +198,7 @@ def create_user(session: Session, actor: Actor | None, username: str, password: 
     problems += _check_fields(session, data, None)
     problems += auth.password_problems(password, username)
     if problems:
-        raise UserError(*problems)
+        raise _invalid(problems)
     community_id, grid_id, department_id = _normalised_scope(session, data)
     user = User(
         username=username,
@@ -238,19 +233,16 @@ def create_user(session: Session, actor: Actor | None, username: str, password: 
 
 def _hold_grid(session: Session, actor: Actor, user: User) -> None:
     """Make the grid a grid worker's account is scoped to also the grid they hold, through
-    :func:`admin.assign_worker`, so ``grids.worker_id`` and the worker history (which figures per worker
+    :func:`grids.assign_worker`, so ``grids.worker_id`` and the worker history (which figures per worker
     rely on) follow the account: the grid held before is released, and the chosen grid's previous worker
     leaves it. A user who is no longer a grid worker releases the grid they held."""
     wanted = user.grid_id if user.role == Role.grid_worker else None
     held = session.exec(select(Grid.id).where(Grid.worker_id == user.id)).all()
-    try:
-        for grid_id in held:
-            if grid_id != wanted:
-                admin.assign_worker(session, actor, grid_id, None)
-        if wanted is not None and wanted not in held:
-            admin.assign_worker(session, actor, wanted, user.id)
-    except admin.AdminError as e:
-        raise UserError(e.key) from e
+    for grid_id in held:
+        if grid_id != wanted:
+            grids.assign_worker(session, actor, grid_id, None)
+    if wanted is not None and wanted not in held:
+        grids.assign_worker(session, actor, wanted, user.id)
     if wanted is not None:
         user.grid_id = wanted
 
@@ -261,10 +253,10 @@ def update_user(session: Session, actor: Actor, user_id: int, data: UserInput) -
     user = _load(session, user_id)
     problems = _check_fields(session, data, user_id)
     if problems:
-        raise UserError(*problems)
+        raise _invalid(problems)
     community_id, grid_id, department_id = _normalised_scope(session, data)
     if user.role == Role.admin and data.role != Role.admin and user.active and _active_admins(session) <= 1:
-        raise UserError("users.err_last_admin")
+        raise Conflict("users.err_last_admin")
     new = {
         "display_name": data.display_name.strip(),
         "role": data.role,
@@ -296,9 +288,9 @@ def set_active(session: Session, actor: Actor, user_id: int, active: bool) -> No
         return
     if not active:
         if actor.id == user.id:
-            raise UserError("users.err_self_deactivate")
+            raise NotPermitted("users.err_self_deactivate")
         if user.role == Role.admin and _active_admins(session) <= 1:
-            raise UserError("users.err_last_admin")
+            raise Conflict("users.err_last_admin")
     user.active = active
     session.add(user)
     if not active:
@@ -312,7 +304,7 @@ def reset_password(session: Session, actor: Actor | None, user_id: int, password
     user = _load(session, user_id)
     problems = auth.password_problems(password, user.username)
     if problems:
-        raise UserError(*problems)
+        raise _invalid(problems)
     user.password_hash = auth.hash_password(password)
     user.failed_logins = 0
     user.locked_until = None

@@ -21,7 +21,8 @@ from sqlmodel import Session, select
 
 from dashboard.i18n import current_lang, label
 from dashboard.io import exports
-from dashboard.kernel.scope import Actor, ScopeError, case_filter
+from dashboard.kernel.errors import NotPermitted
+from dashboard.kernel.scope import Actor, case_filter
 from models import Case, Category, Community, Department, Grid
 
 PAGE_SIZE = 2000
@@ -60,9 +61,9 @@ PII_COLUMNS = {"reporter_name": "name", "reporter_phone": "phone", "address": "a
 
 
 def check_unmasked(actor: Actor, unmasked: bool) -> None:
-    """ScopeError unless the actor's role may export personal data unmasked (when asked for)."""
+    """NotPermitted unless the actor's role may export personal data unmasked (when asked for)."""
     if unmasked and not exports.may_export_unmasked(actor):
-        raise ScopeError("export.unmasked_forbidden")
+        raise NotPermitted("privacy.unmasked_forbidden")
 
 
 def paged(session: Session, stmt: Select, page_size: int = PAGE_SIZE) -> Iterator[list[Any]]:

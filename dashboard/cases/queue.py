@@ -3,31 +3,32 @@
 A queue page is one ``SELECT … LIMIT :n OFFSET :m`` over `cases` (joined to a few lookup tables by
 primary key) plus one ``COUNT`` and one ``GROUP BY status``; it never loads the cases it does not show.
 The default order is the due time, most urgent first, which the ``(status, due_at)`` index serves.
-Ageing colours are computed in SQL from the precomputed ``warn_at``/``due_at``/``black_at`` columns.
+Ageing colours are computed in SQL by :mod:`dashboard.cases.ageing` from the stored clock instants.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 import pandas as pd
-from sqlalchemy import ColumnElement, FunctionElement, Select, and_, case, func, literal, or_
+from sqlalchemy import ColumnElement, FunctionElement, Select, and_, func, or_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from dashboard import clock
+from dashboard.cases import ageing
 from dashboard.i18n import label, t
 from dashboard.io import exports
 from dashboard.kernel.privacy import mask_address
 from dashboard.kernel.scope import Actor, case_filter
 from dashboard.reporting import kpi
 from models import Case, CaseEscalation, Category, Community, Department, Grid, User
-from models.enums import ACTIVE_STATUSES, OPEN_STATUSES, Ageing, CaseStatus, Role
+from models.enums import OPEN_STATUSES, CaseStatus, Role
 
 View = str
 """``"open"`` (every status still needing work), ``"all"``, or one CaseStatus value."""
@@ -38,7 +39,6 @@ PAGE_SIZE = 50
 EXPORT_MAX = 10_000
 """Most rows one export may hold (larger sets: narrow the filters)."""
 
-_ACTIVE = [s.value for s in ACTIVE_STATUSES]
 _OPEN = [s.value for s in OPEN_STATUSES]
 
 
@@ -70,31 +70,6 @@ class QueuePage:
     page_size: int
 
 
-def ageing_expr(now: datetime) -> ColumnElement[str | None]:
-    """The ageing colour of a case at `now`, in SQL (NULL once the clock has stopped: resolved and later)."""
-    return case(
-        (or_(Case.status.not_in(_ACTIVE), Case.due_at.is_(None)), literal(None)),
-        (Case.black_at <= now, literal(Ageing.black.value)),
-        (Case.due_at <= now, literal(Ageing.red.value)),
-        (Case.warn_at <= now, literal(Ageing.yellow.value)),
-        else_=literal(Ageing.green.value),
-    )
-
-
-def _ageing_condition(colour: str, now: datetime) -> ColumnElement[bool]:
-    running = Case.status.in_(_ACTIVE)
-    match colour:
-        case Ageing.green:
-            return and_(running, or_(Case.warn_at.is_(None), Case.warn_at > now), Case.due_at > now)
-        case Ageing.yellow:
-            return and_(running, Case.warn_at <= now, Case.due_at > now)
-        case Ageing.red:
-            return and_(running, Case.due_at <= now, or_(Case.black_at.is_(None), Case.black_at > now))
-        case Ageing.black:
-            return and_(running, Case.black_at <= now)
-    raise ValueError(f"unknown ageing colour {colour!r}")
-
-
 def _view_condition(view: View) -> ColumnElement[bool] | None:
     if view == "all":
         return None
@@ -112,7 +87,7 @@ def conditions(
     if with_view and (view := _view_condition(f.view)) is not None:
         out.append(view)
     if f.ageing:
-        out.append(or_(*(_ageing_condition(a, now) for a in f.ageing)))
+        out.append(or_(*(ageing.condition(a, now) for a in f.ageing)))
     if f.categories:
         out.append(Case.category_id.in_(list(f.categories)))
     if f.community_id is not None:
@@ -199,7 +174,7 @@ def queue_sql(
             Case.number,
             Case.title,
             Case.status,
-            ageing_expr(now).label("ageing"),
+            ageing.colour_expr(now).label("ageing"),
             Case.category_id,
             Category.code.label("category_code"),
             Category.name_zh.label("category_zh"),
@@ -322,7 +297,7 @@ def export_rows(
         select(
             Case.number,
             Case.status,
-            ageing_expr(now),
+            ageing.colour_expr(now),
             Category.name_zh,
             Case.title,
             Case.description,
@@ -474,14 +449,3 @@ def department_escalations(
     df = pd.DataFrame(rows, columns=DEPT_COLUMNS)
     df["overdue"] = df["overdue"].astype(bool)
     return QueuePage(df, total, page, pages, page_size)
-
-
-def ids_in_scope(session: Session, actor: Actor, case_ids: Iterable[int]) -> list[tuple[int, str, int, str]]:
-    """(id, number, version, status) of the given cases that are in the actor's scope, for bulk actions."""
-    ids = list(case_ids)
-    if not ids:
-        return []
-    rows = session.exec(
-        select(Case.id, Case.number, Case.version, Case.status).where(Case.id.in_(ids), case_filter(actor))
-    ).all()
-    return [(i, n, v, str(s)) for i, n, v, s in rows]

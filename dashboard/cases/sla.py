@@ -1,4 +1,4 @@
-"""SLA clocks (DESIGN §5): due dates, elapsed time and ageing colours for the four calendars.
+"""SLA clocks (DESIGN §5): due dates, elapsed time and the ageing instants for the four calendars.
 
 All datetimes are naive Asia/Shanghai wall time. The four calendar kinds:
 
@@ -30,7 +30,8 @@ from types import MappingProxyType
 import chinese_calendar
 from sqlmodel import Session, select
 
-from models.enums import Ageing, CalendarKind, CalendarOverrideKind
+from dashboard.cases.ageing import BLACK_FACTOR, WARN_SHARE
+from models.enums import CalendarKind, CalendarOverrideKind
 
 _US_PER_HOUR = 3_600_000_000
 _US_PER_DAY = 24 * _US_PER_HOUR
@@ -281,31 +282,12 @@ class SlaTimes:
 def sla_times(
     start: datetime, amount: float, kind: CalendarKind | str, cal: WorkCalendar = DEFAULT_CALENDAR
 ) -> SlaTimes:
-    """Due date, warning time (25 % of the limit left) and black time (overdue by the limit again)."""
+    """Due date, warning time (25 % of the limit left) and black time (overdue by the limit again).
+
+    The shares are :mod:`dashboard.cases.ageing`'s; the calendar decides what a share of the limit is.
+    """
     return SlaTimes(
         due_at=add_limit(start, amount, kind, cal),
-        warn_at=add_limit(start, 0.75 * amount, kind, cal),
-        black_at=add_limit(start, 2 * amount, kind, cal),
+        warn_at=add_limit(start, WARN_SHARE * amount, kind, cal),
+        black_at=add_limit(start, BLACK_FACTOR * amount, kind, cal),
     )
-
-
-def ageing(
-    now: datetime,
-    warn_at: datetime | None,
-    due_at: datetime | None,
-    black_at: datetime | None,
-    closed: bool = False,
-) -> Ageing | None:
-    """The ageing colour at `now`; None for a closed case or one without a due date.
-
-    green before `warn_at`, yellow from `warn_at` (≤ 25 % left), red from `due_at` (overdue), black from
-    `black_at` (overdue by more than the limit again: 督办 candidate). A missing `warn_at` skips yellow; a
-    missing `black_at` never turns black.
-    """
-    if closed or due_at is None:
-        return None
-    if now >= due_at:
-        return Ageing.black if black_at is not None and now >= black_at else Ageing.red
-    if warn_at is not None and now >= warn_at:
-        return Ageing.yellow
-    return Ageing.green

@@ -35,6 +35,8 @@ TRANSITIONS: dict[str, tuple[frozenset[CaseStatus | None], CaseStatus | None]] =
     "report_back": (frozenset(OPEN_STATUSES), None),  # a department's 报到
     "assign_volunteer": (frozenset(OPEN_STATUSES), None),
     "comment": (frozenset(set(S)), None),
+    # an import sets the status the source system reached by its own path (change_case's `to_status`)
+    "import_update": (frozenset(set(S)), None),
 }
 
 

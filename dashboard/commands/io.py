@@ -19,9 +19,12 @@ import sys
 from contextlib import nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dashboard.cli import command
+
+if TYPE_CHECKING:
+    from dashboard.io.runs import ImportReport
 
 MAX_IMPORT_MB = 1024
 """Largest file the command imports (the page's limit is the upload limit)."""
@@ -53,7 +56,7 @@ def _actor(session: Any, username: str | None):  # type: ignore[no-untyped-def]
 
 
 def _import_args(p: argparse.ArgumentParser) -> None:
-    from dashboard.io.parsing import CONVERSIONS, KINDS
+    from dashboard.io.sources import CONVERSIONS, KINDS
 
     p.add_argument("kind", choices=KINDS)
     p.add_argument("file", type=Path)
@@ -84,57 +87,31 @@ def _mapping(value: str | None) -> Any:
     return json.loads(path.read_text(encoding="utf-8") if path.is_file() else value)
 
 
-@command("import", "import cases, Open311 requests, volunteers, service records or boundaries (dry run by default)",
-         _import_args)  # fmt: skip
-def import_file(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from dashboard.db import get_engine, session_scope, upgrade
-    from dashboard.i18n import t
-    from dashboard.io.cases import run_import
-    from dashboard.io.parsing import SUFFIXES
-    from dashboard.kernel.scope import ScopeError
+def _file_problem(args: argparse.Namespace) -> str | None:
+    """Why the file cannot be imported at all, or None."""
+    from dashboard.io.sources import SUFFIXES
 
     if not args.file.is_file():
-        print(f"no such file: {args.file}", file=sys.stderr)
-        return 2
+        return f"no such file: {args.file}"
     if args.file.suffix.lower() not in SUFFIXES[args.kind]:
-        print(f"{args.kind} imports take {', '.join(SUFFIXES[args.kind])} files", file=sys.stderr)
-        return 2
+        return f"{args.kind} imports take {', '.join(SUFFIXES[args.kind])} files"
     if args.file.stat().st_size > MAX_IMPORT_MB * 1024 * 1024:
-        print(f"file larger than {MAX_IMPORT_MB} MB", file=sys.stderr)
-        return 2
-    try:
-        mapping = _mapping(args.mapping)
-    except (OSError, json.JSONDecodeError) as e:
-        print(f"--mapping is not valid JSON: {e}", file=sys.stderr)
-        return 2
+        return f"file larger than {MAX_IMPORT_MB} MB"
+    return None
+
+
+def _import_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options of the import of `args.kind` (each kind takes only its own)."""
     options: dict[str, Any] = {"skip_bad_rows": args.skip_bad_rows}
     if args.kind in ("cases", "open311", "boundaries"):
         options["convert"] = args.convert
     if args.kind == "boundaries":
         options.update(level=args.level, relocate_cases=args.relocate_cases)
-    upgrade(args.database_url)
-    bar = tqdm(total=100, unit="%", file=sys.stderr, disable=None, desc=args.file.name)
+    return options
 
-    def progress(fraction: float, message: str) -> None:
-        bar.n = round(min(max(fraction, 0.0), 1.0) * 100)
-        bar.set_postfix_str(message, refresh=True)
 
-    with session_scope(get_engine(args.database_url)) as s:
-        actor = _actor(s, args.user)
-        if actor is None:
-            print("no such active user" if args.user else "no active admin: create one with create-user",
-                  file=sys.stderr)  # fmt: skip
-            return 2
-        try:
-            report = run_import(
-                s, actor, args.kind, args.file, mapping, args.commit, progress=progress, **options
-            )
-        except ScopeError as e:
-            print(f"refused: {t(str(e), args.lang)}", file=sys.stderr)
-            return 1
-    bar.close()
+def _print_report(report: ImportReport, args: argparse.Namespace) -> int:
+    """Print the counts and the first problems (all of them to ``--errors-out``); the exit code."""
     lang = args.lang
     print(report.summary(lang))
     problems = report.problems_frame(lang)
@@ -152,6 +129,53 @@ def import_file(args: argparse.Namespace) -> int:
         return 0 if report.committed else 1
     print("dry run: nothing written (add --commit to import)")
     return 0 if report.ok else 1
+
+
+@command(
+    "import",
+    "import cases, Open311 requests, volunteers, service records or boundaries (dry run by default)",
+    _import_args,
+)
+def import_file(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from dashboard.db import get_engine, session_scope, upgrade
+    from dashboard.i18n import t
+    from dashboard.io.imports import run_import
+    from dashboard.kernel.errors import DomainError
+
+    problem = _file_problem(args)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
+    try:
+        mapping = _mapping(args.mapping)
+    except (OSError, json.JSONDecodeError) as e:
+        print(f"--mapping is not valid JSON: {e}", file=sys.stderr)
+        return 2
+    options = _import_options(args)
+    upgrade(args.database_url)
+    bar = tqdm(total=100, unit="%", file=sys.stderr, disable=None, desc=args.file.name)
+
+    def progress(fraction: float, message: str) -> None:
+        bar.n = round(min(max(fraction, 0.0), 1.0) * 100)
+        bar.set_postfix_str(message, refresh=True)
+
+    with session_scope(get_engine(args.database_url), write=args.commit) as s:
+        actor = _actor(s, args.user)
+        if actor is None:
+            no_user = "no such active user" if args.user else "no active admin: create one with create-user"
+            print(no_user, file=sys.stderr)
+            return 2
+        try:
+            report = run_import(
+                s, actor, args.kind, args.file, mapping, args.commit, progress=progress, **options
+            )
+        except DomainError as e:
+            print(f"refused: {t(e.key, args.lang, **e.values)}", file=sys.stderr)
+            return 1
+    bar.close()
+    return _print_report(report, args)
 
 
 def _export_args(p: argparse.ArgumentParser) -> None:
@@ -174,7 +198,7 @@ def _conditions(s: Any, args: argparse.Namespace) -> tuple[list[Any], dict[str, 
     from sqlmodel import select
 
     from dashboard.io.open311 import CLOSED_STATUSES
-    from dashboard.io.parsing import parse_datetime
+    from dashboard.io.values import parse_datetime
     from models import Case, Category, Community, Grid
 
     conds: list[Any] = []
@@ -221,7 +245,7 @@ def export_file(args: argparse.Namespace) -> int:
     from dashboard.cases import export as case_export
     from dashboard.db import get_engine, session_scope, upgrade
     from dashboard.io import open311
-    from dashboard.kernel.scope import ScopeError
+    from dashboard.kernel.errors import DomainError
 
     if args.what == "services" and args.format != "open311":
         print("services are exported as Open311 JSON only", file=sys.stderr)
@@ -229,7 +253,7 @@ def export_file(args: argparse.Namespace) -> int:
     upgrade(args.database_url)
     to_stdout = args.out == "-"
     target = Path(args.out)
-    with session_scope(get_engine(args.database_url)) as s:
+    with session_scope(get_engine(args.database_url), write=True) as s:
         actor = _actor(s, args.user)
         if actor is None:
             print("no such active user" if args.user else "no active admin", file=sys.stderr)
@@ -246,18 +270,23 @@ def export_file(args: argparse.Namespace) -> int:
             print(found, file=sys.stderr)
             return 2
         conds, filters = found
-        writer = {"open311": open311.write_open311, "csv": case_export.write_cases_csv,
-                  "xlsx": case_export.write_cases_xlsx}[args.format]  # fmt: skip
+        writer = {
+            "open311": open311.write_open311,
+            "csv": case_export.write_cases_csv,
+            "xlsx": case_export.write_cases_xlsx,
+        }[args.format]
         partial = target.with_name(target.name + ".part")
         try:
             with nullcontext(sys.stdout.buffer) if to_stdout else partial.open("wb") as out:
-                n = writer(s, actor, out, conds, args.number, unmasked=args.unmasked, lang=args.lang,
-                           filters=filters)  # fmt: skip
-        except (ScopeError, ValueError) as e:
+                n = writer(
+                    s, actor, out, conds, args.number, unmasked=args.unmasked, lang=args.lang, filters=filters
+                )
+        except (DomainError, ValueError) as e:
             from dashboard.i18n import t
 
             partial.unlink(missing_ok=True)
-            print(f"refused: {t(str(e), args.lang) if isinstance(e, ScopeError) else e}", file=sys.stderr)
+            reason = t(e.key, args.lang, **e.values) if isinstance(e, DomainError) else e
+            print(f"refused: {reason}", file=sys.stderr)
             return 1
         if not to_stdout:
             partial.replace(target)

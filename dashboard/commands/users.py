@@ -9,6 +9,7 @@ import getpass
 import sys
 
 from dashboard.cli import command
+from dashboard.kernel.errors import DomainError
 from models.enums import Role
 
 
@@ -22,10 +23,11 @@ def _password(args: argparse.Namespace) -> str | None:
     return first
 
 
-def _explain(keys: list[str]) -> str:
+def _explain(err: DomainError) -> str:
+    """The refusal in English: each broken rule, else the reason."""
     from dashboard.i18n import t
 
-    return "; ".join(t(k, "en") for k in keys)
+    return "; ".join(t(p.key, "en", **p.values) for p in err.details) or t(err.key, "en", **err.values)
 
 
 def _create_args(p: argparse.ArgumentParser) -> None:
@@ -53,7 +55,7 @@ def create_user(args: argparse.Namespace) -> int:
     password = _password(args)
     if password is None:
         return 1
-    with session_scope(get_engine(args.database_url)) as s:
+    with session_scope(get_engine(args.database_url), write=True) as s:
         scope: dict[str, int | None] = {}
         for flag, model, field in (
             ("community", Community, "community_id"),
@@ -70,8 +72,8 @@ def create_user(args: argparse.Namespace) -> int:
         data = users.UserInput(display_name=args.display_name or args.username, role=Role(args.role), **scope)
         try:
             user_id = users.create_user(s, None, args.username, password, data)
-        except users.UserError as e:
-            print(f"refused: {_explain(e.keys)}", file=sys.stderr)
+        except DomainError as e:
+            print(f"refused: {_explain(e)}", file=sys.stderr)
             return 1
     print(f"created user {args.username} (id {user_id}, role {args.role})")
     return 0
@@ -91,7 +93,7 @@ def reset_password(args: argparse.Namespace) -> int:
     from dashboard.db import get_engine, session_scope, upgrade
 
     upgrade(args.database_url)
-    with session_scope(get_engine(args.database_url)) as s:
+    with session_scope(get_engine(args.database_url), write=True) as s:
         user_id = users.find_by_username(s, args.username)
         if user_id is None:
             print(f"no user {args.username}", file=sys.stderr)
@@ -101,8 +103,8 @@ def reset_password(args: argparse.Namespace) -> int:
             return 1
         try:
             users.reset_password(s, None, user_id, password)
-        except users.UserError as e:
-            print(f"refused: {_explain(e.keys)}", file=sys.stderr)
+        except DomainError as e:
+            print(f"refused: {_explain(e)}", file=sys.stderr)
             return 1
     print(f"password of {args.username} reset")
     return 0

@@ -28,15 +28,11 @@ from sqlalchemy import and_, update
 from sqlmodel import select
 
 from dashboard.cases.export import paged
-from dashboard.io.parsing import (
-    Progress,
-    as_source,
-    convert_geometry,
-    norm_key,
-    read_geojson_features,
-    text,
-)
+from dashboard.io.geojson import convert_geometry, read_geojson_features
+from dashboard.io.headers import norm_key
 from dashboard.io.runs import ImportReport, ImportRun, bulk_insert
+from dashboard.io.sources import Progress, as_source
+from dashboard.io.values import text
 from dashboard.kernel.scope import Actor
 from dashboard.territory import geo
 from models import Case, Community, Grid, Subdistrict
@@ -130,18 +126,8 @@ def _changed_box(before: list[str], after: list[dict[str, Any]]) -> tuple[float,
     return float(x0), float(y0), float(x1), float(y1)
 
 
-def _run(run: ImportRun, level: str, convert: str | None, relocate_cases: bool) -> None:
-    session = run.session
-    report = run.report
-    model = Grid if level == "grid" else Community
-    shape_col = "polygon" if level == "grid" else "outline"
-    features = _features(run, convert)
-    report.rows = len(features)
-    stored = {row.code.upper(): row for row in session.exec(select(model)).all()}
-    communities = {c.code.upper(): c.id for c in session.exec(select(Community)).all()}
-    subdistricts = session.exec(select(Subdistrict)).all()
-    outline = subdistricts[0].outline if len(subdistricts) == 1 else None
-
+def _first_of_each_code(run: ImportRun, features: list[_Feature]) -> dict[str, _Feature]:
+    """The readable features by code; a code the file repeats is a row error."""
     seen: dict[str, int] = {}
     usable: dict[str, _Feature] = {}
     for f in features:
@@ -152,76 +138,147 @@ def _run(run: ImportRun, level: str, convert: str | None, relocate_cases: bool) 
             continue
         seen[f.code] = f.row
         usable[f.code] = f
-    combined: list[tuple[str, Any]] = [(code, getattr(row, shape_col)) for code, row in stored.items()
-                                       if code not in usable]  # fmt: skip
-    combined += [(code, f.geometry) for code, f in usable.items()]
-    for p in geo.validate_boundaries(combined, outline=outline):
-        mine = p.feature in usable
-        if p.kind in _FEATURE_PROBLEMS and mine:
-            run.error(usable[p.feature].row, "geometry", p.feature, f"io.boundary.{p.kind}", detail=p.detail)
-        elif p.feature is None or mine or p.other in usable:
-            row = usable[p.feature].row if mine else (usable[p.other].row if p.other in usable else None)
-            run.warn(row, "geometry", p.feature or "", f"io.boundary.{p.kind}", detail=p.detail, other=p.other or "",
-                     area=f"{p.area_m2:,.0f}")  # fmt: skip
+    return usable
 
-    changed_before: list[str] = []
-    changed_after: list[dict[str, Any]] = []
-    new_rows: list[dict[str, Any]] = []
-    for code, f in usable.items():
-        if run.is_bad(f.row):
-            continue
-        assert f.geometry is not None
-        polygon = geo.to_geojson(f.geometry)
-        lon, lat = geo.label_point(polygon)
-        old = stored.get(code)
-        if old is None:
-            values: dict[str, Any] = {"code": code, "name": f.name or code, shape_col: polygon, "centroid_lon": lon,
-                                      "centroid_lat": lat}  # fmt: skip
-            if level == "grid":
-                community_id = communities.get(f.community)
-                if community_id is None:
-                    run.error(f.row, "community", f.community, "io.err.unknown_community" if f.community
-                              else "io.err.community_required")  # fmt: skip
-                    continue
-                values["community_id"] = community_id
-            else:
-                if not subdistricts:
-                    run.error(f.row, "code", code, "io.err.no_subdistrict")
-                    continue
-                values.update(subdistrict_id=subdistricts[0].id, kind=_KINDS.get(norm_key(f.kind), "urban"))
-            report.new += 1
-            new_rows.append(values)
-            changed_after.append(f.geometry)
-            continue
-        if level == "grid" and f.community and communities.get(f.community) != old.community_id:
+
+class _Boundaries:
+    """The stored boundaries of one level and what the file's features do to them."""
+
+    def __init__(self, run: ImportRun, level: str) -> None:
+        session = run.session
+        self.run, self.level = run, level
+        self.model: type[Grid] | type[Community] = Grid if level == "grid" else Community
+        self.shape_col = "polygon" if level == "grid" else "outline"
+        self.stored = {row.code.upper(): row for row in session.exec(select(self.model)).all()}
+        self.communities = {c.code.upper(): c.id for c in session.exec(select(Community)).all()}
+        self.subdistricts = session.exec(select(Subdistrict)).all()
+        self.changed_before: list[str] = []
+        """Stored shapes the file replaces."""
+        self.changed_after: list[dict[str, Any]] = []
+        """The file's new and replacing shapes."""
+
+    def check(self, usable: dict[str, _Feature]) -> None:
+        """Check the boundaries as they would be after the import (stored ones not in the file, plus the
+        file's): unusable features are row errors, overlaps, gaps and parts outside the sub-district
+        outline warnings (those of stored boundaries only where a feature of the file is involved)."""
+        run = self.run
+        outline = self.subdistricts[0].outline if len(self.subdistricts) == 1 else None
+        combined: list[tuple[str, Any]] = [
+            (code, getattr(row, self.shape_col)) for code, row in self.stored.items() if code not in usable
+        ]
+        combined += [(code, f.geometry) for code, f in usable.items()]
+        for p in geo.validate_boundaries(combined, outline=outline):
+            mine = p.feature in usable
+            if p.kind in _FEATURE_PROBLEMS and mine:
+                run.error(
+                    usable[p.feature].row, "geometry", p.feature, f"io.boundary.{p.kind}", detail=p.detail
+                )
+            elif p.feature is None or mine or p.other in usable:
+                row = usable[p.feature].row if mine else (usable[p.other].row if p.other in usable else None)
+                run.warn(
+                    row,
+                    "geometry",
+                    p.feature or "",
+                    f"io.boundary.{p.kind}",
+                    detail=p.detail,
+                    other=p.other or "",
+                    area=f"{p.area_m2:,.0f}",
+                )
+
+    def write(self, usable: dict[str, _Feature]) -> None:
+        """Count (and, while writing, store) each good feature as a new, updated or unchanged boundary."""
+        run = self.run
+        new_rows: list[dict[str, Any]] = []
+        for code, f in usable.items():
+            if run.is_bad(f.row):
+                continue
+            assert f.geometry is not None
+            polygon = geo.to_geojson(f.geometry)
+            label = geo.label_point(polygon)
+            old = self.stored.get(code)
+            if old is not None:
+                self._update(old, f, polygon, label)
+                continue
+            values = self._new(code, f, polygon, label)
+            if values is not None:
+                run.report.new += 1
+                new_rows.append(values)
+                self.changed_after.append(f.geometry)
+        if new_rows and run.writing:
+            bulk_insert(run.session, self.model, new_rows)
+
+    def _new(self, code: str, f: _Feature, polygon: str, label: tuple[float, float]) -> dict[str, Any] | None:
+        """The row of a new grid (in the community it names) or community; None (a row error) when the
+        grid names no known community, or there is no sub-district for a community."""
+        lon, lat = label
+        values: dict[str, Any] = {
+            "code": code,
+            "name": f.name or code,
+            self.shape_col: polygon,
+            "centroid_lon": lon,
+            "centroid_lat": lat,
+        }
+        if self.level == "grid":
+            community_id = self.communities.get(f.community)
+            if community_id is None:
+                key = "io.err.unknown_community" if f.community else "io.err.community_required"
+                self.run.error(f.row, "community", f.community, key)
+                return None
+            values["community_id"] = community_id
+            return values
+        if not self.subdistricts:
+            self.run.error(f.row, "code", code, "io.err.no_subdistrict")
+            return None
+        values.update(subdistrict_id=self.subdistricts[0].id, kind=_KINDS.get(norm_key(f.kind), "urban"))
+        return values
+
+    def _update(self, old: Any, f: _Feature, polygon: str, label: tuple[float, float]) -> None:
+        """A new shape (and label point) or name for a stored boundary; a grid keeps its community."""
+        run = self.run
+        if self.level == "grid" and f.community and self.communities.get(f.community) != old.community_id:
             run.warn(f.row, "community", f.community, "io.warn.community_kept")
         changes: dict[str, Any] = {}
-        if geo.to_geojson(getattr(old, shape_col)) != polygon:
-            changes.update({shape_col: polygon, "centroid_lon": lon, "centroid_lat": lat})
-            changed_before.append(getattr(old, shape_col))
-            changed_after.append(f.geometry)
+        if geo.to_geojson(getattr(old, self.shape_col)) != polygon:
+            assert f.geometry is not None
+            lon, lat = label
+            changes.update({self.shape_col: polygon, "centroid_lon": lon, "centroid_lat": lat})
+            self.changed_before.append(getattr(old, self.shape_col))
+            self.changed_after.append(f.geometry)
         if f.name and f.name != old.name:
             changes["name"] = f.name
         if not changes:
-            report.unchanged += 1
-            continue
-        report.updated += 1
+            run.report.unchanged += 1
+            return
+        run.report.updated += 1
         if run.writing:
-            session.execute(update(model).where(model.id == old.id).values(**changes))
-    if new_rows and run.writing:
-        bulk_insert(session, model, new_rows)
+            run.session.execute(update(self.model).where(self.model.id == old.id).values(**changes))
+
+
+def _run(run: ImportRun, level: str, convert: str | None, relocate_cases: bool) -> None:
+    report = run.report
+    features = _features(run, convert)
+    report.rows = len(features)
+    work = _Boundaries(run, level)
+    usable = _first_of_each_code(run, features)
+    work.check(usable)
+    work.write(usable)
     run.progress(0.8, f"{report.rows:,}")
     if level == "grid" and relocate_cases and report.can_commit(run.skip_bad_rows):
         features_now = [
             f.geometry for f in usable.values() if f.geometry is not None and not run.is_bad(f.row)
         ]
-        _relocate(run, usable, stored, _changed_box(changed_before, features_now))
+        _relocate(run, usable, work.stored, _changed_box(work.changed_before, features_now))
     run.progress(1.0, f"{report.rows:,}")
 
 
-def _relocate(run: ImportRun, usable: dict[str, _Feature], stored: dict[str, Any],
-              box: tuple[float, float, float, float] | None) -> None:  # fmt: skip
-    """Place again the cases with coordinates inside `box` (counted; moved when committing). New grids get ids only on commit, so a dry run locates against codes."""
+def _relocate(
+    run: ImportRun,
+    usable: dict[str, _Feature],
+    stored: dict[str, Any],
+    box: tuple[float, float, float, float] | None,
+) -> None:
+    """Place again the cases with coordinates inside `box` (counted; moved when committing). New grids get
+    ids only on commit, so a dry run locates against codes."""
     if box is None:
         return
     session = run.session
@@ -286,7 +343,8 @@ def import_boundaries(
     if level not in LEVELS:
         raise ValueError(f"unknown boundary level {level!r}")
     source = as_source(file, name)
-    run = ImportRun(session, actor, "boundaries", source, commit=commit, skip_bad_rows=skip_bad_rows,
-                    progress=progress)  # fmt: skip
+    run = ImportRun(
+        session, actor, "boundaries", source, commit=commit, skip_bad_rows=skip_bad_rows, progress=progress
+    )
     run.report.mapping = {"level": level} | ({"convert": convert} if convert else {})
     return run.execute(lambda r: _run(r, level, convert, relocate_cases))

@@ -16,18 +16,22 @@ import io
 import json
 
 import pandas as pd
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlmodel import Session
 
 from dashboard.admin import audit
+from dashboard.kernel.errors import NotPermitted
+from dashboard.kernel.policy import may
 from dashboard.kernel.privacy import MASKERS, neutralise_formula
-from dashboard.kernel.scope import UNMASKED_EXPORT_ROLES, Actor, ScopeError
+from dashboard.kernel.scope import Actor
 
 CSV_MIME = "text/csv"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def may_export_unmasked(actor: Actor) -> bool:
-    return actor.role in UNMASKED_EXPORT_ROLES
+    """Whether to offer the actor an unmasked export (audited as such)."""
+    return may(actor, "export.unmasked")
 
 
 def _neutralise_column(series: pd.Series) -> pd.Series:
@@ -37,11 +41,18 @@ def _neutralise_column(series: pd.Series) -> pd.Series:
         or pd.api.types.is_bool_dtype(series)
     ):
         return series
-    return series.map(neutralise_formula).astype(object)
+    return series.map(_safe_cell).astype(object)
+
+
+def _safe_cell(value: object) -> object:
+    """Text without the control characters a spreadsheet cannot hold (one makes the whole XLSX fail)
+    that cannot run as a formula; other values as they are."""
+    return neutralise_formula(ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value)
 
 
 def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy whose text cells and headers cannot run as spreadsheet formulas."""
+    """A copy whose text cells and headers cannot run as spreadsheet formulas and hold no control
+    characters (rows stored before text was cleaned on the way in may still have them)."""
     out = df.copy()
     for col in out.columns:
         out[col] = _neutralise_column(out[col])
@@ -53,9 +64,9 @@ def export_frame(
     df: pd.DataFrame, actor: Actor, pii_columns: dict[str, str], unmasked: bool = False
 ) -> pd.DataFrame:
     """The frame to export: `pii_columns` ({column: kind}, kinds of privacy.MASKERS) masked unless
-    `unmasked` (allowed only to roles in UNMASKED_EXPORT_ROLES: ScopeError otherwise), then neutralised."""
+    `unmasked` (allowed only by the policy's "export.unmasked": NotPermitted otherwise), then neutralised."""
     if unmasked and not may_export_unmasked(actor):
-        raise ScopeError("privacy.unmasked_forbidden")
+        raise NotPermitted("privacy.unmasked_forbidden")
     unknown = set(pii_columns.values()) - set(MASKERS)
     if unknown:
         raise ValueError(f"unknown personal-data kinds {sorted(unknown)}")

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import IO, Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, Select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -33,10 +33,24 @@ from models import Case, Category, Department
 from models.enums import CaseStatus
 
 FIELDS: tuple[str, ...] = (
-    "service_request_id", "status", "status_notes", "service_name", "service_code", "description",
-    "agency_responsible", "service_notice", "requested_datetime", "updated_datetime", "expected_datetime",
-    "address", "address_id", "zipcode", "lat", "long", "media_url",
-)  # fmt: skip
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "zipcode",
+    "lat",
+    "long",
+    "media_url",
+)
 """The keys of a GeoReport v2 service request, in the order the specification lists them."""
 
 CLOSED_STATUSES = frozenset({CaseStatus.closed, CaseStatus.rejected})
@@ -59,24 +73,59 @@ def status_notes(status: CaseStatus | str, duplicate_of: str | None, lang: str) 
     return note
 
 
-def _select():  # type: ignore[no-untyped-def]
+def _select() -> Select:
     dup = aliased(Case)
     return (
         select(
-            Case.id, Case.number, Case.status, Category.name_zh, Category.name_en, Category.code,
-            Category.sla_limit, Category.calendar, Case.title, Case.description, Department.name, Case.reported_at,
-            Case.updated_at, Case.closed_at, Case.due_at, Case.address, Case.lat, Case.lon, dup.number,
+            Case.id,
+            Case.number,
+            Case.status,
+            Category.name_zh,
+            Category.name_en,
+            Category.code,
+            Category.sla_limit,
+            Category.calendar,
+            Case.title,
+            Case.description,
+            Department.name,
+            Case.reported_at,
+            Case.updated_at,
+            Case.closed_at,
+            Case.due_at,
+            Case.address,
+            Case.lat,
+            Case.lon,
+            dup.number,
         )
         .select_from(Case)
         .join(Category, Category.id == Case.category_id)
         .outerjoin(Department, Department.id == Case.department_id)
         .outerjoin(dup, dup.id == Case.duplicate_of_id)
-    )  # fmt: skip
+    )
 
 
 def _request(row: Any, lang: str, unmasked: bool) -> dict[str, Any]:
-    (_id, number, status, name_zh, name_en, code, limit, calendar, title, description, dept, reported, updated,
-     closed, due, address, lat, lon, dup) = row  # fmt: skip
+    (
+        _id,
+        number,
+        status,
+        name_zh,
+        name_en,
+        code,
+        limit,
+        calendar,
+        title,
+        description,
+        dept,
+        reported,
+        updated,
+        closed,
+        due,
+        address,
+        lat,
+        lon,
+        dup,
+    ) = row
     text = title if not description or description == title else f"{title}\n{description}"
     last_change = closed if status == CaseStatus.closed and closed else (updated or reported)
     return {

@@ -16,7 +16,8 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 import pandas as pd
 from sqlalchemy import insert
@@ -27,21 +28,13 @@ from dashboard.admin import audit
 from dashboard.cases import sla
 from dashboard.i18n import LANGS, current_lang, label, t
 from dashboard.io import exports
-from dashboard.io.parsing import (
-    FileProblem,
-    Progress,
-    RawRow,
-    Source,
-    TableReader,
-    is_null,
-    missing_fields,
-    norm_key,
-    number,
-    parse_datetime,
-    suggest_mapping,
-    text,
-)
-from dashboard.kernel.scope import Actor, ScopeError
+from dashboard.io.headers import missing_fields, norm_key, suggest_mapping
+from dashboard.io.sources import FileProblem, Progress, RawRow, Source
+from dashboard.io.tables import TableReader
+from dashboard.io.values import is_null, number, parse_datetime, text
+from dashboard.kernel.errors import NotPermitted
+from dashboard.kernel.policy import may
+from dashboard.kernel.scope import Actor
 from dashboard.territory.geo import GridLocator
 from models import Category, Department, Grid
 from models.enums import (
@@ -49,12 +42,8 @@ from models.enums import (
     PartyMemberKind,
     PoliticalStatus,
     Priority,
-    Role,
     Satisfaction,
 )
-
-IMPORT_ROLES = frozenset({Role.admin})
-"""Who may import (the admin page and the CLI)."""
 
 MAX_PROBLEMS_KEPT = 5000
 """Row problems kept for the report (all are counted; a file this bad needs fixing at its source)."""
@@ -139,9 +128,15 @@ class ImportReport:
 
     def summary(self, lang: str | None = None) -> str:
         return t(
-            "io.summary", lang, rows=self.rows, new=self.new, updated=self.updated, unchanged=self.unchanged,
-            errors=self.error_rows, warnings=len(self.warnings),
-        )  # fmt: skip
+            "io.summary",
+            lang,
+            rows=self.rows,
+            new=self.new,
+            updated=self.updated,
+            unchanged=self.unchanged,
+            errors=self.error_rows,
+            warnings=len(self.warnings),
+        )
 
 
 # ---------------------------------------------------------------- mapping
@@ -180,43 +175,65 @@ _STATUS_WORDS: dict[str, tuple[CaseStatus, bool]] = {
 }
 """Open311's two statuses: coarse (the fine status is unknown)."""
 
-_STATUS_SYNONYMS: dict[str, CaseStatus] = {
-    "new": CaseStatus.reported, "submitted": CaseStatus.reported, "pending": CaseStatus.reported,
-    "待处理": CaseStatus.reported, "未处理": CaseStatus.reported, "待办": CaseStatus.reported,
-    "已上报": CaseStatus.reported, "上报": CaseStatus.reported, "新建": CaseStatus.reported,
-    "未受理": CaseStatus.reported, "acknowledged": CaseStatus.accepted, "受理": CaseStatus.accepted,
-    "已受理": CaseStatus.accepted, "驳回": CaseStatus.rejected, "已驳回": CaseStatus.rejected,
-    "declined": CaseStatus.rejected, "invalid": CaseStatus.rejected, "已派单": CaseStatus.dispatched,
-    "派遣": CaseStatus.dispatched, "已交办": CaseStatus.dispatched, "assigned": CaseStatus.dispatched,
-    "处理中": CaseStatus.in_progress, "办理中": CaseStatus.in_progress, "在办": CaseStatus.in_progress,
-    "进行中": CaseStatus.in_progress, "inprogress": CaseStatus.in_progress, "processing": CaseStatus.in_progress,
-    "已处理": CaseStatus.resolved, "已办结": CaseStatus.resolved, "办结": CaseStatus.resolved,
-    "fixed": CaseStatus.resolved, "已核实": CaseStatus.verified, "结案": CaseStatus.closed,
-    "已关闭": CaseStatus.closed, "关闭": CaseStatus.closed, "已完成": CaseStatus.closed, "完成": CaseStatus.closed,
-    "done": CaseStatus.closed, "completed": CaseStatus.closed, "archived": CaseStatus.closed,
-}  # fmt: skip
+_Value = TypeVar("_Value", bound=StrEnum)
 
-_PRIORITY_SYNONYMS = {"加急": Priority.urgent, "急": Priority.urgent, "普通": Priority.general, "normal": Priority.general,
-                      "high": Priority.urgent, "low": Priority.general}  # fmt: skip
-_SATISFACTION_SYNONYMS = {"非常满意": Satisfaction.satisfied, "比较满意": Satisfaction.basically,
-                          "很不满意": Satisfaction.dissatisfied, "未回访": Satisfaction.not_reached,
-                          "无法联系": Satisfaction.not_reached}  # fmt: skip
-_POLITICAL_SYNONYMS = {"党员": PoliticalStatus.party_member, "中共党员": PoliticalStatus.party_member,
-                       "预备党员": PoliticalStatus.probationary, "团员": PoliticalStatus.league_member,
-                       "共青团员": PoliticalStatus.league_member, "群众": PoliticalStatus.masses}  # fmt: skip
-_PARTY_KIND_SYNONYMS = {"在职": PartyMemberKind.in_work, "离退休": PartyMemberKind.retired,
-                        "退休": PartyMemberKind.retired, "流动": PartyMemberKind.floating, "无": PartyMemberKind.none,
-                        "非党员": PartyMemberKind.none}  # fmt: skip
+_STATUS_SPELLINGS: dict[CaseStatus, tuple[str, ...]] = {
+    CaseStatus.reported: (
+        "new",
+        "submitted",
+        "pending",
+        "待处理",
+        "未处理",
+        "待办",
+        "已上报",
+        "上报",
+        "新建",
+        "未受理",
+    ),
+    CaseStatus.accepted: ("acknowledged", "受理", "已受理"),
+    CaseStatus.rejected: ("驳回", "已驳回", "declined", "invalid"),
+    CaseStatus.dispatched: ("已派单", "派遣", "已交办", "assigned"),
+    CaseStatus.in_progress: ("处理中", "办理中", "在办", "进行中", "inprogress", "processing"),
+    CaseStatus.resolved: ("已处理", "已办结", "办结", "fixed"),
+    CaseStatus.verified: ("已核实",),
+    CaseStatus.closed: ("结案", "已关闭", "关闭", "已完成", "完成", "done", "completed", "archived"),
+}
+"""Spellings of case statuses seen in files, besides the values and their zh/en labels."""
+
+_PRIORITY_SPELLINGS: dict[Priority, tuple[str, ...]] = {
+    Priority.urgent: ("加急", "急", "high"),
+    Priority.general: ("普通", "normal", "low"),
+}
+_SATISFACTION_SPELLINGS: dict[Satisfaction, tuple[str, ...]] = {
+    Satisfaction.satisfied: ("非常满意",),
+    Satisfaction.basically: ("比较满意",),
+    Satisfaction.dissatisfied: ("很不满意",),
+    Satisfaction.not_reached: ("未回访", "无法联系"),
+}
+_POLITICAL_SPELLINGS: dict[PoliticalStatus, tuple[str, ...]] = {
+    PoliticalStatus.party_member: ("党员", "中共党员"),
+    PoliticalStatus.probationary: ("预备党员",),
+    PoliticalStatus.league_member: ("团员", "共青团员"),
+    PoliticalStatus.masses: ("群众",),
+}
+_PARTY_KIND_SPELLINGS: dict[PartyMemberKind, tuple[str, ...]] = {
+    PartyMemberKind.in_work: ("在职",),
+    PartyMemberKind.retired: ("离退休", "退休"),
+    PartyMemberKind.floating: ("流动",),
+    PartyMemberKind.none: ("无", "非党员"),
+}
 
 
-def _label_table(kind: str, values: Iterable[str], extra: Mapping[str, str]) -> dict[str, str]:
-    """norm_key(spelling) → enum value, for the values, their zh/en labels and the extra spellings."""
+def _label_table(
+    kind: str, values: Iterable[str], spellings: Mapping[_Value, tuple[str, ...]]
+) -> dict[str, str]:
+    """norm_key(spelling) → enum value, for the values, their zh/en labels and the other spellings."""
     out: dict[str, str] = {}
     for v in values:
         out[norm_key(v)] = v
         for lang in LANGS:
             out[norm_key(label(kind, v, lang))] = v
-    out.update({norm_key(k): str(v) for k, v in extra.items()})
+    out.update({norm_key(k): str(v) for v, names in spellings.items() for k in names})
     return out
 
 
@@ -224,13 +241,15 @@ class Labels:
     """Enum values from the spellings files use (values, zh/en labels, common synonyms)."""
 
     def __init__(self) -> None:
-        self.status = _label_table("status", [s.value for s in CaseStatus], _STATUS_SYNONYMS)
-        self.priority = _label_table("priority", [p.value for p in Priority], _PRIORITY_SYNONYMS)
+        self.status = _label_table("status", [s.value for s in CaseStatus], _STATUS_SPELLINGS)
+        self.priority = _label_table("priority", [p.value for p in Priority], _PRIORITY_SPELLINGS)
         self.satisfaction = _label_table(
-            "satisfaction", [s.value for s in Satisfaction], _SATISFACTION_SYNONYMS
+            "satisfaction", [s.value for s in Satisfaction], _SATISFACTION_SPELLINGS
         )
-        self.political = _label_table("political", [p.value for p in PoliticalStatus], _POLITICAL_SYNONYMS)
-        self.party_kind = _label_table("party_kind", [p.value for p in PartyMemberKind], _PARTY_KIND_SYNONYMS)
+        self.political = _label_table("political", [p.value for p in PoliticalStatus], _POLITICAL_SPELLINGS)
+        self.party_kind = _label_table(
+            "party_kind", [p.value for p in PartyMemberKind], _PARTY_KIND_SPELLINGS
+        )
 
     def case_status(self, value: object) -> tuple[CaseStatus, bool] | None:
         """(status, coarse) — coarse for Open311's open/closed, where the fine status is unknown."""
@@ -244,8 +263,10 @@ class Labels:
 YES = frozenset(
     norm_key(v) for v in ("是", "有效", "在册", "正常", "已核实", "y", "yes", "true", "1", "active", "√")
 )
-NO = frozenset(norm_key(v) for v in ("否", "无效", "停用", "离开", "注销", "未核实", "n", "no", "false", "0",
-                                     "inactive", "×"))  # fmt: skip
+NO = frozenset(
+    norm_key(v)
+    for v in ("否", "无效", "停用", "离开", "注销", "未核实", "n", "no", "false", "0", "inactive", "×")
+)
 
 
 def yes_no(value: object) -> bool | None:
@@ -335,12 +356,28 @@ class Cells:
             self.error(f, "io.err.too_long", max=max_length)
         return value
 
+    def flag(self, f: str) -> bool:
+        """A yes/no column: True when absent, and True (with an error) when its text means neither."""
+        if not self.has(f):
+            return True
+        value = yes_no(self.values[f])
+        if value is None:
+            self.error(f, "io.err.yes_no")
+        return value is not False
+
 
 # ---------------------------------------------------------------- writing
 
 
-def bulk_insert(session: Session, model: type[SQLModel], rows: list[dict[str, Any]],
-                returning: str | None = None) -> list[Any]:  # fmt: skip
+def batches(values: list[Any], size: int = 1000) -> Iterator[list[Any]]:
+    """`values` in lists of `size`, e.g. to keep ``IN (…)`` lists of a query within the databases' limits."""
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def bulk_insert(
+    session: Session, model: type[SQLModel], rows: list[dict[str, Any]], returning: str | None = None
+) -> list[Any]:
     """Insert many rows with Core (batched multi-row INSERTs, no ORM bookkeeping); with `returning`, that
     column of each new row in the order of `rows`."""
     if not rows:
@@ -367,10 +404,19 @@ class ImportRun:
     """One import in progress: collects problems, knows whether rows may still be written, and wraps the
     writes in a savepoint that is kept only when the import succeeds as a whole."""
 
-    def __init__(self, session: Session, actor: Actor, kind: str, source: Source, *, commit: bool,
-                 skip_bad_rows: bool, progress: Progress | None) -> None:  # fmt: skip
-        if actor.role not in IMPORT_ROLES:
-            raise ScopeError("io.forbidden")
+    def __init__(
+        self,
+        session: Session,
+        actor: Actor,
+        kind: str,
+        source: Source,
+        *,
+        commit: bool,
+        skip_bad_rows: bool,
+        progress: Progress | None,
+    ) -> None:
+        if not may(actor, "data.import"):
+            raise NotPermitted("io.forbidden")
         self.session = session
         self.actor = actor
         self.source = source
@@ -431,8 +477,13 @@ class ImportRun:
                 "skipped": report.skipped,
                 "relocated": report.relocated,
             }
-            audit.record(self.session, self.actor, "import", f"{report.kind}:{report.file_name}",
-                         detail=json.dumps(detail, ensure_ascii=False))  # fmt: skip
+            audit.record(
+                self.session,
+                self.actor,
+                "import",
+                f"{report.kind}:{report.file_name}",
+                detail=json.dumps(detail, ensure_ascii=False),
+            )
         else:
             savepoint.rollback()
         return report

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import PurePath
 from typing import Protocol
 
+from dashboard.kernel.errors import Invalid
+
 _ZIP_MAGIC = b"PK\x03\x04"
 _TEXT_SUFFIXES = frozenset({".csv", ".txt", ".json", ".geojson", ".tsv"})
 _ZIP_SUFFIXES = frozenset({".xlsx", ".zip", ".pptx", ".docx"})
@@ -22,15 +24,6 @@ class Upload(Protocol):
     def getvalue(self) -> bytes: ...
 
 
-class UploadError(ValueError):
-    """The file is refused; `key` is the i18n key of the reason and `values` its placeholders."""
-
-    def __init__(self, key: str, **values: object) -> None:
-        super().__init__(key)
-        self.key = key
-        self.values = values
-
-
 def _size(upload: Upload) -> int:
     size = getattr(upload, "size", None)
     return int(size) if isinstance(size, int) else len(upload.getvalue())
@@ -39,23 +32,23 @@ def _size(upload: Upload) -> int:
 def check_upload(
     uploaded_file: Upload | None, allowed_suffixes: tuple[str, ...] | list[str] | set[str], max_mb: float
 ) -> None:
-    """Raise UploadError unless the file is present, not empty, at most `max_mb` MB, has one of the
-    `allowed_suffixes` (".csv", ".xlsx", ".geojson" …, case-insensitive) and content of that type:
-    a ZIP container for Office files, text without NUL bytes for text formats."""
+    """Raise :class:`Invalid` (with the i18n key of the reason) unless the file is present, not empty, at most
+    `max_mb` MB, has one of the `allowed_suffixes` (".csv", ".xlsx", ".geojson" …, case-insensitive) and
+    content of that type: a ZIP container for Office files, text without NUL bytes for text formats."""
     if uploaded_file is None:
-        raise UploadError("upload.missing")
+        raise Invalid("upload.missing")
     allowed = {s.lower() if s.startswith(".") else f".{s.lower()}" for s in allowed_suffixes}
     name = PurePath(uploaded_file.name or "").name
     suffix = PurePath(name).suffix.lower()
     if suffix not in allowed:
-        raise UploadError("upload.bad_type", allowed=", ".join(sorted(allowed)))
+        raise Invalid("upload.bad_type", allowed=", ".join(sorted(allowed)))
     size = _size(uploaded_file)
     if size == 0:
-        raise UploadError("upload.empty")
+        raise Invalid("upload.empty")
     if size > max_mb * 1024 * 1024:
-        raise UploadError("upload.too_large", max=f"{max_mb:g}")
+        raise Invalid("upload.too_large", max=f"{max_mb:g}")
     head = uploaded_file.getvalue()[:_SNIFF_BYTES]
     if suffix in _ZIP_SUFFIXES and not head.startswith(_ZIP_MAGIC):
-        raise UploadError("upload.bad_content", allowed=suffix)
+        raise Invalid("upload.bad_content", allowed=suffix)
     if suffix in _TEXT_SUFFIXES and b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise UploadError("upload.bad_content", allowed=suffix)
+        raise Invalid("upload.bad_content", allowed=suffix)

@@ -1,7 +1,8 @@
 """Masking of personal data (DESIGN §9), the audited "show" action, and neutralising formula injection.
 
-Pages show personal data masked. A role in :data:`REVEAL_ROLES` may press "show" for one record: the page
-calls :func:`reveal`, which checks the role and writes a ``view_pii`` row to `audit_log` (refusals too).
+Pages show personal data masked. A role the policy allows "pii.reveal.<kind>" may press "show" for one
+record: the page calls :func:`reveal`, which checks the role and writes a ``view_pii`` row to `audit_log`
+(refusals too).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from collections.abc import Callable
 from sqlmodel import Session
 
 from dashboard.admin import audit
-from dashboard.kernel.scope import PII_ROLES, VOLUNTEER_PII_ROLES, Actor
-from models.enums import Role
+from dashboard.kernel.policy import may
+from dashboard.kernel.scope import Actor
 
 # Spreadsheets run a cell as a formula when it starts with one of these (full-width forms: WPS and Excel with
 # a Chinese input method); leading blanks are skipped by some importers, so they do not protect.
@@ -84,21 +85,10 @@ MASKERS: dict[str, Callable[[str | None], str]] = {
 """Masking function per kind of personal data (the `pii_columns` values of exports)."""
 
 
-def mask(kind: str, value: str | None) -> str:
-    """Mask `value` as personal data of `kind` ("name", "phone", "id_number", "address")."""
-    return MASKERS[kind](value)
-
-
-REVEAL_ROLES: dict[str, frozenset[Role]] = {
-    "case": PII_ROLES,
-    "volunteer": VOLUNTEER_PII_ROLES,
-}
-"""Who may unmask what: a case's reporter (name, phone, address) or a volunteer's name and phone."""
-
-
 def can_reveal(actor: Actor, kind: str) -> bool:
-    """Whether to offer the "show" action to this actor for records of `kind` ("case" or "volunteer")."""
-    return actor.role in REVEAL_ROLES[kind]
+    """Whether to offer the "show" action to this actor for records of `kind`: "case" (the reporter's
+    name, phone and address) or "volunteer" (name and phone)."""
+    return may(actor, f"pii.reveal.{kind}")
 
 
 def reveal(session: Session, actor: Actor, kind: str, target_label: str) -> bool:

@@ -11,23 +11,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, false, or_, select, true
 
+from dashboard.kernel.policy import may
 from models import Case, CaseEscalation, Grid, GridVisit, ServiceRecord, Volunteer
 from models.enums import Role
-
-READ_ALL_ROLES = frozenset({Role.admin, Role.leader, Role.operator})
-"""Roles whose scope is the whole sub-district."""
-
-SUPERVISOR_ROLES = frozenset({Role.admin, Role.operator, Role.community})
-"""Roles that triage, dispatch, verify, close and approve extensions (网格长 / 指挥中心)."""
-
-PII_ROLES = frozenset({Role.admin, Role.operator, Role.community})
-"""Roles that may unmask personal data with an explicit, audited "show" action."""
-
-VOLUNTEER_PII_ROLES = frozenset({Role.admin, Role.volunteer_manager})
-"""Roles that may unmask volunteers' personal data (audited)."""
-
-UNMASKED_EXPORT_ROLES = frozenset({Role.admin})
-"""Roles that may export personal data unmasked (audited)."""
 
 
 @dataclass(frozen=True)
@@ -44,22 +30,20 @@ class Actor:
 
     @property
     def reads_all(self) -> bool:
-        return self.role in READ_ALL_ROLES
+        """Whether the actor's scope is the whole sub-district."""
+        return may(self, "scope.sub_district")
 
     @property
     def is_supervisor(self) -> bool:
-        return self.role in SUPERVISOR_ROLES
-
-
-class ScopeError(PermissionError):
-    """The actor may not see or touch this record; the message is safe to show."""
+        """Whether the actor triages cases (accept, dispatch, verify, close, bulk actions)."""
+        return may(self, "case.triage")
 
 
 def case_filter(actor: Actor) -> ColumnElement[bool]:
     """SQL condition on `Case` limiting rows to the actor's scope."""
+    if actor.reads_all:
+        return true()
     match actor.role:
-        case Role.admin | Role.leader | Role.operator:
-            return true()
         case Role.community:
             return Case.community_id == actor.community_id if actor.community_id else false()
         case Role.grid_worker:
@@ -91,9 +75,9 @@ def grid_filter(actor: Actor) -> ColumnElement[bool]:
 
 def volunteer_filter(actor: Actor) -> ColumnElement[bool]:
     """SQL condition on `Volunteer`."""
+    if actor.reads_all or actor.role == Role.volunteer_manager:
+        return true()
     match actor.role:
-        case Role.admin | Role.leader | Role.operator | Role.volunteer_manager:
-            return true()
         case Role.community:
             return Volunteer.community_id == actor.community_id if actor.community_id else false()
         case Role.grid_worker:
@@ -104,9 +88,9 @@ def volunteer_filter(actor: Actor) -> ColumnElement[bool]:
 
 def service_record_filter(actor: Actor) -> ColumnElement[bool]:
     """SQL condition on `ServiceRecord` (by the grid served)."""
+    if actor.reads_all or actor.role == Role.volunteer_manager:
+        return true()
     match actor.role:
-        case Role.admin | Role.leader | Role.operator | Role.volunteer_manager:
-            return true()
         case Role.community:
             if not actor.community_id:
                 return false()
@@ -119,9 +103,9 @@ def service_record_filter(actor: Actor) -> ColumnElement[bool]:
 
 def visit_filter(actor: Actor) -> ColumnElement[bool]:
     """SQL condition on `GridVisit`."""
+    if actor.reads_all:
+        return true()
     match actor.role:
-        case Role.admin | Role.leader | Role.operator:
-            return true()
         case Role.community:
             if not actor.community_id:
                 return false()

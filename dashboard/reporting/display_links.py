@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 
 from dashboard import clock
 from dashboard.admin import audit
+from dashboard.kernel.errors import Invalid, NotFound
 from dashboard.kernel.scope import Actor
 from models import DisplayLink
 from models.enums import Role
@@ -36,7 +37,7 @@ def create_link(session: Session, actor: Actor, name: str) -> str:
     """Create a display link; returns the token (shown once, never stored in clear)."""
     name = name.strip()
     if not name:
-        raise ValueError("settings.display_name_required")
+        raise Invalid("settings.display_name_required")
     token = secrets.token_urlsafe(24)
     session.add(
         DisplayLink(name=name[:64], token_hash=_hash(token), created_by=actor.id, created_at=clock.now())
@@ -48,7 +49,7 @@ def create_link(session: Session, actor: Actor, name: str) -> str:
 def revoke_link(session: Session, actor: Actor, link_id: int) -> None:
     link = session.get(DisplayLink, link_id)
     if link is None:
-        raise ValueError("settings.display_not_found")
+        raise NotFound("settings.display_not_found")
     if link.revoked_at is None:
         link.revoked_at = clock.now()
         session.add(link)

@@ -29,11 +29,17 @@ from sqlalchemy import ColumnElement, and_, bindparam, case, func, literal, or_,
 from sqlmodel import Session
 
 from dashboard import clock
+from dashboard.cases import ageing
 from dashboard.kernel.scope import Actor, case_filter, grid_filter
 from models import Case, CaseEscalation, Grid, GridVisit
-from models.enums import ACTIVE_STATUSES, OPEN_STATUSES, CaseStatus, Satisfaction
+from models.enums import ACTIVE_STATUSES, OPEN_STATUSES, Ageing, CaseStatus, Satisfaction
 
 GroupBy = Literal["community", "grid", "category", "department", "day", "source"]
+
+SATISFACTION_TARGET = 0.90
+"""满意率 target (DESIGN §1, §8): the wall, the meeting reports and the map legend measure against it."""
+ON_TIME_TARGET = 0.90
+"""按期结案率 target drawn in the map legend."""
 
 # ---------------------------------------------------------------- periods
 
@@ -343,7 +349,8 @@ def figures_by(
     The result has a ``key`` column (group value; None when ungrouped), the count columns and the rate
     columns. Groups without any case do not appear; callers join to their list of groups. `source`
     limits the figures to one channel (e.g. ``"hotline"`` for the 12345 三率). `where` adds SQL conditions
-    on `Case` (e.g. the grids a worker held when each case was reported, see ``admin.worker_figures``).
+    on `Case` (e.g. the grids a worker held when each case was reported, see
+    ``dashboard.admin.grids.worker_figures``).
     """
     now = now or clock.now()
     extra = [*_filters(community_id, grid_id, category_id, department_id, source), *where]
@@ -398,7 +405,7 @@ def figures(
     return Figures(**{name: int(row[name]) for name in COUNT_COLUMNS})
 
 
-OPEN_COUNT_COLUMNS = ["open_now", "overdue_now", "green", "yellow", "red", "black"]
+OPEN_COUNT_COLUMNS = ["open_now", "overdue_now", *(colour.value for colour in Ageing)]
 
 
 def open_counts_by(
@@ -412,7 +419,7 @@ def open_counts_by(
 ) -> pd.DataFrame:
     """Per group (``key`` column): open (still being handled), overdue now, and by ageing colour.
 
-    The ageing colours use the thresholds the SLA engine stored on each case (see ``sla.ageing``).
+    The ageing colours are :mod:`dashboard.cases.ageing`'s, from the instants stored on each case.
     """
     now = now or clock.now()
     key = _group_column(by, Case.reported_at)
@@ -421,20 +428,12 @@ def open_counts_by(
             key.label("key"),
             func.count().label("open_now"),
             _n(Case.due_at < now).label("overdue_now"),
-            _n(Case.warn_at > now).label("green"),
-            _n(and_(Case.warn_at <= now, Case.due_at > now)).label("yellow"),
-            _n(and_(Case.due_at <= now, Case.black_at > now)).label("red"),
-            _n(Case.black_at <= now).label("black"),
+            *(_n(ageing.condition(colour, now)).label(colour.value) for colour in Ageing),
         )
         .where(is_active(), *_where(actor, _filters(community_id, grid_id, None, None)))
         .group_by(key)
     )
     return pd.DataFrame(session.exec(stmt).all(), columns=["key", *OPEN_COUNT_COLUMNS])  # type: ignore[call-overload]
-
-
-def open_counts_by_grid(session: Session, actor: Actor, now: datetime | None = None) -> pd.DataFrame:
-    """Per grid: open (still being handled), overdue now, and by ageing colour (SQL thresholds)."""
-    return open_counts_by(session, actor, "grid", now=now).rename(columns={"key": "grid_id"})
 
 
 def blind_spots(session: Session, actor: Actor, days: int = 30, now: datetime | None = None) -> pd.DataFrame:
@@ -469,47 +468,6 @@ def blind_spots(session: Session, actor: Actor, days: int = 30, now: datetime | 
     df["days_since"] = ((pd.Timestamp(now) - latest).dt.total_seconds() / 86400).round(1)
     df["blind"] = latest.isna() | (latest < pd.Timestamp(now - timedelta(days=days)))
     return df
-
-
-def handling_time(
-    session: Session,
-    actor: Actor,
-    period: Period,
-    *,
-    community_id: int | None = None,
-    grid_id: int | None = None,
-    category_id: int | None = None,
-) -> pd.DataFrame:
-    """Median and 90th percentile of accepted → resolved per category, in the category's calendar units.
-
-    Uses the SLA engine's calendars; reads only (accepted_at, resolved_at, category) of the cases resolved in
-    the period, aggregated per category.
-    """
-    from dashboard.cases import sla
-    from models import Category
-
-    stmt = (
-        select(Case.category_id, Category.calendar, Case.accepted_at, Case.resolved_at)
-        .join(Category, Category.id == Case.category_id)
-        .where(
-            Case.resolved_at >= period.start,
-            Case.resolved_at < period.end,
-            Case.accepted_at.is_not(None),
-            *_where(actor, _filters(community_id, grid_id, category_id, None)),
-        )
-    )
-    cal = sla.load_calendar(session)
-    rows = [
-        (cat, kind, sla.elapsed(acc, res, kind, cal))
-        for cat, kind, acc, res in session.exec(stmt).all()  # type: ignore[call-overload]
-    ]
-    df = pd.DataFrame(rows, columns=["category_id", "calendar", "elapsed"])
-    if df.empty:
-        return pd.DataFrame(columns=["category_id", "calendar", "cases", "median", "p90"])
-    out = df.groupby(["category_id", "calendar"])["elapsed"].agg(
-        cases="count", median="median", p90=lambda s: s.quantile(0.9)
-    )
-    return out.reset_index()
 
 
 def escalation_figures(

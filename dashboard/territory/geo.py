@@ -365,6 +365,102 @@ def _check_raw(fid: Any, data: Mapping[str, Any]) -> list[BoundaryProblem]:
     return problems
 
 
+_PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, shapely.errors.ShapelyError)
+
+
+def _feature_geometry(fid: Any, raw: GeometryLike) -> tuple[BaseGeometry | None, list[BoundaryProblem]]:
+    """One feature's polygon (made valid when it was not) and its problems; None when it is unusable."""
+    problems: list[BoundaryProblem] = []
+    try:
+        if isinstance(raw, BaseGeometry):
+            geom = raw
+        else:
+            data = _as_mapping(raw)
+            if data.get("type") not in ("Polygon", "MultiPolygon"):
+                return None, [BoundaryProblem(fid, "wrong_type", f"type {data.get('type')!r}, need Polygon")]
+            problems = _check_raw(fid, data)
+            if any(p.kind == "too_few_points" for p in problems):
+                return None, problems
+            geom = shape(data)
+    except _PARSE_ERRORS as exc:
+        return None, [*problems, BoundaryProblem(fid, "parse_error", str(exc))]
+    if geom.geom_type not in ("Polygon", "MultiPolygon"):
+        return None, [*problems, BoundaryProblem(fid, "wrong_type", f"type {geom.geom_type!r}, need Polygon")]
+    if geom.is_empty:
+        return None, [*problems, BoundaryProblem(fid, "empty", "geometry has no area")]
+    if not geom.is_valid:
+        problems.append(BoundaryProblem(fid, "invalid", shapely.is_valid_reason(geom)))
+        geom = shapely.make_valid(geom)
+    return geom, problems
+
+
+def _overlaps(ids: list[Any], geoms: list[BaseGeometry], min_area_m2: float) -> list[BoundaryProblem]:
+    """Pairs of (projected) features overlapping by more than `min_area_m2`."""
+    problems: list[BoundaryProblem] = []
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    for i, j in zip(left.tolist(), right.tolist(), strict=True):
+        if i >= j:
+            continue
+        area = shapely.intersection(geoms[i], geoms[j]).area
+        if area > min_area_m2:
+            problems.append(
+                BoundaryProblem(
+                    ids[i], "overlap", f"overlaps {ids[j]} by {area:.1f} m²", other=ids[j], area_m2=area
+                )
+            )
+    return problems
+
+
+def _outside(
+    ids: list[Any], geoms: list[BaseGeometry], outline: BaseGeometry, min_area_m2: float
+) -> list[BoundaryProblem]:
+    """Features sticking out of the (projected) outline by more than `min_area_m2`."""
+    problems: list[BoundaryProblem] = []
+    for fid, g in zip(ids, geoms, strict=True):
+        outside = g.difference(outline).area
+        if outside > min_area_m2:
+            problems.append(
+                BoundaryProblem(
+                    fid, "outside_outline", f"{outside:.1f} m² outside the outline", area_m2=outside
+                )
+            )
+    return problems
+
+
+def _closed(union: BaseGeometry, gap_width_m: float) -> BaseGeometry:
+    """What the features would cover without holes and slivers narrower than `gap_width_m`.
+
+    Closing (grow, fill holes, shrink; mitred so corners come back exactly) also fills slivers, which may
+    open to the outside and so are not holes.
+    """
+    half = gap_width_m / 2.0
+    grown = union.buffer(half, join_style="mitre") if half > 0 else union
+    shells = shapely.union_all(
+        [Polygon(p.exterior) for p in shapely.get_parts(grown) if isinstance(p, Polygon)]
+    )
+    return shells.buffer(-half, join_style="mitre") if half > 0 else shells
+
+
+def _gaps(
+    covered: BaseGeometry, union: BaseGeometry, plane: _LocalPlane, min_area_m2: float
+) -> list[BoundaryProblem]:
+    """Parts of `covered` larger than `min_area_m2` that no feature covers, located in lon/lat."""
+    problems: list[BoundaryProblem] = []
+    for gap in shapely.get_parts(covered.difference(union)):
+        if isinstance(gap, Polygon) and gap.area > min_area_m2:
+            rp = gap.representative_point()
+            where = plane.lonlat(rp.x, rp.y)
+            problems.append(
+                BoundaryProblem(
+                    None,
+                    "gap",
+                    f"uncovered area of {gap.area:.1f} m² near {where[0]:.6f}, {where[1]:.6f}",
+                    area_m2=gap.area,
+                )
+            )
+    return problems
+
+
 def validate_boundaries(
     features: Sequence[tuple[Any, GeometryLike]],
     *,
@@ -387,91 +483,23 @@ def validate_boundaries(
         if fid in seen:
             problems.append(BoundaryProblem(fid, "duplicate_id", "id/code used by more than one feature"))
         seen.add(fid)
-        try:
-            if isinstance(raw, BaseGeometry):
-                geom = raw
-            else:
-                data = _as_mapping(raw)
-                if data.get("type") not in ("Polygon", "MultiPolygon"):
-                    problems.append(
-                        BoundaryProblem(fid, "wrong_type", f"type {data.get('type')!r}, need Polygon")
-                    )
-                    continue
-                raw_problems = _check_raw(fid, data)
-                problems.extend(raw_problems)
-                if any(p.kind == "too_few_points" for p in raw_problems):
-                    continue
-                geom = shape(data)
-        except (
-            ValueError,
-            TypeError,
-            KeyError,
-            IndexError,
-            AttributeError,
-            shapely.errors.ShapelyError,
-        ) as exc:
-            problems.append(BoundaryProblem(fid, "parse_error", str(exc)))
-            continue
-        if geom.geom_type not in ("Polygon", "MultiPolygon"):
-            problems.append(BoundaryProblem(fid, "wrong_type", f"type {geom.geom_type!r}, need Polygon"))
-            continue
-        if geom.is_empty:
-            problems.append(BoundaryProblem(fid, "empty", "geometry has no area"))
-            continue
-        if not geom.is_valid:
-            problems.append(BoundaryProblem(fid, "invalid", shapely.is_valid_reason(geom)))
-            geom = shapely.make_valid(geom)
-        usable.append((fid, geom))
-
+        geom, found = _feature_geometry(fid, raw)
+        problems.extend(found)
+        if geom is not None:
+            usable.append((fid, geom))
     if not usable:
         return problems
+
     outline_geom = shapely.make_valid(from_geojson(outline)) if outline is not None else None
     plane = _LocalPlane([g for _, g in usable] + ([outline_geom] if outline_geom is not None else []))
     geoms = [plane.project(g) for _, g in usable]
     ids = [fid for fid, _ in usable]
-
-    tree = shapely.STRtree(geoms)
-    left, right = tree.query(geoms, predicate="intersects")
-    for i, j in zip(left.tolist(), right.tolist(), strict=True):
-        if i >= j:
-            continue
-        area = shapely.intersection(geoms[i], geoms[j]).area
-        if area > min_area_m2:
-            problems.append(
-                BoundaryProblem(
-                    ids[i], "overlap", f"overlaps {ids[j]} by {area:.1f} m²", other=ids[j], area_m2=area
-                )
-            )
-
+    problems.extend(_overlaps(ids, geoms, min_area_m2))
     union = shapely.union_all(geoms)
     if outline_geom is not None:
         covered = plane.project(outline_geom)
-        for fid, g in zip(ids, geoms, strict=True):
-            outside = g.difference(covered).area
-            if outside > min_area_m2:
-                problems.append(
-                    BoundaryProblem(
-                        fid, "outside_outline", f"{outside:.1f} m² outside the outline", area_m2=outside
-                    )
-                )
+        problems.extend(_outside(ids, geoms, covered, min_area_m2))
     else:
-        # Closing (grow, fill holes, shrink; mitred so corners come back exactly) also fills slivers.
-        half = gap_width_m / 2.0
-        grown = union.buffer(half, join_style="mitre") if half > 0 else union
-        shells = shapely.union_all(
-            [Polygon(p.exterior) for p in shapely.get_parts(grown) if isinstance(p, Polygon)]
-        )
-        covered = shells.buffer(-half, join_style="mitre") if half > 0 else shells
-    for gap in shapely.get_parts(covered.difference(union)):
-        if isinstance(gap, Polygon) and gap.area > min_area_m2:
-            rp = gap.representative_point()
-            where = plane.lonlat(rp.x, rp.y)
-            problems.append(
-                BoundaryProblem(
-                    None,
-                    "gap",
-                    f"uncovered area of {gap.area:.1f} m² near {where[0]:.6f}, {where[1]:.6f}",
-                    area_m2=gap.area,
-                )
-            )
+        covered = _closed(union, gap_width_m)
+    problems.extend(_gaps(covered, union, plane, min_area_m2))
     return problems

@@ -1,5 +1,6 @@
 """What every administration page shares: admins only, a title, changes that either save whole or show
-why not, a message that survives the rerun after a saved change, and the list of recent changes."""
+why not (:func:`~dashboard.ui.errors.run_action`), a message that survives the rerun after a saved change,
+and the list of recent changes."""
 
 from __future__ import annotations
 
@@ -9,39 +10,23 @@ from typing import Any
 import streamlit as st
 from sqlmodel import Session
 
-from dashboard.admin import catalogue as admin
-from dashboard.admin.catalogue import AdminError
+from dashboard.admin.changes import recent_changes
 from dashboard.i18n import t
+from dashboard.kernel.policy import may
 from dashboard.kernel.scope import Actor
-from dashboard.ui.common import actor, db_session, page_title, plain
-from models.enums import Role
+from dashboard.ui.common import actor, db_session, page_title
+from dashboard.ui.errors import run_action
 
 _FAILED = object()
 
 
-def show_error(e: AdminError) -> None:
-    """An administration error in the user's language (field names translated)."""
-    st.error(
-        t(e.key, **{k: t(f"admin.field.{v}") if k == "field" else plain(v) for k, v in e.params.items()})
-    )
-
-
 class AdminPage:
-    """Open an admin page: stop anyone but an admin, show the title and the last change's message.
+    """Open an admin page: stop anyone but an admin, show the title and the last change's message."""
 
-    `on_error` shows an AdminError (a page whose errors name other things than fields passes its own).
-    """
-
-    def __init__(
-        self,
-        title_key: str,
-        caption: str,
-        flash_key: str,
-        on_error: Callable[[AdminError], None] = show_error,
-    ) -> None:
-        self.flash_key, self.on_error = flash_key, on_error
+    def __init__(self, title_key: str, caption: str, flash_key: str) -> None:
+        self.flash_key = flash_key
         self.me: Actor = actor()
-        if self.me.role != Role.admin:
+        if not may(self.me, "admin.manage"):
             st.error(t("app.forbidden"))
             st.stop()
         page_title(title_key, caption)
@@ -57,12 +42,8 @@ class AdminPage:
 
     def _run(self, action: Callable[[Session], Any]) -> Any:
         """`action` in one transaction; its result, or _FAILED after showing why (nothing is saved)."""
-        try:
-            with db_session() as s:
-                return action(s)
-        except AdminError as e:
-            self.on_error(e)
-            return _FAILED
+        ok, result = run_action(action)
+        return result if ok else _FAILED
 
     def attempt(self, action: Callable[[Session], Any], message: str | Callable[[Any], str]) -> None:
         """Run a change; when it saves, rerun saying `message` (or `message(result)`)."""
@@ -84,7 +65,7 @@ class AdminPage:
 def change_log(action_prefix: str) -> None:
     """The recent audited changes whose action starts with `action_prefix`."""
     with db_session() as s:
-        log = admin.recent_changes(s, action_prefix)
+        log = recent_changes(s, action_prefix)
     if log.empty:
         st.info(t("app.nothing"))
         return

@@ -1,5 +1,5 @@
 """Case widgets shared by the queue, the case page, intake and the department queue: ageing badges, SLA
-clock text, error messages, the action dialogs and the small case map.
+clock text, the action dialogs and the small case map.
 
 Every action dialog asks only what its action needs, calls the service with the version the user saw,
 and on success reruns the app with a one-line confirmation; a refused action (stale version, illegal
@@ -19,12 +19,16 @@ import streamlit as st
 from sqlmodel import Session
 
 from dashboard.cases import commands as cases
-from dashboard.cases.commands import CaseDetail, CaseError, InvalidInput
+from dashboard.cases import intake as case_intake
+from dashboard.cases import view as case_view
+from dashboard.cases.errors import InvalidInput
+from dashboard.cases.view import CaseDetail
 from dashboard.config import get_settings
 from dashboard.i18n import current_lang, label, t
 from dashboard.kernel.scope import Actor
 from dashboard.territory import lookups as territory
 from dashboard.ui.common import db_session, plain
+from dashboard.ui.errors import run_action
 from dashboard.ui.maps import map_style
 from models.enums import Ageing, CaseStatus, EscalationLevel, Satisfaction
 
@@ -100,19 +104,6 @@ def action_label(action: str) -> str:
     return t(f"actions.{action}")
 
 
-def error_text(err: CaseError) -> str:
-    """The user's message for a refused operation (enum values and field names translated)."""
-    if isinstance(err, InvalidInput):
-        parts = [f"{t(f'casefield.{name}')}: {t(key)}" for name, key in err.problems.items()]
-        return "；".join(parts) if current_lang() == "zh" else "; ".join(parts)
-    values = dict(err.values)
-    if "status" in values:
-        values["status"] = label("status", values["status"])
-    if "action" in values:
-        values["action"] = action_label(values["action"])
-    return t(err.key, **values)
-
-
 def event_text(action: str, payload: dict[str, Any]) -> str:
     """A short plain description of an event's payload (assignee, departments, satisfaction …)."""
     parts = []
@@ -139,14 +130,6 @@ def flash() -> None:
     message = st.session_state.pop(FLASH_KEY, None)
     if message:
         st.success(message, icon=":material/check_circle:")
-
-
-def show_problems(err: InvalidInput, rename: dict[str, str] | None = None) -> None:
-    """The intake forms' "please correct" message, one line per field (`rename` maps a service field name
-    to the form's own, e.g. the title a quick intake derives from the description)."""
-    st.error(t("intake.fix"), icon=":material/error:")
-    for name, key in err.problems.items():
-        st.markdown(f"- **{t('casefield.' + (rename or {}).get(name, name))}**: {t(key)}")
 
 
 def duplicate_list(hints: list[tuple[str, str, float, datetime]]) -> None:
@@ -184,22 +167,18 @@ def current_lookups() -> dict[str, Any]:
 @st.cache_data(ttl=300, max_entries=64, show_spinner=False)
 def _workers(me: Actor, url: str) -> list[tuple[int, str, str]]:
     with db_session() as s:
-        return cases.grid_workers(s, me)
+        return case_view.grid_workers(s, me)
 
 
 # ---------------------------------------------------------------- running an action
 
 
 def perform(fn: Callable[[Session], object], done: str) -> bool:
-    """Run one service call in its own transaction; on success leave `done` for the next run and rerun.
-
-    A refused call shows why (inside the dialog when called from one) and writes nothing.
+    """Run one service call as a unit of work (:func:`run_action`); on success leave `done` for the next
+    run and rerun. A refused call shows why (inside the dialog when called from one) and writes nothing.
     """
-    try:
-        with db_session() as s:
-            fn(s)
-    except CaseError as err:
-        st.error(error_text(err), icon=":material/block:")
+    ok, _ = run_action(fn)
+    if not ok:
         return False
     st.session_state[FLASH_KEY] = done
     close_dialog()
@@ -329,7 +308,9 @@ def _dispatch_fields(
 
 def _merge_target(k: str, me: Actor, d: CaseDetail) -> str:
     with db_session() as s:
-        hints = cases.find_duplicates(s, me, d.category_id, d.lon, d.lat, d.reported_at, exclude_id=d.id)
+        hints = case_intake.find_duplicates(
+            s, me, d.category_id, d.lon, d.lat, d.reported_at, exclude_id=d.id
+        )
     options = [h.number for h in hints]
     if options:
         st.caption(t("actions.merge_suggested"))
@@ -341,7 +322,7 @@ def _merge_target(k: str, me: Actor, d: CaseDetail) -> str:
 
 
 def _merge_by_number(s: Session, me: Actor, cid: int, ver: int, number: str, note: str) -> object:
-    into = cases.find_case_id(s, me, number)
+    into = case_view.find_case_id(s, me, number)
     if into is None:
         raise InvalidInput({"into": "errors.not_found"})
     return cases.merge(s, me, cid, ver, into, note)
@@ -398,25 +379,28 @@ def bulk_dialog(action: str, rows: list[tuple[int, str, int]], me: Actor) -> Non
             note = _note(f"{k}_note", required=True, label_key="actions.supervise_note")
         if not _confirm(f"{k}_ok"):
             return
-        done, failed = [], []
+
+        def one(s: Session, cid: int, version: int) -> object:
+            if action == "dispatch":
+                return cases.dispatch(
+                    s, me, cid, version, assignee_id=assignee, department_id=dept, note=note
+                )
+            return cases.supervise(s, me, cid, version, note)
+
+        summary = st.empty()
+        done, failed = 0, 0
         for cid, number, version in rows:
-            try:
-                with db_session() as s:
-                    if action == "dispatch":
-                        cases.dispatch(
-                            s, me, cid, version, assignee_id=assignee, department_id=dept, note=note
-                        )
-                    else:
-                        cases.supervise(s, me, cid, version, note)
-                done.append(number)
-            except CaseError as err:
-                failed.append(f"{number}: {error_text(err)}")
+            heading = st.empty()  # the case number above its refusal
+            ok, _ = run_action(one, cid, version)
+            if ok:
+                done += 1
+            else:
+                heading.markdown(f"**{plain(number)}**")
+                failed += 1
         if failed:
-            st.warning(t("queue.bulk_partial", done=len(done), failed=len(failed)))
-            for line in failed:
-                st.text(line)
+            summary.warning(t("queue.bulk_partial", done=done, failed=failed))
             return
-        st.session_state[FLASH_KEY] = t("queue.bulk_done", action=action_label(action), count=len(done))
+        st.session_state[FLASH_KEY] = t("queue.bulk_done", action=action_label(action), count=done)
         st.session_state.pop(BULK_KEY, None)
         st.rerun()
 

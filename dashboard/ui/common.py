@@ -1,4 +1,7 @@
-"""Small helpers every page uses: the acting user, a database session, safe text, number formats."""
+"""Small helpers every page uses: the acting user, a database session, safe text, page links and titles.
+
+Number and percent formats are :mod:`dashboard.kernel.formatting`'s.
+"""
 
 from __future__ import annotations
 
@@ -63,7 +66,8 @@ def page_link(
 
 @contextmanager
 def db_session() -> Iterator[Session]:
-    """A short database session for one operation (commit on success)."""
+    """A short database session for reading what a page shows (commit on success); a page action that
+    writes goes through :func:`dashboard.ui.errors.run_action` instead."""
     with session_scope() as session:
         yield session
 
@@ -71,26 +75,6 @@ def db_session() -> Iterator[Session]:
 def plain(text: object) -> str:
     """Escape Markdown (and HTML angle brackets) so user text shows literally in st.markdown/caption/etc."""
     return _MD_SPECIAL.sub(r"\\\1", str(text or ""))
-
-
-def pct(value: float | None, digits: int = 1) -> str:
-    """0.9123 → '91.2%'; None → '—'."""
-    return "—" if value is None else f"{value * 100:.{digits}f}%"
-
-
-def points(value: float | None) -> str | None:
-    """A rate change as percentage points for st.metric deltas ('+2.1 pt'), None when unknown, and "0"
-    (which st.metric shows grey, without an arrow) when it rounds to no change."""
-    if value is None:
-        return None
-    return "0" if round(value * 100, 1) == 0 else f"{value * 100:+.1f} pt"
-
-
-def count_delta(value: float | None) -> str | None:
-    """A relative count change for st.metric deltas ('+18%'), None when unknown, "0" when none."""
-    if value is None:
-        return None
-    return "0" if round(value * 100) == 0 else f"{value * 100:+.0f}%"
 
 
 def page_title(key: str, caption: str | None = None) -> None:

@@ -13,16 +13,18 @@ from typing import Any
 import streamlit as st
 
 from dashboard import clock
-from dashboard.cases import commands as cases
+from dashboard.cases import change as case_change
+from dashboard.cases import view as case_view
 from dashboard.config import get_settings
 from dashboard.i18n import label, t
 from dashboard.kernel import privacy
 from dashboard.kernel.scope import Actor
 from dashboard.reporting import kpi
-from dashboard.territory import field
-from dashboard.territory.field import TodoItem
+from dashboard.territory import my_grid, todo_list, visits
+from dashboard.territory.todo_list import TodoItem
 from dashboard.ui import cases as case_ui
 from dashboard.ui.common import db_session, plain
+from models.enums import CaseStatus
 
 MY_GRID = "pages/my_grid.py"
 VISIT_PAGE = "pages/visit.py"
@@ -56,7 +58,7 @@ def phone_css() -> None:
 def met_label(value: str) -> str:
     """Whom the worker met (stored as its Chinese label) in the UI language."""
     try:
-        index = field.MET_OPTIONS.index(value)
+        index = visits.MET_OPTIONS.index(value)
     except ValueError:
         return value
     return t(f"field.met_{index}")
@@ -83,17 +85,17 @@ def fmt_dt(value: datetime | None) -> str:
 
 @st.cache_data(ttl=300, max_entries=128, show_spinner=False)
 def glance(me: Actor, url: str, day: date) -> dict[str, Any]:
-    """The grid at a glance for a worker (profile, buildings, volunteers, rates this month), as plain data.
+    """The grid at a glance for a worker (activity, buildings, volunteers, rates this month), as plain data.
 
     Keyed by the day so the month's rates roll over; the visit page clears it after saving a visit.
     """
     now = clock.now()
     with db_session() as s:
-        profile = field.grid_profile(s, me, now=now)
-        buildings = field.building_recency(s, me, now=now)
-        vols = field.volunteers_vs_need(s, me, now=now)
-        rates = field.rates_vs_community(s, me, kpi.month_period(now.date()), now=now)
-    return {"profile": profile, "buildings": buildings, "volunteers": vols, "rates": rates}
+        activity = my_grid.grid_activity(s, me, now=now)
+        buildings = my_grid.building_recency(s, me, now=now)
+        vols = my_grid.volunteers_vs_need(s, me, now=now)
+        rates = my_grid.rates_vs_community(s, me, kpi.month_period(now.date()), now=now)
+    return {"activity": activity, "buildings": buildings, "volunteers": vols, "rates": rates}
 
 
 def current_glance(me: Actor) -> dict[str, Any]:
@@ -104,7 +106,7 @@ def current_glance(me: Actor) -> dict[str, Any]:
 def buildings_of(me: Actor, url: str, day: date) -> list[tuple[int, str, int, float | None]]:
     """(id, name, households, days since last visit) of the worker's buildings, longest unvisited first."""
     with db_session() as s:
-        df = field.building_recency(s, me, now=clock.now())
+        df = my_grid.building_recency(s, me, now=clock.now())
     return [
         (
             int(r.building_id),
@@ -136,8 +138,8 @@ def _category(item: TodoItem) -> str:
 def todo_card(item: TodoItem, me: Actor, now: datetime) -> None:
     """One case as a phone card: ageing, number, title, due time or waiting time, the next step's button
     (opens its dialog right here) and "open" (the full case page)."""
-    allowed = cases.allowed_actions(me, item.state)
-    action = field.next_action(item, allowed)
+    allowed = case_change.allowed_actions(me, item.state)
+    action = todo_list.next_action(item, allowed)
     with st.container(border=True, key=f"todo_card_{item.id}"):
         badges = [case_ui.ageing_badge(item.ageing), f":gray-badge[{plain(_category(item))}]"]
         if item.supervised:
@@ -145,7 +147,7 @@ def todo_card(item: TodoItem, me: Actor, now: datetime) -> None:
         st.markdown(" ".join(b for b in badges if b != "—") + f"　**{item.number}**")
         st.markdown(f"**{plain(item.title)}**")
         lines = []
-        if item.status == field.S.verified:
+        if item.status == CaseStatus.verified:
             lines.append(t("field.verified_at", at=fmt_dt(item.verified_at)))
             contact = " ".join(
                 x
@@ -159,7 +161,7 @@ def todo_card(item: TodoItem, me: Actor, now: datetime) -> None:
         if item.address:
             lines.append(privacy.mask_address(item.address))
         st.caption(plain(" · ".join(lines)))
-        if item.pending_escalations and item.status == field.S.in_progress:
+        if item.pending_escalations and item.status == CaseStatus.in_progress:
             st.caption(t("case.waiting_departments", count=len(item.pending_escalations)))
         with st.container(horizontal=True, gap="small"):
             if action:
@@ -182,7 +184,7 @@ def open_todo_dialog(me: Actor) -> None:
         return
     action, case_id, version = wanted
     with db_session() as s:
-        detail = cases.case_detail(s, me, case_id)
+        detail = case_view.case_detail(s, me, case_id)
     if detail is None:
         case_ui.close_dialog()
         return

@@ -23,16 +23,9 @@ import streamlit as st
 
 from dashboard.admin.settings import cached_setting
 from dashboard.i18n import label, t
-from dashboard.territory.maps import (
-    AGEING_COLOURS,
-    FIGURES,
-    NO_DATA,
-    MapScene,
-    Scale,
-    figure_label,
-    format_value,
-    legend_ticks,
-)
+from dashboard.territory.map_figures import FIGURES, figure_label, format_value
+from dashboard.territory.map_scales import AGEING_COLOURS, NO_DATA, Scale, legend_ticks
+from dashboard.territory.map_scene import MapScene
 
 BLANK_STYLE_URL = "/app/static/map-style.json"
 
@@ -78,7 +71,7 @@ def grid_map_deck(
     dark: bool = False,
     style_url: str | None = None,
 ) -> pdk.Deck:
-    """A deck of area polygons coloured by `figure` (``properties.fill`` from ``services.maps.features``).
+    """A deck of area polygons coloured by `figure` (``properties.fill`` from ``map_scene.features``).
 
     Layers bottom-up: `others` (clickable neighbours, id "communities"), `context` (grey, out of scope),
     the coloured `features` (id `layer_id`, clickable), `grid_lines`, `outlines` (community boundaries),
@@ -219,7 +212,7 @@ def grid_map_deck(
 
 
 def scene_deck(scene: MapScene, *, dark: bool = False, style_url: str | None = None) -> pdk.Deck:
-    """The deck of a :class:`~dashboard.territory.maps.MapScene`."""
+    """The deck of a :class:`~dashboard.territory.map_scene.MapScene`."""
     return grid_map_deck(
         scene.areas,
         scene.figure,

@@ -1,4 +1,4 @@
-"""Widgets shared by the volunteer pages: labels, errors, pager, period picker and the cached coverage data."""
+"""Widgets shared by the volunteer pages: labels, pager, period picker and the cached coverage data."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import streamlit as st
 from dashboard import clock
 from dashboard.config import get_settings
 from dashboard.i18n import has, label, t
-from dashboard.kernel.scope import Actor, ScopeError, community_ids_in_scope
+from dashboard.kernel.scope import Actor, community_ids_in_scope
 from dashboard.reporting import kpi
 from dashboard.reporting.kpi import Period
 from dashboard.territory import lookups as territory
 from dashboard.ui.common import db_session
-from dashboard.volunteers import registry as vol
+from dashboard.volunteers import need, registry
 from models.enums import SKILLS, PartyMemberKind, PoliticalStatus
 
 DISTANCE_KEYS = ("vol.distance.home", "vol.distance.neighbour", "vol.distance.community", "vol.distance.far")
@@ -34,19 +34,6 @@ def skills_text(skills: list[str]) -> str:
 
 def party_kind_label(kind: str | None) -> str:
     return t("app.all") if not kind else label("party_kind", kind)
-
-
-def show_problems(exc: vol.InvalidInput) -> None:
-    """One error line per validation problem (rows numbered from 1)."""
-    for p in exc.problems:
-        values = {k: (skill_label(v) if k == "skill" else v) for k, v in p.values.items()}
-        text = t(p.key, **values)
-        st.error(t("vol.row_problem", row=p.row + 1, text=text) if p.row is not None else text)
-
-
-def show_scope_error(exc: ScopeError) -> None:
-    key = str(exc)
-    st.error(t(key) if has(key) else t("vol.err.forbidden"))
 
 
 def pager(total: int, pages: int, page: int, key: str) -> None:
@@ -128,7 +115,7 @@ def lookups(me: Actor, url: str) -> dict[str, pd.DataFrame]:
         if allowed is not None:
             comms = comms[comms["id"].isin(allowed)]
         comms = comms[comms["id"].isin(grids["community_id"])]
-        units = vol.resident_units(s)
+        units = registry.resident_units(s)
     return {"communities": comms.reset_index(drop=True), "grids": grids, "units": units}
 
 
@@ -164,9 +151,9 @@ def coverage_data(me: Actor, url: str, minute: str) -> dict[str, pd.DataFrame]:
     """Cells, per-community and per-skill totals of the coverage model for the actor's scope."""
     with db_session() as s:
         now = clock.now()
-        cells = vol.coverage_matrix(s, me, now)
-        comm = vol.coverage_by_community(s, me, now, cells=cells)
-    return {"cells": cells, "communities": comm, "skills": vol.coverage_by_skill(cells)}
+        cells = need.coverage_matrix(s, me, now)
+        comm = need.coverage_by_community(s, me, now, cells=cells)
+    return {"cells": cells, "communities": comm, "skills": need.coverage_by_skill(cells)}
 
 
 def current_coverage(me: Actor) -> dict[str, pd.DataFrame]:

@@ -20,9 +20,9 @@ from datetime import date, datetime
 import streamlit as st
 
 from dashboard.i18n import label, t
-from dashboard.reporting import reports
-from dashboard.reporting.kpi import Figures, rate_change
-from dashboard.reporting.reports import TickerItem, WallSnapshot
+from dashboard.kernel.formatting import pct, points
+from dashboard.reporting.kpi import SATISFACTION_TARGET, Figures, rate_change
+from dashboard.reporting.wall import TickerItem, WallSnapshot
 
 e = html.escape
 
@@ -125,10 +125,10 @@ def _arrow(change: float | None, lower_is_better: bool = False) -> str:
     if change is None:
         return '<span class="wall-flat">—</span>'
     if abs(change) < 0.0005:
-        return f'<span class="wall-flat">▬ {e(reports.fmt_points(change))}</span>'
+        return f'<span class="wall-flat">▬ {e(points(change))}</span>'
     good = (change < 0) if lower_is_better else (change > 0)
     css = "wall-up" if good else "wall-down"
-    return f'<span class="{css}">{"▲" if change > 0 else "▼"} {e(reports.fmt_points(change))}</span>'
+    return f'<span class="{css}">{"▲" if change > 0 else "▼"} {e(points(change))}</span>'
 
 
 def _tile(label_text: str, value: str, sub: str = "", bad: bool = False) -> str:
@@ -154,7 +154,7 @@ def tiles_html(snap: WallSnapshot, lang: str) -> str:
     mom = t("wall.mom", lang)
     on_time = rate_change(month.on_time_rate, prev.on_time_rate)
     sat = rate_change(month.satisfaction_rate, prev.satisfaction_rate)
-    target = reports.fmt_pct(reports.SATISFACTION_TARGET, 0)
+    target = pct(SATISFACTION_TARGET, 0)
     return (
         '<div class="wall-tiles">'
         + "".join(
@@ -170,15 +170,14 @@ def tiles_html(snap: WallSnapshot, lang: str) -> str:
                 ),
                 _tile(
                     t("wall.on_time_month", lang),
-                    reports.fmt_pct(month.on_time_rate),
+                    pct(month.on_time_rate),
                     f"{e(mom)} {_arrow(on_time)}",
                 ),
                 _tile(
                     t("wall.satisfaction_month", lang),
-                    reports.fmt_pct(month.satisfaction_rate),
+                    pct(month.satisfaction_rate),
                     f"{e(mom)} {_arrow(sat)} · {e(t('wall.target', lang, target=target))}",
-                    bad=month.satisfaction_rate is not None
-                    and month.satisfaction_rate < reports.SATISFACTION_TARGET,
+                    bad=month.satisfaction_rate is not None and month.satisfaction_rate < SATISFACTION_TARGET,
                 ),
             ]
         )
@@ -189,7 +188,7 @@ def tiles_html(snap: WallSnapshot, lang: str) -> str:
 def _rate(label_text: str, value: float | None, change: float | None) -> str:
     return (
         f'<div><div class="wall-label">{e(label_text)}</div>'
-        f'<div class="wall-rate-num">{e(reports.fmt_pct(value))}</div>'
+        f'<div class="wall-rate-num">{e(pct(value))}</div>'
         f'<div class="wall-sub">{_arrow(change)}</div></div>'
     )
 

@@ -14,7 +14,7 @@ from dashboard.admin import settings
 from dashboard.db import get_engine
 from dashboard.i18n import t
 from dashboard.ui.common import plain
-from dashboard.ui.nav import pages_for, spec
+from dashboard.ui.nav import PAGES, pages_for, spec
 from models import (
     AuditLog,
     CalendarOverride,
@@ -28,13 +28,8 @@ from models import (
 )
 from models.enums import OPEN_STATUSES, Role
 
-ADMIN_PAGES = [
-    "pages/admin_categories.py",
-    "pages/admin_departments.py",
-    "pages/admin_grids.py",
-    "pages/admin_calendar.py",
-    "pages/admin_settings.py",
-]
+ADMIN_PAGES = [p.path for p in PAGES if p.roles == {Role.admin}]
+"""The pages only an admin may open, from the page registry."""
 
 
 def _ok(at) -> None:  # type: ignore[no-untyped-def]

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_cases_support)
 """AppTest of the case loop: the operator filters the queue and dispatches, the grid worker starts and
 resolves, the operator verifies, follows up and closes; the timeline shows every step with actor and time.
 Also: scope by URL, intake, the department's report back, URL-bound filters and the audited PII view."""
@@ -9,13 +8,16 @@ from collections.abc import Callable
 from datetime import datetime
 
 import pandas as pd
+import pytest
 from sqlmodel import select
 
 from dashboard import clock
 from dashboard.i18n import t
 from models import AuditLog, Case, CaseEscalation, CaseEvent
 from models.enums import CaseStatus
-from tests.unit.test_cases_support import World, fresh_world, put_case  # noqa: F401
+from tests.factories import CASE_LOOP, World, put_case
+
+pytestmark = pytest.mark.world(CASE_LOOP)
 
 S = CaseStatus
 DETAIL = "pages/case_detail.py"
@@ -46,8 +48,8 @@ def _table(at, column: str) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     raise AssertionError(f"no table with column {column}")
 
 
-def test_operator_and_grid_worker_close_the_loop(fresh_world: World, login: Callable) -> None:
-    w = fresh_world
+def test_operator_and_grid_worker_close_the_loop(world: World, login: Callable) -> None:
+    w = world
     with w.session() as s:
         c = put_case(s, w, S.accepted, grid=0, number="XL20260309-0007", title="小区门口垃圾满溢")
         put_case(s, w, S.accepted, grid=1, number="XL20260309-0008", title="路灯不亮")
@@ -111,8 +113,8 @@ def test_operator_and_grid_worker_close_the_loop(fresh_world: World, login: Call
     assert {b.key for b in at.button if b.key and b.key.startswith("act_")} == {"act_reopen", "act_comment"}
 
 
-def test_grid_worker_cannot_see_or_act_on_another_grids_case(fresh_world: World, login: Callable) -> None:
-    w = fresh_world
+def test_grid_worker_cannot_see_or_act_on_another_grids_case(world: World, login: Callable) -> None:
+    w = world
     with w.session() as s:
         other = put_case(s, w, S.accepted, grid=1, number="XL20260309-0009", title="别的网格的秘密问题")
     gw = _open(login, w, "grid", other.number)
@@ -131,8 +133,8 @@ def test_grid_worker_cannot_see_or_act_on_another_grids_case(fresh_world: World,
     assert not mine.warning and mine.button(key="act_start")
 
 
-def test_stale_dialog_says_who_changed_the_case(fresh_world: World, login: Callable) -> None:
-    w = fresh_world
+def test_stale_dialog_says_who_changed_the_case(world: World, login: Callable) -> None:
+    w = world
     with w.session() as s:
         c = put_case(s, w, S.reported, number="XL20260309-0010")
     at = _open(login, w, "operator", c.number)
@@ -148,15 +150,15 @@ def test_stale_dialog_says_who_changed_the_case(fresh_world: World, login: Calla
         assert len(s.exec(select(CaseEvent).where(CaseEvent.case_id == c.id)).all()) == 2
 
 
-def test_intake_validation_duplicates_and_number(fresh_world: World, login: Callable) -> None:
-    w = fresh_world
+def test_intake_validation_duplicates_and_number(world: World, login: Callable) -> None:
+    w = world
     lon, lat = 118.285, 33.965  # the middle of grid XL-01-01
     with clock.frozen(datetime(2026, 3, 9, 9, 0)), w.session() as s:
         put_case(s, w, S.accepted, lonlat=(lon, lat + 0.0001), reported_at=datetime(2026, 3, 9, 8, 0),
                  number="XL20260309-0001")  # fmt: skip
     at = login(w.url, "operator", "pages/intake.py")
     k = "intake0_"
-    at.selectbox(key=k + "category").select(w.env)
+    at.selectbox(key=k + "category").select(w.category["ENV"])
     at.selectbox(key=k + "source").select("proxy")
     at.text_input(key=k + "title").input("楼道堆放杂物")
     at.selectbox(key=k + "grid").select(None)
@@ -181,15 +183,15 @@ def test_intake_validation_duplicates_and_number(fresh_world: World, login: Call
     assert at.text_input(key="intake1_title").value == ""  # a fresh form
     with w.session() as s:
         new = s.exec(select(Case).where(Case.number == "XL20260309-0002")).one()
-        assert new.grid_id == w.grids[0] and new.source == "proxy" and new.reporter_phone == "13812345678"
+        assert new.grid_id == w.grid_ids[0] and new.source == "proxy" and new.reporter_phone == "13812345678"
         assert new.due_at == datetime(2026, 3, 12, 10, 0)
 
 
-def test_department_reports_back(fresh_world: World, login: Callable) -> None:
-    w = fresh_world
+def test_department_reports_back(world: World, login: Callable) -> None:
+    w = world
     with w.session() as s:
         c = put_case(s, w, S.in_progress, number="XL20260309-0011", title="占道经营")
-        s.add(CaseEscalation(case_id=c.id, department_id=w.cg, level="daily", escalated_at=datetime(2026, 3, 9, 9),
+        s.add(CaseEscalation(case_id=c.id, department_id=w.department["CG"], level="daily", escalated_at=datetime(2026, 3, 9, 9),
                              due_at=datetime(2026, 3, 10, 9)))  # fmt: skip
         s.commit()
     at = login(w.url, "department", "pages/department_queue.py")
@@ -211,12 +213,12 @@ def test_department_reports_back(fresh_world: World, login: Callable) -> None:
         assert esc.reported_back_at is not None and esc.report == "城管已到场劝离"
 
 
-def test_queue_filters_come_from_the_url(fresh_world: World, login: Callable) -> None:
-    w = fresh_world
+def test_queue_filters_come_from_the_url(world: World, login: Callable) -> None:
+    w = world
     with w.session() as s:
         put_case(s, w, S.reported, grid=0, number="XL20260309-0001")
         put_case(s, w, S.accepted, grid=1, number="XL20260309-0002")
-        put_case(s, w, S.accepted, grid=2, number="XL20260309-0003", category=w.saf)
+        put_case(s, w, S.accepted, grid=2, number="XL20260309-0003", category=w.category["SAF"])
         put_case(s, w, S.closed, grid=2, number="XL20260309-0004")
     at = login(w.url, "operator")  # a shared link opened: the queue starts from the URL
     at.switch_page("pages/queue.py")
@@ -231,8 +233,8 @@ def test_queue_filters_come_from_the_url(fresh_world: World, login: Callable) ->
     assert "cat" not in at.query_params and at.query_params["view"] in ("accepted", ["accepted"])
 
 
-def test_show_personal_data_is_audited(fresh_world: World, login: Callable) -> None:
-    w = fresh_world
+def test_show_personal_data_is_audited(world: World, login: Callable) -> None:
+    w = world
     with w.session() as s:
         c = put_case(s, w, S.accepted, number="XL20260309-0012")
     at = _open(login, w, "operator", c.number)

@@ -11,9 +11,12 @@ from collections.abc import Callable
 from sqlmodel import Session, select
 
 from dashboard.cases import commands as cases
+from dashboard.cases import intake as case_intake
+from dashboard.cases.intake import NewCase
 from dashboard.db import dispose_engines, get_engine
 from dashboard.i18n import t
 from dashboard.kernel.scope import Actor
+from dashboard.ui.nav import pages_for
 from models import Building, Case, CaseEvent, Category, Grid, GridVisit, User
 from models.enums import CaseSource, CaseStatus, Role
 
@@ -36,10 +39,10 @@ def _dispatched_case(url: str) -> tuple[int, Actor, Actor]:
     with Session(get_engine(url)) as s:
         op, gw = _actor(s, "operator"), _actor(s, "grid")
         category = s.exec(select(Category.id).where(Category.code == "ENV")).one()
-        ref = cases.create_case(
+        ref = case_intake.create_case(
             s,
             op,
-            cases.NewCase(
+            NewCase(
                 category_id=category,
                 title="2号楼门口垃圾满溢",
                 source=CaseSource.hotline,
@@ -216,14 +219,17 @@ def test_field_supervision_shows_a_community_only_its_workers(seeded_ro_url: str
 def test_field_pages_in_english(seeded_ro_url: str, login: Callable) -> None:
     at = login(seeded_ro_url, "grid", MY_GRID)
     at.segmented_control(key="lang_switch").set_value("en").run()
-    for page, title in (
-        (MY_GRID, "My grid"),
-        ("pages/visit.py", "Record a visit"),
-        ("pages/quick_intake.py", "Report for a resident"),
-    ):
-        at.switch_page(page).run()
+    english = {
+        "field.my_grid": "My grid",
+        "field.visit": "Record a visit",
+        "field.quick_intake": "Report for a resident",
+    }
+    field_pages = [p for p in pages_for(Role.grid_worker) if p.group == "nav.field"]  # from the page registry
+    assert {p.title_key for p in field_pages} == set(english)
+    for page in field_pages:
+        at.switch_page(page.path).run()
         _ok(at)
-        assert at.title[0].value == title
+        assert at.title[0].value == english[page.title_key]
         shown = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
         assert "field." not in shown, shown
     boss = login(seeded_ro_url, "community", "pages/field.py")

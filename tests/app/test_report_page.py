@@ -17,8 +17,9 @@ from dashboard import clock
 from dashboard.admin import auth
 from dashboard.db import get_engine
 from dashboard.kernel.scope import Actor
-from dashboard.reporting import kpi, reports
-from dashboard.reporting import pptx as export_pptx
+from dashboard.reporting import export, kpi, reports
+from dashboard.reporting.deck import build_deck
+from dashboard.reporting.workbook import build_workbook
 from models import AuditLog, Case, Community, User
 from models.enums import ACTIVE_STATUSES, Role
 
@@ -89,7 +90,7 @@ def seeded_report(seeded_ro_url: str) -> reports.Report:
 
 
 def test_deck_from_seeded_database(seeded_report: reports.Report) -> None:
-    prs = Presentation(io.BytesIO(export_pptx.build_deck(seeded_report)))
+    prs = Presentation(io.BytesIO(build_deck(seeded_report)))
     titles = [slide.shapes.title.text_frame.text for slide in prs.slides]
     assert titles == [
         seeded_report.title,
@@ -131,7 +132,7 @@ def test_deck_from_seeded_database(seeded_report: reports.Report) -> None:
 
 
 def test_workbook_from_seeded_database(seeded_report: reports.Report) -> None:
-    wb = openpyxl.load_workbook(io.BytesIO(export_pptx.build_workbook(seeded_report)))
+    wb = openpyxl.load_workbook(io.BytesIO(build_workbook(seeded_report)))
     assert wb.sheetnames == [
         "工作报告",
         "核心指标",
@@ -166,8 +167,8 @@ def test_exports_neutralise_formulas_and_are_audited(seeded_url: str) -> None:
         leader = auth.actor_of(s.exec(select(User).where(User.username == "leader")).scalar_one())  # type: ignore[call-overload]
         rep = reports.build_report(s, leader, kpi.month_period(now.date()), now=now)
         assert rep.overdue.at[0, "title"].startswith("=")
-        xlsx = export_pptx.export(s, leader, rep, "xlsx")
-        deck = export_pptx.export(s, leader, rep, "pptx")
+        xlsx = export.export(s, leader, rep, "xlsx")
+        deck = export.export(s, leader, rep, "pptx")
         s.commit()
         rows = s.exec(select(AuditLog).where(AuditLog.action == "export")).scalars().all()  # type: ignore[call-overload]
     assert [(r.actor_name, r.target, json.loads(r.detail)["format"]) for r in rows] == [

@@ -14,7 +14,7 @@ from dashboard import clock
 from dashboard.admin.auth import actor_of
 from dashboard.db import get_engine
 from dashboard.i18n import t
-from dashboard.volunteers import registry as vol
+from dashboard.volunteers import common, need
 from models import AuditLog, Case, CaseEvent, Category, Grid, ServiceRecord, User, Volunteer, VolunteerSkill
 from models.enums import OPEN_STATUSES
 
@@ -36,9 +36,9 @@ def _dormant_in_gap(url: str) -> tuple[int, str, int, str, str]:
     """A volunteer who counts as dormant in a grid and skill with a gap: (id, phone, grid id, grid code, skill)."""
     with Session(get_engine(url)) as s:
         manager = actor_of(s.exec(select(User).where(User.username == "volunteers")).one())
-        cells = vol.coverage_matrix(s, manager)
+        cells = need.coverage_matrix(s, manager)
         now = clock.now()
-        for cell in vol.gap_list(cells).itertuples():
+        for cell in need.gap_list(cells).itertuples():
             if cell.dormant == 0:
                 continue
             row = s.exec(
@@ -48,7 +48,7 @@ def _dormant_in_gap(url: str) -> tuple[int, str, int, str, str]:
                     Volunteer.home_grid_id == cell.grid_id,
                     VolunteerSkill.skill == cell.skill,
                     Volunteer.active.is_(True),
-                    ~vol.active_condition(now),
+                    ~common.active_condition(now),
                 )
                 .order_by(Volunteer.id)
             ).first()
@@ -100,7 +100,7 @@ def test_manager_records_and_verifies_service_and_coverage_rises(seeded_url: str
     assert after > before, (code, skill, before, after)
     with Session(get_engine(seeded_url)) as s:
         manager = actor_of(s.exec(select(User).where(User.username == "volunteers")).one())
-        figure = vol.coverage_by_grid(s, manager).set_index("grid_id").loc[grid_id, "coverage"]
+        figure = need.coverage_by_grid(s, manager).set_index("grid_id").loc[grid_id, "coverage"]
     assert round(figure * 100, 1) == round(after, 1)
 
 
@@ -222,7 +222,7 @@ def test_rules_are_editable_only_by_the_service_station(seeded_ro_url: str, logi
 
 def test_manager_edits_need_rules_in_the_table(seeded_url: str, login) -> None:  # type: ignore[no-untyped-def]
     with Session(get_engine(seeded_url)) as s:
-        rules = vol.need_rules(s)  # the table's row order
+        rules = need.need_rules(s)  # the table's row order
     at = login(seeded_url, "volunteers", page="pages/coverage.py")
     _ok(at)
     first = rules.iloc[0]
@@ -258,7 +258,7 @@ def test_manager_edits_need_rules_in_the_table(seeded_url: str, login) -> None: 
     _ok(at)
     assert any("1" in s.value for s in at.success)
     with Session(get_engine(seeded_url)) as s:
-        after = vol.need_rules(s).set_index("id")
+        after = need.need_rules(s).set_index("id")
         assert after.loc[first["id"], "minimum"] == 3
         assert rules.iloc[-1]["id"] not in after.index
         assert "义诊" in set(after["skill"]) and len(after) == len(rules)

@@ -15,7 +15,7 @@ from dashboard.admin import settings as app_settings
 from dashboard.db import get_engine
 from dashboard.kernel.scope import Actor
 from dashboard.reporting import display_links as display
-from dashboard.reporting import reports
+from dashboard.reporting import periods, wall
 from models import Case, DisplayLink, Setting
 from models.enums import ACTIVE_STATUSES, Role
 from tests.conftest import ROOT
@@ -125,12 +125,12 @@ def test_ticker_escapes_case_titles(seeded_url: str, login) -> None:  # type: ig
 def test_refresh_interval_from_settings_table(seeded_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DASHBOARD_WALL_REFRESH_SECONDS", "45")
     app_settings.clear_cache()
-    assert reports.wall_refresh_seconds(seeded_url) == 45  # no row: configuration
+    assert wall.refresh_seconds(seeded_url) == 45  # no row: configuration
     with Session(get_engine(seeded_url)) as s:
         s.add(Setting(key="wall_refresh_seconds", value="120", updated_at=datetime(2026, 1, 1)))
         s.commit()
     app_settings.clear_cache()
-    assert reports.wall_refresh_seconds(seeded_url) == 120  # the stored setting wins
+    assert wall.refresh_seconds(seeded_url) == 120  # the stored setting wins
     app_settings.clear_cache()
 
 
@@ -141,9 +141,9 @@ def test_wall_snapshot_figures_match_kpi(seeded_ro_url: str) -> None:
     leader = Actor(id=0, username="display:test", display_name="test", role=Role.leader)
     now = clock.now()
     with Session(get_engine(seeded_ro_url)) as s:
-        snap = reports.wall_snapshot(s, leader, now)
+        snap = wall.snapshot(s, leader, now)
         today = kpi.figures(s, leader, kpi.day_period(now.date()), now=now)
-        month = reports.compare_periods(kpi.month_period(now.date()), now)
+        month = periods.compare_periods(kpi.month_period(now.date()), now)
         assert (snap.today.reported, snap.today.accepted, snap.today.closed, snap.today.overdue_now) == (
             today.reported,
             today.accepted,

@@ -45,35 +45,51 @@ def running_app(database_url: str, env: dict[str, str] | None = None) -> Iterato
 def app_process(
     database_url: str, env: dict[str, str] | None = None, start_timeout: float = 60
 ) -> Iterator[tuple[str, int]]:
-    """:func:`running_app`, yielding (base URL, server pid) for those who watch the process (bench/)."""
-    port = _free_port()
+    """:func:`running_app`, yielding (base URL, server pid) for those who watch the process (bench/).
+
+    Tests run in parallel: when another process takes the free port before streamlit binds it, streamlit
+    exits at once and the app starts again on another port."""
     full_env = {**os.environ, "DATABASE_URL": database_url, "DASHBOARD_AUTO_SEED": "0", **(env or {})}
     ARTIFACTS.mkdir(exist_ok=True)
-    log = (ARTIFACTS / f"streamlit-{port}.log").open("w")
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + start_timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"streamlit did not start; see {log.name}")
-            time.sleep(0.3)
-        yield base, proc.pid
-    finally:
-        proc.terminate()
+    for attempt in range(3):
+        port = _free_port()
+        log = (ARTIFACTS / f"streamlit-{port}.log").open("w")
+        cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true"]  # fmt: skip
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            if _wait_healthy(base, proc, start_timeout):
+                yield base, proc.pid
+                return
+            if proc.poll() is None or attempt == 2:
+                raise RuntimeError(f"streamlit did not start; see {log.name}")
+        finally:
+            _stop(proc)
+            log.close()
+
+
+def _wait_healthy(base: str, proc: subprocess.Popen, timeout: float) -> bool:  # type: ignore[type-arg]
+    """Whether the server answers its health check before it exits or `timeout` passes."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return True
+        except OSError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            return False
+        time.sleep(0.3)
+
+
+def _stop(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 @dataclass

@@ -10,7 +10,7 @@ import pytest
 
 from tests.e2e import browser as b
 
-pytestmark = pytest.mark.e2e
+# tests/conftest.py marks every test in this folder ``e2e`` (a ``pytestmark`` in a conftest marks nothing).
 
 
 @pytest.fixture(scope="session")

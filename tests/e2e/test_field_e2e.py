@@ -33,6 +33,8 @@ def _give_work(url: str) -> list[int]:
 
     from dashboard import clock
     from dashboard.cases import commands as cases
+    from dashboard.cases import intake as case_intake
+    from dashboard.cases.intake import NewCase
     from dashboard.db import dispose_engines, get_engine
     from dashboard.kernel.scope import Actor
     from models import Case, Category, User
@@ -49,10 +51,8 @@ def _give_work(url: str) -> list[int]:
         )
         for code, title in (("SAF", "3号楼楼道电动车充电"), ("ENV", "小区东门垃圾桶满溢")):
             category = s.exec(select(Category.id).where(Category.code == code)).one()
-            data = cases.NewCase(
-                category_id=category, title=title, source=CaseSource.hotline, grid_id=gw.grid_id
-            )
-            ref = cases.create_case(s, op, data)
+            data = NewCase(category_id=category, title=title, source=CaseSource.hotline, grid_id=gw.grid_id)
+            ref = case_intake.create_case(s, op, data)
             ref = cases.accept(s, op, ref.id, ref.version)
             cases.dispatch(s, op, ref.id, ref.version, assignee_id=gw.id)
             ids.append(ref.id)

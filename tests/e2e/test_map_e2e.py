@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from dashboard import clock
 from dashboard.admin.auth import actor_of
 from dashboard.db import get_engine
-from dashboard.territory import maps
+from dashboard.territory import areas, map_scene, map_values
 from models import User
 from tests.e2e import browser as b
 
@@ -74,7 +74,7 @@ def _click(page, view: dict[str, float], point: tuple[float, float]) -> None:  #
     _wait_for_map(page)
 
 
-def _clear_of_points(area: maps.Area, points: list[dict], min_deg: float) -> bool:
+def _clear_of_points(area: areas.Area, points: list[dict], min_deg: float) -> bool:
     lon, lat = area.label
     return all(math.hypot(p["position"][0] - lon, p["position"][1] - lat) > min_deg for p in points)
 
@@ -82,14 +82,14 @@ def _clear_of_points(area: maps.Area, points: list[dict], min_deg: float) -> boo
 def test_map_drills_down_offline(app_base: str, chromium, e2e_db_url: str) -> None:  # type: ignore[no-untyped-def]
     with Session(get_engine(e2e_db_url)) as s:
         leader = actor_of(s.exec(select(User).where(User.username == "leader")).one())
-        territory = maps.load_territory(s, leader)
+        territory = areas.load_territory(s, leader)
         community = max(territory.communities, key=lambda c: len(territory.grids_of(c.code)))
-        points = maps.case_points(s, leader, community_id=community.id, now=clock.now())
+        points = map_values.case_points(s, leader, community_id=community.id, now=clock.now())
     grids = territory.grids_of(community.code)
     # a grid whose label point is not covered by a case point (a click there must hit the polygon)
     grid = next(g for g in grids if _clear_of_points(g, points, 0.0006))
-    top_view = maps.fit_view(territory.bounds)
-    community_view = maps.fit_view(community.bounds)
+    top_view = map_scene.fit_view(territory.bounds)
+    community_view = map_scene.fit_view(community.bounds)
 
     page = b.new_page(chromium, app_base, 1920, 1080)
     b.login_page(page, app_base, "leader")

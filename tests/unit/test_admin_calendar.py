@@ -11,12 +11,12 @@ import pytest
 from sqlmodel import Session, func, select
 
 from dashboard import clock
-from dashboard.admin import catalogue as admin
-from dashboard.admin.catalogue import AdminError
-from dashboard.cases import commands as cases
+from dashboard.admin import calendar as work_calendar
+from dashboard.cases import intake as case_intake
 from dashboard.cases import sla
+from dashboard.cases.intake import NewCase
 from dashboard.db import get_engine
-from dashboard.kernel.scope import ScopeError
+from dashboard.kernel.errors import DomainError, NotPermitted
 from models import AuditLog, CalendarOverride, Case
 from models.enums import CalendarKind, CalendarOverrideKind, CaseSource
 from tests.factories import World, build_world
@@ -32,11 +32,11 @@ def env(db_url: str) -> Iterator[tuple[Session, World]]:
 
 def _new_case_due(session: Session, world: World, at: datetime) -> datetime:
     with clock.frozen(at):
-        ref = cases.create_case(
+        ref = case_intake.create_case(
             session,
-            world.users["operator"],
-            cases.NewCase(
-                category_id=world.category_id,
+            world.actors["operator"],
+            NewCase(
+                category_id=world.category["ENV"],
                 title="路灯不亮",
                 source=CaseSource.hotline,
                 grid_id=world.grid_ids[0],
@@ -54,7 +54,9 @@ def test_local_closure_moves_working_day_due_date(env: tuple[Session, World]) ->
     first = _new_case_due(session, world, start)
     assert first == datetime(2026, 11, 5, 9)  # Thursday
 
-    admin.add_calendar_override(session, world.users["admin"], date(2026, 11, 3), "closure", "防汛停工")
+    work_calendar.add_calendar_override(
+        session, world.actors["admin"], date(2026, 11, 3), "closure", "防汛停工"
+    )
     session.commit()
     second = _new_case_due(session, world, start)
     assert second == datetime(2026, 11, 6, 9)  # one working day later
@@ -68,15 +70,15 @@ def test_local_closure_moves_working_day_due_date(env: tuple[Session, World]) ->
     # an extra working day on Saturday 7 November pulls a Friday case's due date in by a day
     friday = datetime(2026, 11, 6, 9)
     assert _new_case_due(session, world, friday) == datetime(2026, 11, 11, 9)  # Fri, Mon, Tue → Wed 09:00
-    admin.add_calendar_override(
-        session, world.users["admin"], date(2026, 11, 7), CalendarOverrideKind.workday
+    work_calendar.add_calendar_override(
+        session, world.actors["admin"], date(2026, 11, 7), CalendarOverrideKind.workday
     )
     session.commit()
     cal = sla.load_calendar(session)
     assert cal.is_working_day(date(2026, 11, 7)) and not cal.is_working_day(date(2026, 11, 3))
     assert _new_case_due(session, world, friday) == datetime(2026, 11, 10, 9)  # Fri, Sat, Mon → Tue 09:00
     # removing the closure restores the statutory calendar for new cases
-    admin.remove_calendar_override(session, world.users["admin"], date(2026, 11, 3))
+    work_calendar.remove_calendar_override(session, world.actors["admin"], date(2026, 11, 3))
     session.commit()
     assert _new_case_due(session, world, start) == datetime(2026, 11, 5, 9)
     actions = session.exec(
@@ -91,8 +93,8 @@ def test_local_closure_moves_working_day_due_date(env: tuple[Session, World]) ->
 
 def test_override_validation_saves_nothing(env: tuple[Session, World], db_url: str) -> None:
     session, world = env
-    actor = world.users["admin"]
-    admin.add_calendar_override(session, actor, date(2026, 11, 3), "closure")
+    actor = world.actors["admin"]
+    work_calendar.add_calendar_override(session, actor, date(2026, 11, 3), "closure")
     session.commit()
     for day, kind, note, key in [
         (date(2026, 11, 3), "workday", "", "admin.err_override_exists"),
@@ -104,14 +106,14 @@ def test_override_validation_saves_nothing(env: tuple[Session, World], db_url: s
         (date(1999, 11, 4), "closure", "", "admin.err_year"),
         (datetime(2026, 11, 4, 9), "closure", "", "admin.err_date"),
     ]:
-        with pytest.raises(AdminError) as err:
-            admin.add_calendar_override(session, actor, day, kind, note)  # type: ignore[arg-type]
+        with pytest.raises(DomainError) as err:
+            work_calendar.add_calendar_override(session, actor, day, kind, note)  # type: ignore[arg-type]
         assert err.value.key == key, (day, kind)
         session.rollback()
-    with pytest.raises(AdminError):
-        admin.remove_calendar_override(session, actor, date(2026, 11, 4))
-    with pytest.raises(ScopeError):
-        admin.add_calendar_override(session, world.users["operator"], date(2026, 11, 4), "closure")
+    with pytest.raises(DomainError):
+        work_calendar.remove_calendar_override(session, actor, date(2026, 11, 4))
+    with pytest.raises(NotPermitted):
+        work_calendar.add_calendar_override(session, world.actors["operator"], date(2026, 11, 4), "closure")
     session.rollback()
     with Session(get_engine(db_url)) as other:
         assert other.exec(select(CalendarOverride.day)).all() == [date(2026, 11, 3)]
@@ -120,10 +122,10 @@ def test_override_validation_saves_nothing(env: tuple[Session, World], db_url: s
 
 def test_calendar_year_shows_holidays_swaps_and_overrides(env: tuple[Session, World]) -> None:
     session, world = env
-    admin.add_calendar_override(session, world.users["admin"], date(2026, 11, 3), "closure", "停电")
-    admin.add_calendar_override(session, world.users["admin"], date(2026, 11, 7), "workday")
+    work_calendar.add_calendar_override(session, world.actors["admin"], date(2026, 11, 3), "closure", "停电")
+    work_calendar.add_calendar_override(session, world.actors["admin"], date(2026, 11, 7), "workday")
     session.commit()
-    days = {d.day: d for d in admin.calendar_year(session, 2026)}
+    days = {d.day: d for d in work_calendar.calendar_year(session, 2026)}
     assert len(days) == 365
     national = days[date(2026, 10, 1)]
     assert (national.holiday, national.statutory_working, national.working) == ("national_day", False, False)
@@ -145,11 +147,15 @@ def test_calendar_year_shows_holidays_swaps_and_overrides(env: tuple[Session, Wo
         None,
         True,
     )
-    assert list(admin.calendar_overrides(session, 2026)["day"]) == [date(2026, 11, 3), date(2026, 11, 7)]
-    assert admin.calendar_overrides(session, 2025).empty
+    assert list(work_calendar.calendar_overrides(session, 2026)["day"]) == [
+        date(2026, 11, 3),
+        date(2026, 11, 7),
+    ]
+    assert work_calendar.calendar_overrides(session, 2025).empty
 
-    assert admin.calendar_known(2026) and not admin.calendar_known(2030)
-    later = {d.day: d for d in admin.calendar_year(session, 2030)}  # fallback: weekends and fixed days
+    assert work_calendar.calendar_known(2026) and not work_calendar.calendar_known(2030)
+    # fallback: weekends and fixed days
+    later = {d.day: d for d in work_calendar.calendar_year(session, 2030)}
     assert not later[date(2030, 10, 1)].working and later[date(2030, 10, 8)].working
-    with pytest.raises(AdminError):
-        admin.calendar_year(session, 1900)
+    with pytest.raises(DomainError):
+        work_calendar.calendar_year(session, 1900)

@@ -11,12 +11,14 @@ import pytest
 from sqlmodel import Session, func, select
 
 from dashboard import clock
-from dashboard.admin import catalogue as admin
-from dashboard.admin.catalogue import AdminError, CategoryInput
-from dashboard.cases import commands as cases
+from dashboard.admin import categories
+from dashboard.admin.categories import CategoryInput
+from dashboard.cases import intake as case_intake
 from dashboard.cases import sla
+from dashboard.cases.errors import InvalidInput
+from dashboard.cases.intake import NewCase
 from dashboard.db import get_engine
-from dashboard.kernel.scope import ScopeError
+from dashboard.kernel.errors import DomainError, NotPermitted
 from models import AuditLog, Case, Category, Department
 from models.enums import CalendarKind, CaseSource
 from tests.factories import World, add_case, build_world
@@ -46,11 +48,14 @@ def _input(**overrides: object) -> CategoryInput:
 
 
 def _new_case(session: Session, world: World, title: str = "新案件") -> Case:
-    ref = cases.create_case(
+    ref = case_intake.create_case(
         session,
-        world.users["operator"],
-        cases.NewCase(
-            category_id=world.category_id, title=title, source=CaseSource.walk_in, grid_id=world.grid_ids[0]
+        world.actors["operator"],
+        NewCase(
+            category_id=world.category["ENV"],
+            title=title,
+            source=CaseSource.walk_in,
+            grid_id=world.grid_ids[0],
         ),
     )
     session.commit()
@@ -61,7 +66,7 @@ def _new_case(session: Session, world: World, title: str = "新案件") -> Case:
 
 def test_time_limit_change_moves_new_cases_only(env: tuple[Session, World]) -> None:
     session, world = env
-    admin_actor = world.users["admin"]
+    admin_actor = world.actors["admin"]
     start = datetime(2026, 11, 2, 9)  # Monday
     with clock.frozen(start):
         old = _new_case(session, world, "旧案件")
@@ -69,8 +74,11 @@ def test_time_limit_change_moves_new_cases_only(env: tuple[Session, World]) -> N
     old_due = old.due_at
 
     with clock.frozen(datetime(2026, 11, 2, 10)):
-        changes = admin.update_category(
-            session, admin_actor, world.category_id, _input(sla_limit=5, department_id=world.department_id)
+        changes = categories.update_category(
+            session,
+            admin_actor,
+            world.category["ENV"],
+            _input(sla_limit=5, department_id=world.department["CG"]),
         )
         session.commit()
     assert changes["sla_limit"] == [3.0, 5.0]
@@ -83,11 +91,11 @@ def test_time_limit_change_moves_new_cases_only(env: tuple[Session, World]) -> N
     assert session.get(Case, old.id).due_at == old_due  # type: ignore[union-attr]
 
     # a change of calendar kind applies too: 5 natural days
-    admin.update_category(
+    categories.update_category(
         session,
         admin_actor,
-        world.category_id,
-        _input(sla_limit=5, calendar="natural_days", department_id=world.department_id),
+        world.category["ENV"],
+        _input(sla_limit=5, calendar="natural_days", department_id=world.department["CG"]),
     )
     session.commit()
     with clock.frozen(start):
@@ -98,22 +106,22 @@ def test_update_records_who_when_and_old_new_values(env: tuple[Session, World]) 
     session, world = env
     at = datetime(2026, 11, 3, 15, 30)
     with clock.frozen(at):
-        admin.update_category(
+        categories.update_category(
             session,
-            world.users["admin"],
-            world.category_id,
+            world.actors["admin"],
+            world.category["ENV"],
             _input(
                 name_en="Environment & sanitation",
                 sla_limit=4,
                 response_limit=1,
                 priority_default="urgent",
-                department_id=world.department_id,
+                department_id=world.department["CG"],
             ),
         )
         session.commit()
-    cat = session.get(Category, world.category_id)
+    cat = session.get(Category, world.category["ENV"])
     assert cat is not None
-    assert (cat.updated_at, cat.updated_by) == (at, world.users["admin"].id)
+    assert (cat.updated_at, cat.updated_by) == (at, world.actors["admin"].id)
     assert (cat.name_en, cat.sla_limit, cat.response_limit, cat.priority_default) == (
         "Environment & sanitation",
         4,
@@ -121,7 +129,7 @@ def test_update_records_who_when_and_old_new_values(env: tuple[Session, World]) 
         "urgent",
     )
     row = session.exec(select(AuditLog).where(AuditLog.action == "category_update")).one()
-    assert (row.actor_id, row.at, row.target) == (world.users["admin"].id, at, "ENV")
+    assert (row.actor_id, row.at, row.target) == (world.actors["admin"].id, at, "ENV")
     detail = json.loads(row.detail)
     assert detail["changes"] == {
         "name_en": ["Environment", "Environment & sanitation"],
@@ -131,16 +139,16 @@ def test_update_records_who_when_and_old_new_values(env: tuple[Session, World]) 
     }
     # saving the same values again changes nothing and writes no audit row
     assert (
-        admin.update_category(
+        categories.update_category(
             session,
-            world.users["admin"],
-            world.category_id,
+            world.actors["admin"],
+            world.category["ENV"],
             _input(
                 name_en="Environment & sanitation",
                 sla_limit=4,
                 response_limit=1,
                 priority_default="urgent",
-                department_id=world.department_id,
+                department_id=world.department["CG"],
             ),
         )
         == {}
@@ -156,12 +164,14 @@ def test_update_records_who_when_and_old_new_values(env: tuple[Session, World]) 
 
 def test_create_category_and_validation(env: tuple[Session, World]) -> None:
     session, world = env
-    actor = world.users["admin"]
-    new_id = admin.create_category(
+    actor = world.actors["admin"]
+    new_id = categories.create_category(
         session,
         actor,
         "pty",
-        _input(name_zh="党员服务", name_en="Party members", sla_limit=10, department_id=world.department_id),
+        _input(
+            name_zh="党员服务", name_en="Party members", sla_limit=10, department_id=world.department["CG"]
+        ),
     )
     session.commit()
     cat = session.get(Category, new_id)
@@ -181,8 +191,8 @@ def test_create_category_and_validation(env: tuple[Session, World]) -> None:
         ("NEW", _input(name_zh="甲", department_id=999_999)),
     ]
     for code, data in bad:
-        with pytest.raises(AdminError):
-            admin.create_category(session, actor, code, data)
+        with pytest.raises(DomainError):
+            categories.create_category(session, actor, code, data)
         session.rollback()
     assert session.exec(select(func.count()).select_from(Category)).one() == 2
 
@@ -190,24 +200,24 @@ def test_create_category_and_validation(env: tuple[Session, World]) -> None:
     dept = Department(name="司法所", code="SF", active=False)
     session.add(dept)
     session.commit()
-    with pytest.raises(AdminError) as err:
-        admin.create_category(session, actor, "NEW", _input(name_zh="甲", department_id=dept.id))
+    with pytest.raises(DomainError) as err:
+        categories.create_category(session, actor, "NEW", _input(name_zh="甲", department_id=dept.id))
     assert err.value.key == "admin.err_department_inactive"
 
 
 def test_invalid_update_leaves_nothing_half_saved(env: tuple[Session, World], db_url: str) -> None:
     session, world = env
-    with pytest.raises(AdminError):
+    with pytest.raises(DomainError):
         # names are fine, the response calendar is not: nothing of it may be saved
-        admin.update_category(
+        categories.update_category(
             session,
-            world.users["admin"],
-            world.category_id,
+            world.actors["admin"],
+            world.category["ENV"],
             _input(name_zh="改名", sla_limit=9, response_calendar="lunar"),
         )
     session.rollback()
     with Session(get_engine(db_url)) as other:
-        cat = other.get(Category, world.category_id)
+        cat = other.get(Category, world.category["ENV"])
         assert cat is not None and (cat.name_zh, cat.sla_limit, cat.updated_by) == ("环境卫生", 3, None)
         assert other.exec(select(func.count()).select_from(AuditLog)).one() == 0
 
@@ -215,44 +225,49 @@ def test_invalid_update_leaves_nothing_half_saved(env: tuple[Session, World], db
 def test_only_admins_change_categories(env: tuple[Session, World]) -> None:
     session, world = env
     for role in ("leader", "operator", "grid_worker"):
-        with pytest.raises(ScopeError):
-            admin.update_category(session, world.users[role], world.category_id, _input(sla_limit=1))
-        with pytest.raises(ScopeError):
-            admin.set_category_active(session, world.users[role], world.category_id, False)
+        with pytest.raises(NotPermitted):
+            categories.update_category(
+                session, world.actors[role], world.category["ENV"], _input(sla_limit=1)
+            )
+        with pytest.raises(NotPermitted):
+            categories.set_category_active(session, world.actors[role], world.category["ENV"], False)
 
 
 def test_retire_restore_and_delete(env: tuple[Session, World]) -> None:
     session, world = env
-    actor = world.users["admin"]
-    with pytest.raises(AdminError) as err:
-        admin.set_category_active(session, actor, world.category_id, False)
+    actor = world.actors["admin"]
+    with pytest.raises(DomainError) as err:
+        categories.set_category_active(session, actor, world.category["ENV"], False)
     assert err.value.key == "admin.err_last_category"
-    other = admin.create_category(session, actor, "SUG", _input(name_zh="意见建议", name_en="Suggestions"))
+    other = categories.create_category(
+        session, actor, "SUG", _input(name_zh="意见建议", name_en="Suggestions")
+    )
     add_case(session, world)
     session.commit()
 
-    assert admin.set_category_active(session, actor, world.category_id, False)
+    assert categories.set_category_active(session, actor, world.category["ENV"], False)
     session.commit()
-    assert not session.get(Category, world.category_id).active  # type: ignore[union-attr]
-    assert admin.set_category_active(session, actor, world.category_id, False) is False  # already retired
+    assert not session.get(Category, world.category["ENV"]).active  # type: ignore[union-attr]
+    # already retired
+    assert categories.set_category_active(session, actor, world.category["ENV"], False) is False
     # a retired category takes no new cases
-    with pytest.raises(cases.InvalidInput):
-        cases.create_case(
+    with pytest.raises(InvalidInput):
+        case_intake.create_case(
             session,
-            world.users["operator"],
-            cases.NewCase(
-                category_id=world.category_id, title="x", source="walk_in", grid_id=world.grid_ids[0]
+            world.actors["operator"],
+            NewCase(
+                category_id=world.category["ENV"], title="x", source="walk_in", grid_id=world.grid_ids[0]
             ),
         )
     session.rollback()
-    table = admin.category_table(session).set_index("code")
+    table = categories.category_table(session).set_index("code")
     assert not table.loc["ENV", "active"] and table.loc["ENV", "in_use"] and not table.loc["SUG", "in_use"]
 
-    with pytest.raises(AdminError) as err:
-        admin.delete_category(session, actor, world.category_id)
+    with pytest.raises(DomainError) as err:
+        categories.delete_category(session, actor, world.category["ENV"])
     assert err.value.key == "admin.err_category_in_use"
-    admin.set_category_active(session, actor, world.category_id, True)
-    admin.delete_category(session, actor, other)
+    categories.set_category_active(session, actor, world.category["ENV"], True)
+    categories.delete_category(session, actor, other)
     session.commit()
     assert session.get(Category, other) is None
     actions = session.exec(select(AuditLog.action).order_by(AuditLog.id)).all()

@@ -10,10 +10,11 @@ from datetime import datetime, timedelta
 import pytest
 from sqlmodel import Session, func, select
 
-from dashboard.admin import catalogue as admin
-from dashboard.admin.catalogue import AdminError, DepartmentInput
+from dashboard.admin import departments
+from dashboard.admin.departments import DepartmentInput
 from dashboard.db import get_engine
-from dashboard.kernel.scope import Actor, ScopeError
+from dashboard.kernel.errors import DomainError, NotPermitted
+from dashboard.kernel.scope import Actor
 from models import AuditLog, CaseEscalation, Category, Department
 from models.enums import CaseStatus, EscalationLevel, Role
 from tests.factories import World, add_case, build_world
@@ -29,15 +30,15 @@ def env(db_url: str) -> Iterator[tuple[Session, World]]:
 
 def test_create_edit_and_validate(env: tuple[Session, World], db_url: str) -> None:
     session, world = env
-    actor = world.users["admin"]
-    dept_id = admin.create_department(
+    actor = world.actors["admin"]
+    dept_id = departments.create_department(
         session, actor, DepartmentInput("民政办", "mz", "civil_affairs", "王主任", "0527-84361234")
     )
     session.commit()
     dept = session.get(Department, dept_id)
     assert dept is not None and (dept.code, dept.kind, dept.active) == ("MZ", "civil_affairs", True)
 
-    changes = admin.update_department(
+    changes = departments.update_department(
         session, actor, dept_id, DepartmentInput("民政办", "MZ", "civil_affairs", "李主任", "13812345678")
     )
     session.commit()
@@ -57,12 +58,12 @@ def test_create_edit_and_validate(env: tuple[Session, World], db_url: str) -> No
         (DepartmentInput("新部门", "NEW", "other", "", "call me"), "admin.err_phone"),
         (DepartmentInput("新部门", "NEW", "other", "x" * 33), "admin.err_too_long"),
     ]:
-        with pytest.raises(AdminError) as err:
-            admin.update_department(session, actor, dept_id, data)
+        with pytest.raises(DomainError) as err:
+            departments.update_department(session, actor, dept_id, data)
         assert err.value.key == key, data
         session.rollback()
-    with pytest.raises(ScopeError):
-        admin.create_department(session, world.users["leader"], DepartmentInput("新部门", "NEW"))
+    with pytest.raises(NotPermitted):
+        departments.create_department(session, world.actors["leader"], DepartmentInput("新部门", "NEW"))
     with Session(get_engine(db_url)) as other:
         assert other.exec(select(func.count()).select_from(Department)).one() == 2
         assert other.get(Department, dept_id).contact_name == "李主任"  # type: ignore[union-attr]
@@ -70,21 +71,21 @@ def test_create_edit_and_validate(env: tuple[Session, World], db_url: str) -> No
 
 def test_deactivate_only_when_no_category_routes_to_it(env: tuple[Session, World]) -> None:
     session, world = env
-    actor = world.users["admin"]
-    with pytest.raises(AdminError) as err:
-        admin.set_department_active(session, actor, world.department_id, False)
-    assert err.value.key == "admin.err_department_routed" and err.value.params == {"codes": "ENV"}
+    actor = world.actors["admin"]
+    with pytest.raises(DomainError) as err:
+        departments.set_department_active(session, actor, world.department["CG"], False)
+    assert err.value.key == "admin.err_department_routed" and err.value.values == {"codes": "ENV"}
     session.rollback()
-    cat = session.get(Category, world.category_id)
+    cat = session.get(Category, world.category["ENV"])
     assert cat is not None
     cat.department_id = None
     session.add(cat)
     session.commit()
-    assert admin.set_department_active(session, actor, world.department_id, False)
+    assert departments.set_department_active(session, actor, world.department["CG"], False)
     session.commit()
-    assert not session.get(Department, world.department_id).active  # type: ignore[union-attr]
-    assert admin.set_department_active(session, actor, world.department_id, False) is False
-    assert admin.set_department_active(session, actor, world.department_id, True)
+    assert not session.get(Department, world.department["CG"]).active  # type: ignore[union-attr]
+    assert departments.set_department_active(session, actor, world.department["CG"], False) is False
+    assert departments.set_department_active(session, actor, world.department["CG"], True)
 
 
 def test_department_table_counts_escalations(env: tuple[Session, World]) -> None:
@@ -101,7 +102,7 @@ def test_department_table_counts_escalations(env: tuple[Session, World]) -> None
         session.add(
             CaseEscalation(
                 case_id=case.id,
-                department_id=dept or world.department_id,  # type: ignore[arg-type]
+                department_id=dept or world.department["CG"],  # type: ignore[arg-type]
                 level=EscalationLevel.daily,
                 escalated_at=datetime(2026, 11, 2, 10),
                 due_at=due,
@@ -116,12 +117,12 @@ def test_department_table_counts_escalations(env: tuple[Session, World]) -> None
     escalate(CaseStatus.accepted, now - timedelta(hours=1), dept=other.id)  # other department, overdue
     session.commit()
 
-    table = admin.department_table(session, world.users["admin"], now).set_index("code")
+    table = departments.department_table(session, world.actors["admin"], now).set_index("code")
     assert table.loc["CG", "categories"] == "ENV" and table.loc["ZJ", "categories"] == ""
     assert (table.loc["CG", "open_escalations"], table.loc["CG", "overdue_escalations"]) == (2, 1)
     assert (table.loc["ZJ", "open_escalations"], table.loc["ZJ", "overdue_escalations"]) == (1, 1)
     # scoped like every case query: another community's actor sees none of grid 0's escalations
-    scoped = admin.department_table(
+    scoped = departments.department_table(
         session, Actor(99, "c2", "c2", Role.community, community_id=world.community_ids[1]), now
     )
     assert scoped["open_escalations"].sum() == 0

@@ -12,9 +12,9 @@ import pytest
 from sqlmodel import Session, func, select
 
 from dashboard import clock
-from dashboard.admin import catalogue as admin
-from dashboard.admin.catalogue import AdminError
+from dashboard.admin import grids, population
 from dashboard.db import get_engine
+from dashboard.kernel.errors import DomainError
 from dashboard.kernel.scope import Actor
 from dashboard.reporting import kpi
 from models import AuditLog, Case, CaseEvent, Community, Grid, GridPopulationHistory, GridWorkerHistory, User
@@ -34,7 +34,7 @@ class Env:
 
     @property
     def admin(self):  # type: ignore[no-untyped-def]
-        return self.world.users["admin"]
+        return self.world.actors["admin"]
 
 
 def _worker(session: Session, name: str, grid_id: int | None = None) -> int:
@@ -78,7 +78,7 @@ def _count(session: Session, model: type) -> int:
 def test_grid_rename_and_code_validation(env: Env) -> None:
     s, w = env.session, env.world
     grid_id = w.grid_ids[0]
-    changes = admin.update_grid(s, env.admin, grid_id, name="老街网格", code="ts-01-07")
+    changes = grids.update_grid(s, env.admin, grid_id, name="老街网格", code="ts-01-07")
     s.commit()
     assert changes == {"name": ["测试1社区第1网格", "老街网格"], "code": ["TS-01-01", "TS-01-07"]}
     grid = s.get(Grid, grid_id)
@@ -93,16 +93,16 @@ def test_grid_rename_and_code_validation(env: Env) -> None:
         ("测试1社区第2网格", "TS-01-07", "admin.err_name_taken"),
         ("", "TS-01-07", "admin.err_required"),
     ]:
-        with pytest.raises(AdminError) as err:
-            admin.update_grid(s, env.admin, grid_id, name=name, code=code)
+        with pytest.raises(DomainError) as err:
+            grids.update_grid(s, env.admin, grid_id, name=name, code=code)
         assert err.value.key == key, (name, code)
         s.rollback()
-    assert admin.update_grid(s, env.admin, grid_id, name="老街网格", code="TS-01-07") == {}
+    assert grids.update_grid(s, env.admin, grid_id, name="老街网格", code="TS-01-07") == {}
 
 
 def test_community_code_change_renames_its_grids(env: Env) -> None:
     s, w = env.session, env.world
-    changes = admin.update_community(s, env.admin, w.community_ids[0], name="老街社区", code="TS-09")
+    changes = grids.update_community(s, env.admin, w.community_ids[0], name="老街社区", code="TS-09")
     s.commit()
     assert changes == {"name": ["测试1社区", "老街社区"], "code": ["TS-01", "TS-09"]}
     codes = s.exec(select(Grid.code).where(Grid.community_id == w.community_ids[0]).order_by(Grid.code)).all()
@@ -128,8 +128,8 @@ def test_community_code_clash_saves_nothing(env: Env, db_url: str) -> None:
         ("TS-02", "admin.err_code_taken"),
         ("ts_09", "admin.err_community_code"),
     ]:
-        with pytest.raises(AdminError) as err:
-            admin.update_community(s, env.admin, w.community_ids[0], name="老街社区", code=code)
+        with pytest.raises(DomainError) as err:
+            grids.update_community(s, env.admin, w.community_ids[0], name="老街社区", code=code)
         assert err.value.key == key
         s.rollback()
     with Session(get_engine(db_url)) as other:
@@ -174,7 +174,7 @@ def _grid_cases(env: Env) -> dict[str, Case]:
             closed_at=datetime(2026, 2, 3, 9),
         ),
         "dept": add_case(
-            s, w, 0, datetime(2026, 3, 4, 9), CaseStatus.dispatched, assignee_id=w.users["department"].id
+            s, w, 0, datetime(2026, 3, 4, 9), CaseStatus.dispatched, assignee_id=w.actors["department"].id
         ),
         "other_grid": add_case(
             s, w, 1, datetime(2026, 3, 4, 9), CaseStatus.accepted, assignee_id=env.old_worker
@@ -188,10 +188,10 @@ def test_reassign_without_moving_cases(env: Env) -> None:
     s, w = env.session, env.world
     made = {k: (c.id, c.assignee_id, c.version) for k, c in _grid_cases(env).items()}
     grid_id = w.grid_ids[0]
-    assert admin.movable_case_count(s, env.admin, grid_id) == 2
+    assert grids.movable_case_count(s, env.admin, grid_id) == 2
     at = datetime(2026, 4, 1, 9)
     with clock.frozen(at):
-        result = admin.assign_worker(s, env.admin, grid_id, env.new_worker)
+        result = grids.assign_worker(s, env.admin, grid_id, env.new_worker)
         s.commit()
     assert (result.old_worker_id, result.new_worker_id, result.moved_case_ids) == (
         env.old_worker,
@@ -212,7 +212,7 @@ def test_reassign_without_moving_cases(env: Env) -> None:
         .order_by(GridWorkerHistory.started_at)
     ).all()
     assert history == [(env.old_worker, T0, at), (env.new_worker, at, None)]
-    assert list(admin.worker_history(s, grid_id)["user_id"]) == [env.new_worker, env.old_worker]
+    assert list(grids.worker_history(s, grid_id)["user_id"]) == [env.new_worker, env.old_worker]
     audit_row = s.exec(select(AuditLog).where(AuditLog.action == "grid_worker_assign")).one()
     assert json.loads(audit_row.detail)["changes"] == {"worker_id": [env.old_worker, env.new_worker]}
 
@@ -222,7 +222,7 @@ def test_reassign_moving_open_cases(env: Env) -> None:
     made = {k: (c.id, c.assignee_id, c.version, c.status) for k, c in _grid_cases(env).items()}
     grid_id = w.grid_ids[0]
     with clock.frozen(datetime(2026, 4, 1, 9)):
-        result = admin.assign_worker(s, env.admin, grid_id, env.new_worker, move_open_cases=True)
+        result = grids.assign_worker(s, env.admin, grid_id, env.new_worker, move_open_cases=True)
         s.commit()
     assert sorted(result.moved_case_ids) == sorted([made["open1"][0], made["open2"][0]])
     s.expire_all()
@@ -237,7 +237,7 @@ def test_reassign_moving_open_cases(env: Env) -> None:
     events = s.exec(select(CaseEvent).order_by(CaseEvent.case_id)).all()
     assert [e.case_id for e in events] == sorted(result.moved_case_ids)
     for event in events:
-        assert event.action == "comment" and event.from_status == event.to_status
+        assert event.action == "comment" and event.to_status is None  # a side action, as every other
         assert event.actor_id == env.admin.id
         payload = json.loads(event.payload)
         assert payload == {
@@ -253,22 +253,22 @@ def test_reassign_validation_saves_nothing(env: Env, db_url: str) -> None:
     _grid_cases(env)
     grid_id = w.grid_ids[0]
     # the spare worker holds grid 1 already
-    admin.assign_worker(s, env.admin, w.grid_ids[1], env.spare_worker)
+    grids.assign_worker(s, env.admin, w.grid_ids[1], env.spare_worker)
     s.commit()
     before = (_count(s, GridWorkerHistory), _count(s, AuditLog))
     cases_for = [
-        (w.users["operator"].id, "admin.err_worker_invalid"),  # not a grid worker
+        (w.actors["operator"].id, "admin.err_worker_invalid"),  # not a grid worker
         (999_999, "admin.err_worker_invalid"),
         (env.old_worker, "admin.err_worker_unchanged"),
         (env.spare_worker, "admin.err_worker_busy"),
     ]
     for user_id, key in cases_for:
-        with pytest.raises(AdminError) as err:
-            admin.assign_worker(s, env.admin, grid_id, user_id, move_open_cases=True)
+        with pytest.raises(DomainError) as err:
+            grids.assign_worker(s, env.admin, grid_id, user_id, move_open_cases=True)
         assert err.value.key == key
         s.rollback()
-    with pytest.raises(AdminError) as err:  # cases cannot move to nobody
-        admin.assign_worker(s, env.admin, grid_id, None, move_open_cases=True)
+    with pytest.raises(DomainError) as err:  # cases cannot move to nobody
+        grids.assign_worker(s, env.admin, grid_id, None, move_open_cases=True)
     assert err.value.key == "admin.err_move_needs_workers"
     s.rollback()
     with Session(get_engine(db_url)) as other:
@@ -285,8 +285,8 @@ def test_reassign_validation_saves_nothing(env: Env, db_url: str) -> None:
     user.active = False
     s.add(user)
     s.commit()
-    with pytest.raises(AdminError):
-        admin.assign_worker(s, env.admin, grid_id, env.new_worker)
+    with pytest.raises(DomainError):
+        grids.assign_worker(s, env.admin, grid_id, env.new_worker)
 
 
 def test_vacant_grid_and_missing_history(env: Env) -> None:
@@ -299,20 +299,20 @@ def test_vacant_grid_and_missing_history(env: Env) -> None:
     grid.worker_id = legacy
     s.commit()
     with clock.frozen(datetime(2026, 5, 1)):
-        admin.assign_worker(s, env.admin, grid_id, None)
+        grids.assign_worker(s, env.admin, grid_id, None)
         s.commit()
     rows = s.exec(
         select(GridWorkerHistory.user_id, GridWorkerHistory.started_at, GridWorkerHistory.ended_at).where(
             GridWorkerHistory.grid_id == grid_id
         )
     ).all()
-    assert rows == [(legacy, admin.RECORDS_BEGIN, datetime(2026, 5, 1))]
+    assert rows == [(legacy, grids.RECORDS_BEGIN, datetime(2026, 5, 1))]
     assert s.get(Grid, grid_id).worker_id is None  # type: ignore[union-attr]
-    assert admin.movable_case_count(s, env.admin, grid_id) == 0
+    assert grids.movable_case_count(s, env.admin, grid_id) == 0
     with clock.frozen(datetime(2026, 5, 2)):
-        admin.assign_worker(s, env.admin, grid_id, env.spare_worker)
+        grids.assign_worker(s, env.admin, grid_id, env.spare_worker)
         s.commit()
-    assert len(admin.worker_history(s, grid_id)) == 2
+    assert len(grids.worker_history(s, grid_id)) == 2
 
 
 def test_worker_figures_follow_who_held_the_grid(env: Env) -> None:
@@ -332,27 +332,27 @@ def test_worker_figures_follow_who_held_the_grid(env: Env) -> None:
     add_case(s, w, 1, datetime(2026, 3, 5, 9))  # another grid: nobody's here
     s.commit()
     period = kpi.Period(datetime(2026, 1, 1), datetime(2027, 1, 1))
-    before_old = admin.worker_figures(s, env.old_worker, period, actor=env.admin, now=datetime(2026, 3, 31))
+    before_old = grids.worker_figures(s, env.old_worker, period, actor=env.admin, now=datetime(2026, 3, 31))
     assert before_old.reported == 3 and before_old.accepted == 3
 
     with clock.frozen(datetime(2026, 4, 1, 9)):
-        admin.assign_worker(s, env.admin, grid_id, env.new_worker, move_open_cases=True)
+        grids.assign_worker(s, env.admin, grid_id, env.new_worker, move_open_cases=True)
         s.commit()
     for day in (6, 7):
         add_case(s, w, 0, datetime(2026, 4, day, 9), CaseStatus.reported)
     s.commit()
 
     now = datetime(2026, 4, 30)
-    old = admin.worker_figures(s, env.old_worker, period, actor=env.admin, now=now)
-    new = admin.worker_figures(s, env.new_worker, period, actor=env.admin, now=now)
+    old = grids.worker_figures(s, env.old_worker, period, actor=env.admin, now=now)
+    new = grids.worker_figures(s, env.new_worker, period, actor=env.admin, now=now)
     assert (old.reported, old.accepted) == (3, 3)  # the old worker keeps their history
     assert (new.reported, new.accepted) == (2, 0)
     grid_total = kpi.figures(s, env.admin, period, grid_id=grid_id, now=now)
     assert old.reported + new.reported == grid_total.reported == 5
-    assert admin.worker_figures(s, env.spare_worker, period, actor=env.admin, now=now).reported == 0
+    assert grids.worker_figures(s, env.spare_worker, period, actor=env.admin, now=now).reported == 0
     # limited to the actor's scope like every figure
     outsider = Actor(999, "c2", "社区2", Role.community, community_id=w.community_ids[1])
-    assert admin.worker_figures(s, env.old_worker, period, actor=outsider, now=now).reported == 0
+    assert grids.worker_figures(s, env.old_worker, period, actor=outsider, now=now).reported == 0
 
 
 # ---------------------------------------------------------------- population
@@ -363,7 +363,7 @@ def test_population_applies_from_its_date(env: Env) -> None:
     grid_id = w.grid_ids[0]
     figures = {"households": 120, "residents": 500, "elderly_60": 100, "elderly_alone": 20}
     with clock.frozen(datetime(2026, 6, 10, 9)):
-        assert admin.set_population(s, env.admin, grid_id, figures, date(2026, 6, 1)) is True
+        assert population.set_population(s, env.admin, grid_id, figures, date(2026, 6, 1)) is True
         s.commit()
     grid = s.get(Grid, grid_id)
     assert grid is not None
@@ -377,20 +377,20 @@ def test_population_applies_from_its_date(env: Env) -> None:
 
     # a future date is recorded but applied only when it comes
     with clock.frozen(datetime(2026, 6, 10, 9)):
-        assert admin.set_population(s, env.admin, grid_id, {"residents": 520}, date(2026, 7, 1)) is False
+        assert population.set_population(s, env.admin, grid_id, {"residents": 520}, date(2026, 7, 1)) is False
         # a back-dated entry older than what the grid holds is history only
-        assert admin.set_population(s, env.admin, grid_id, {"residents": 480}, date(2026, 5, 1)) is False
+        assert population.set_population(s, env.admin, grid_id, {"residents": 480}, date(2026, 5, 1)) is False
         s.commit()
     s.refresh(grid)
     assert grid.residents == 500
-    assert admin.apply_due_population(s, date(2026, 6, 30)) == 0
-    assert admin.apply_due_population(s, date(2026, 7, 1)) == 1
+    assert population.apply_due_population(s, date(2026, 6, 30)) == 0
+    assert population.apply_due_population(s, date(2026, 7, 1)) == 1
     s.commit()
     s.refresh(grid)
     assert (grid.residents, grid.households, grid.population_as_of) == (520, 120, date(2026, 7, 1))
-    assert admin.apply_due_population(s, date(2026, 7, 2)) == 0
+    assert population.apply_due_population(s, date(2026, 7, 2)) == 0
 
-    history = admin.population_history(s, grid_id)
+    history = population.population_history(s, grid_id)
     assert list(history["effective_from"]) == [date(2026, 7, 1), date(2026, 6, 1), date(2026, 5, 1)]
     assert list(history["residents"]) == [520, 500, 480]
     assert (
@@ -413,8 +413,8 @@ def test_population_validation_saves_nothing(env: Env, db_url: str) -> None:
             ({"residents": 10}, date(2030, 1, 1), "admin.err_date_range"),
             ({"residents": 10}, date(1999, 1, 1), "admin.err_date_range"),
         ]:
-            with pytest.raises(AdminError) as err:
-                admin.set_population(s, env.admin, grid_id, figures, day)
+            with pytest.raises(DomainError) as err:
+                population.set_population(s, env.admin, grid_id, figures, day)
             assert err.value.key == key, figures
             s.rollback()
     with Session(get_engine(db_url)) as other:
@@ -431,10 +431,10 @@ def test_concurrent_reassignment_is_refused(env: Env, db_url: str) -> None:
     s.get(Grid, grid_id)  # the first admin's page shows the old worker (kept in this session, not reloaded)
     s.commit()
     with Session(get_engine(db_url)) as other:
-        admin.assign_worker(other, env.admin, grid_id, env.spare_worker)
+        grids.assign_worker(other, env.admin, grid_id, env.spare_worker)
         other.commit()
-    with pytest.raises(AdminError) as err:
-        admin.assign_worker(s, env.admin, grid_id, env.new_worker, move_open_cases=True)
+    with pytest.raises(DomainError) as err:
+        grids.assign_worker(s, env.admin, grid_id, env.new_worker, move_open_cases=True)
     assert err.value.key == "admin.err_changed_meanwhile"
     s.rollback()
     s.expire_all()

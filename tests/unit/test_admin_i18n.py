@@ -16,12 +16,17 @@ from models.enums import CalendarOverrideKind, DepartmentKind
 ROOT = Path(__file__).resolve().parents[2]
 FILES = [
     *(ROOT / "pages").glob("admin_[cdgs]*.py"),
-    ROOT / "dashboard/admin/catalogue.py",
+    ROOT / "dashboard/admin/calendar.py",
+    ROOT / "dashboard/admin/categories.py",
+    ROOT / "dashboard/admin/changes.py",
+    ROOT / "dashboard/admin/departments.py",
+    ROOT / "dashboard/admin/grids.py",
+    ROOT / "dashboard/admin/population.py",
     ROOT / "dashboard/admin/settings.py",
     ROOT / "dashboard/reporting/display_links.py",
 ]
 LITERAL = re.compile(
-    r"""(?:\bt|AdminError|SettingError|ValueError)\(\s*["']((?:admin|settings|app)\.[a-z0-9_.]*[a-z0-9])["']"""
+    r"""(?:\bt|Invalid|NotFound|NotPermitted|Conflict)\(\s*["']((?:admin|settings|app)\.[a-z0-9_.]*[a-z0-9])["']"""
 )
 
 

@@ -10,9 +10,8 @@ from sqlmodel import Session, func, select
 
 from dashboard import clock
 from dashboard.admin import settings
-from dashboard.admin.settings import SettingError
 from dashboard.db import get_engine
-from dashboard.kernel.scope import ScopeError
+from dashboard.kernel.errors import Invalid, NotPermitted
 from models import AuditLog, Setting
 from tests.factories import World, build_world
 
@@ -38,13 +37,13 @@ def test_defaults_come_from_configuration(env: tuple[Session, World]) -> None:
         "session_idle_minutes": 120,
     }
     assert all(settings.is_default(session, key) for key in settings.SPECS)
-    with pytest.raises(SettingError):
+    with pytest.raises(Invalid):
         settings.get_setting(session, "colour_scheme")
 
 
 def test_set_typed_validated_and_audited(env: tuple[Session, World]) -> None:
     session, world = env
-    actor = world.users["admin"]
+    actor = world.actors["admin"]
     with clock.frozen(datetime(2026, 11, 2, 9)):
         assert settings.set_setting(session, actor, "wall_refresh_seconds", "90")
         assert settings.set_setting(
@@ -76,11 +75,11 @@ def test_set_typed_validated_and_audited(env: tuple[Session, World]) -> None:
         ("map_style_url", "/static/a b.json", "settings.bad_url"),
         ("nonsense", "1", "settings.unknown_key"),
     ]:
-        with pytest.raises(SettingError) as err:
+        with pytest.raises(Invalid) as err:
             settings.set_setting(session, actor, key, value)
         assert err.value.key == error, (key, value)
-    with pytest.raises(ScopeError):
-        settings.set_setting(session, world.users["operator"], "blind_spot_days", 10)
+    with pytest.raises(NotPermitted):
+        settings.set_setting(session, world.actors["operator"], "blind_spot_days", 10)
     session.rollback()
     assert session.exec(select(func.count()).select_from(AuditLog)).one() == 2
 
@@ -92,9 +91,9 @@ def test_set_typed_validated_and_audited(env: tuple[Session, World]) -> None:
 
 def test_a_batch_with_one_bad_value_saves_nothing(env: tuple[Session, World], db_url: str) -> None:
     session, world = env
-    with pytest.raises(SettingError):
+    with pytest.raises(Invalid):
         for key, value in [("blind_spot_days", 14), ("session_idle_minutes", 1)]:
-            settings.set_setting(session, world.users["admin"], key, value)
+            settings.set_setting(session, world.actors["admin"], key, value)
     session.rollback()
     with Session(get_engine(db_url)) as other:
         assert other.exec(select(func.count()).select_from(Setting)).one() == 0
@@ -111,7 +110,7 @@ def test_unreadable_stored_value_falls_back_to_default(env: tuple[Session, World
 def test_cached_reader_sees_changes_after_commit(env: tuple[Session, World], db_url: str) -> None:
     session, world = env
     assert settings.cached_setting("blind_spot_days") == 30
-    settings.set_setting(session, world.users["admin"], "blind_spot_days", 14)
+    settings.set_setting(session, world.actors["admin"], "blind_spot_days", 14)
     assert settings.cached_setting("blind_spot_days", db_url) == 30  # not committed yet
     session.commit()
     assert settings.cached_setting("blind_spot_days", db_url) == 14

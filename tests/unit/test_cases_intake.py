@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_cases_support)
 """Intake: validation, SLA clocks on a new case, case numbers, grid lookup and duplicate suggestions."""
 
 from __future__ import annotations
@@ -9,32 +8,39 @@ import pytest
 from sqlmodel import select
 
 from dashboard import clock
-from dashboard.cases import commands as cases
+from dashboard.cases import intake as case_intake
+from dashboard.cases.errors import InvalidInput
+from dashboard.cases.intake import NewCase
+from dashboard.kernel.errors import NotPermitted
+from dashboard.kernel.text import normalise_reporter_phone
 from dashboard.territory.geo import EARTH_RADIUS_M, haversine_m
 from models import Case, CaseEvent
 from models.enums import CaseSource, CaseStatus
-from tests.unit.test_cases_support import NOW, World, centre, fresh_world, put_case, world  # noqa: F401
+from tests.factories import CASE_LOOP, World, centre, put_case
+from tests.factories import CASE_LOOP_NOW as NOW
+
+pytestmark = pytest.mark.world(CASE_LOOP)
 
 M_PER_DEG = EARTH_RADIUS_M * 3.141592653589793 / 180
 
 
-def _new(w: World, **kw: object) -> cases.NewCase:
+def _new(w: World, **kw: object) -> NewCase:
     base: dict[str, object] = {
-        "category_id": w.env,
+        "category_id": w.category["ENV"],
         "title": "小区门口垃圾未清运",
         "source": CaseSource.hotline,
-        "grid_id": w.grids[0],
+        "grid_id": w.grid_ids[0],
         "address": "幸福路8号",
         "reporter_name": "王小明",
         "reporter_phone": "138 1234 5678",
     }
     base.update(kw)
-    return cases.NewCase(**base)  # type: ignore[arg-type]
+    return NewCase(**base)  # type: ignore[arg-type]
 
 
 def test_sla_clock_on_intake_working_days(world: World) -> None:
     with world.session() as s, clock.frozen(NOW):  # Monday 10:00
-        ref = cases.create_case(s, world.actors["operator"], _new(world))
+        ref = case_intake.create_case(s, world.actors["operator"], _new(world))
         s.commit()
         c = s.get(Case, ref.id)
         assert c is not None
@@ -45,7 +51,7 @@ def test_sla_clock_on_intake_working_days(world: World) -> None:
         assert c.black_at == datetime(2026, 3, 17, 10, 0)  # overdue by the limit again
         assert c.status == CaseStatus.reported and c.version == 1 and c.priority == "general"
         assert c.reporter_phone == "13812345678"  # normalised
-        assert c.community_id == world.communities[0]
+        assert c.community_id == world.community_ids[0]
         event = s.exec(select(CaseEvent).where(CaseEvent.case_id == c.id)).one()
         assert (event.action, event.from_status, event.to_status, event.actor_id) == (
             "report",
@@ -58,14 +64,16 @@ def test_sla_clock_on_intake_working_days(world: World) -> None:
 def test_sla_clock_on_intake_natural_hours_and_assigned_limit(world: World) -> None:
     friday_evening = datetime(2026, 3, 13, 19, 0)
     with world.session() as s, clock.frozen(friday_evening):
-        saf = cases.create_case(s, world.actors["operator"], _new(world, category_id=world.saf))
-        adm = cases.create_case(
+        saf = case_intake.create_case(
+            s, world.actors["operator"], _new(world, category_id=world.category["SAF"])
+        )
+        adm = case_intake.create_case(
             s,
             world.actors["operator"],
-            _new(world, category_id=world.adm, source=CaseSource.assigned, limit=2),
+            _new(world, category_id=world.category["ADM"], source=CaseSource.assigned, limit=2),
         )
-        adm_default = cases.create_case(
-            s, world.actors["operator"], _new(world, category_id=world.adm, limit=2)
+        adm_default = case_intake.create_case(
+            s, world.actors["operator"], _new(world, category_id=world.category["ADM"], limit=2)
         )
         s.commit()
         c = s.get(Case, saf.id)
@@ -78,44 +86,44 @@ def test_sla_clock_on_intake_natural_hours_and_assigned_limit(world: World) -> N
         assert s.get(Case, adm_default.id).due_at == datetime(2026, 3, 20, 18, 0)  # type: ignore[union-attr]
 
 
-def test_case_numbers_are_sequential_per_day(fresh_world: World) -> None:
-    w = fresh_world
+def test_case_numbers_are_sequential_per_day(world: World) -> None:
+    w = world
     with w.session() as s:
         with clock.frozen(datetime(2026, 3, 9, 23, 59)):
-            a = cases.create_case(s, w.actors["operator"], _new(w))
-            b = cases.create_case(s, w.actors["grid"], _new(w, source=CaseSource.grid_visit))
+            a = case_intake.create_case(s, w.actors["operator"], _new(w))
+            b = case_intake.create_case(s, w.actors["grid"], _new(w, source=CaseSource.grid_visit))
         with clock.frozen(datetime(2026, 3, 10, 0, 1)):
-            c = cases.create_case(s, w.actors["operator"], _new(w))
+            c = case_intake.create_case(s, w.actors["operator"], _new(w))
         s.commit()
     assert (a.number, b.number, c.number) == ("XL20260309-0001", "XL20260309-0002", "XL20260310-0001")
 
 
-def test_next_number_beyond_9999(fresh_world: World) -> None:
-    w = fresh_world
+def test_next_number_beyond_9999(world: World) -> None:
+    w = world
     with w.session() as s:
         put_case(s, w, number="XL20260309-9999")
-        assert cases.next_number(s, datetime(2026, 3, 9)) == "XL20260309-10000"
+        assert case_intake.next_number(s, datetime(2026, 3, 9)) == "XL20260309-10000"
         put_case(s, w, number="XL20260309-10000")
-        assert cases.next_number(s, datetime(2026, 3, 9)) == "XL20260309-10001"
-        assert cases.next_number(s, datetime(2026, 3, 8)) == "XL20260308-0001"
+        assert case_intake.next_number(s, datetime(2026, 3, 9)) == "XL20260309-10001"
+        assert case_intake.next_number(s, datetime(2026, 3, 8)) == "XL20260308-0001"
 
 
-def test_number_collision_retries(fresh_world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_number_collision_retries(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """Another intake took the number between our SELECT max and our INSERT: the unique constraint refuses
     ours, the savepoint rolls back only that insert, and the next attempt gets a fresh number."""
-    w = fresh_world
+    w = world
     with w.session() as s, clock.frozen(NOW):
-        first = cases.create_case(s, w.actors["operator"], _new(w))
+        first = case_intake.create_case(s, w.actors["operator"], _new(w))
         s.commit()
-        real = cases.next_number
+        real = case_intake.next_number
         calls: list[str] = []
 
         def racing(session, day):  # type: ignore[no-untyped-def]
             calls.append("x")
             return first.number if len(calls) == 1 else real(session, day)
 
-        monkeypatch.setattr(cases, "next_number", racing)
-        second = cases.create_case(s, w.actors["operator"], _new(w, title="第二件"))
+        monkeypatch.setattr(case_intake, "next_number", racing)
+        second = case_intake.create_case(s, w.actors["operator"], _new(w, title="第二件"))
         s.commit()
         assert len(calls) == 2 and second.number == "XL20260309-0002"
         assert s.exec(select(Case.title).where(Case.number == first.number)).one() == "小区门口垃圾未清运"
@@ -142,8 +150,8 @@ def test_number_collision_retries(fresh_world: World, monkeypatch: pytest.Monkey
 )
 def test_validation_problems(world: World, changes: dict, problems: dict) -> None:
     with world.session() as s:
-        with pytest.raises(cases.InvalidInput) as err:
-            cases.create_case(s, world.actors["operator"], _new(world, **changes))
+        with pytest.raises(InvalidInput) as err:
+            case_intake.create_case(s, world.actors["operator"], _new(world, **changes))
         assert err.value.problems == problems
 
 
@@ -151,12 +159,12 @@ def test_validation_problems(world: World, changes: dict, problems: dict) -> Non
     "phone", ["13812345678", "+86 138-1234-5678", "0527-84361234", "052784361234", "84361234"]
 )
 def test_phone_formats_accepted(phone: str) -> None:
-    assert cases.normalise_phone(phone) is not None
+    assert normalise_reporter_phone(phone) is not None
 
 
 def test_anonymous_drops_contact(world: World) -> None:
     with world.session() as s:
-        ref = cases.create_case(
+        ref = case_intake.create_case(
             s, world.actors["operator"], _new(world, anonymous=True, reporter_phone="bad")
         )
         c = s.get(Case, ref.id)
@@ -166,28 +174,30 @@ def test_anonymous_drops_contact(world: World) -> None:
 def test_grid_found_from_the_point(world: World) -> None:
     lon, lat = centre(1)
     with world.session() as s:
-        assert cases.locate_grid(s, lon, lat) == world.grids[1]
-        ref = cases.create_case(s, world.actors["operator"], _new(world, grid_id=None, lon=lon, lat=lat))
-        assert s.get(Case, ref.id).grid_id == world.grids[1]  # type: ignore[union-attr]
+        assert case_intake.locate_grid(s, lon, lat) == world.grid_ids[1]
+        ref = case_intake.create_case(
+            s, world.actors["operator"], _new(world, grid_id=None, lon=lon, lat=lat)
+        )
+        assert s.get(Case, ref.id).grid_id == world.grid_ids[1]  # type: ignore[union-attr]
 
 
 def test_grid_worker_records_only_in_own_grid(world: World) -> None:
     me = world.actors["grid"]
     with world.session() as s:
-        with pytest.raises(cases.InvalidInput) as err:
-            cases.create_case(s, me, _new(world, grid_id=world.grids[1]))
+        with pytest.raises(InvalidInput) as err:
+            case_intake.create_case(s, me, _new(world, grid_id=world.grid_ids[1]))
         assert err.value.problems == {"grid": "errors.grid_scope"}
         lon, lat = centre(2)  # a point in another community's grid
-        with pytest.raises(cases.InvalidInput):
-            cases.create_case(s, me, _new(world, grid_id=None, lon=lon, lat=lat))
-        ref = cases.create_case(s, me, _new(world, source=CaseSource.proxy))
+        with pytest.raises(InvalidInput):
+            case_intake.create_case(s, me, _new(world, grid_id=None, lon=lon, lat=lat))
+        ref = case_intake.create_case(s, me, _new(world, source=CaseSource.proxy))
         assert ref.status == CaseStatus.reported
 
 
 @pytest.mark.parametrize("who", ["leader", "department", "volunteers"])
 def test_roles_that_may_not_record(world: World, who: str) -> None:
-    with world.session() as s, pytest.raises(cases.NotPermitted):
-        cases.create_case(s, world.actors[who], _new(world))
+    with world.session() as s, pytest.raises(NotPermitted):
+        case_intake.create_case(s, world.actors[who], _new(world))
 
 
 # ---------------------------------------------------------------- duplicates
@@ -201,32 +211,39 @@ def _north(lon: float, lat: float, metres: float) -> tuple[float, float]:
     ("metres", "hours", "found"),
     [(49, 1, True), (51, 1, False), (10, 23, True), (10, 25, False), (49, 23.9, True), (0, 24, True)],
 )
-def test_duplicate_window(fresh_world: World, metres: float, hours: float, found: bool) -> None:
-    w = fresh_world
+def test_duplicate_window(world: World, metres: float, hours: float, found: bool) -> None:
+    w = world
     lon, lat = centre(0)
     other = _north(lon, lat, metres)
     assert abs(haversine_m(lon, lat, *other) - metres) < 0.01
     with w.session() as s:
         c = put_case(s, w, CaseStatus.accepted, lonlat=other, reported_at=NOW - timedelta(hours=hours))
-        hits = cases.find_duplicates(s, w.actors["operator"], w.env, lon, lat, NOW)
+        hits = case_intake.find_duplicates(s, w.actors["operator"], w.category["ENV"], lon, lat, NOW)
         assert [h.id for h in hits] == ([c.id] if found else [])
         if found:
             assert hits[0].distance_m == pytest.approx(metres, abs=0.1)
 
 
-def test_duplicates_only_open_same_category_in_scope(fresh_world: World) -> None:
-    w = fresh_world
+def test_duplicates_only_open_same_category_in_scope(world: World) -> None:
+    w = world
     lon, lat = centre(0)
     near = _north(lon, lat, 20)
     with w.session() as s:
         put_case(s, w, CaseStatus.closed, lonlat=near)
         put_case(s, w, CaseStatus.rejected, lonlat=near)
-        put_case(s, w, CaseStatus.accepted, lonlat=near, category=w.saf)
+        put_case(s, w, CaseStatus.accepted, lonlat=near, category=w.category["SAF"])
         keep = put_case(s, w, CaseStatus.in_progress, lonlat=near)
         merged = put_case(s, w, CaseStatus.accepted, lonlat=near, duplicate_of_id=keep.id)
         assert merged.id
-        hits = cases.find_duplicates(s, w.actors["operator"], w.env, lon, lat, NOW)
+        hits = case_intake.find_duplicates(s, w.actors["operator"], w.category["ENV"], lon, lat, NOW)
         assert [h.id for h in hits] == [keep.id]
-        assert cases.find_duplicates(s, w.actors["operator"], w.env, lon, lat, NOW, exclude_id=keep.id) == []
-        assert cases.find_duplicates(s, w.actors["grid3"], w.env, lon, lat, NOW) == []  # other grid's case
-        assert cases.find_duplicates(s, w.actors["operator"], w.env, None, None, NOW) == []
+        assert (
+            case_intake.find_duplicates(
+                s, w.actors["operator"], w.category["ENV"], lon, lat, NOW, exclude_id=keep.id
+            )
+            == []
+        )
+        assert (
+            case_intake.find_duplicates(s, w.actors["grid3"], w.category["ENV"], lon, lat, NOW) == []
+        )  # other grid's case
+        assert case_intake.find_duplicates(s, w.actors["operator"], w.category["ENV"], None, None, NOW) == []

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_cases_support)
 """The triage queue in SQL: filters, ageing, counts per status, pagination (only one page is fetched),
 scope, the department queue and the CSV export (masked, formula-safe, audited)."""
 
@@ -18,18 +17,21 @@ from dashboard.cases import queue
 from dashboard.cases.queue import QueueFilters
 from dashboard.db import get_engine
 from dashboard.i18n import t
-from dashboard.kernel.scope import ScopeError
+from dashboard.kernel.errors import NotPermitted
 from models import AuditLog, CaseEscalation
 from models.enums import CaseSource, CaseStatus
-from tests.unit.test_cases_support import NOW, World, put_case, world  # noqa: F401
+from tests.factories import CASE_LOOP, World, build_world, put_case
+from tests.factories import CASE_LOOP_NOW as NOW
 
 S = CaseStatus
 STATUSES = [S.reported, S.accepted, S.dispatched, S.in_progress, S.resolved, S.verified, S.closed, S.rejected]
 
 
 @pytest.fixture(scope="module")
-def qworld(world: World) -> Iterator[World]:
-    """130 cases: statuses round robin, reported an hour apart going back, over all three grids."""
+def qworld(module_db_url: str) -> Iterator[World]:
+    """The CASE_LOOP world with 131 cases, shared by the module's tests (they only read): statuses round
+    robin, reported an hour apart going back, over all three grids; and one escalated case."""
+    world = build_world(module_db_url, CASE_LOOP)
     with world.session() as s:
         for i in range(130):
             put_case(
@@ -55,7 +57,7 @@ def qworld(world: World) -> Iterator[World]:
         s.add(
             CaseEscalation(
                 case_id=c.id,
-                department_id=world.cg,
+                department_id=world.department["CG"],
                 level="daily",
                 escalated_at=NOW,
                 due_at=NOW - timedelta(hours=1),
@@ -149,18 +151,18 @@ def test_ageing_colours_in_sql(qworld: World) -> None:
 
 def test_filters(qworld: World) -> None:
     w = qworld
-    assert set(_page(w, view="all", grid_id=w.grids[1]).rows["grid_id"]) == {w.grids[1]}
-    assert set(_page(w, view="all", community_id=w.communities[1]).rows["grid_id"]) == {w.grids[2]}
+    assert set(_page(w, view="all", grid_id=w.grid_ids[1]).rows["grid_id"]) == {w.grid_ids[1]}
+    assert set(_page(w, view="all", community_id=w.community_ids[1]).rows["grid_id"]) == {w.grid_ids[2]}
     assert set(_page(w, view="all", sources=("proxy",)).rows["source"]) == {"proxy"}
     assert _page(w, view="all", sources=("proxy",)).total == 26
-    assert _page(w, view="all", categories=(w.saf,)).total == 0
+    assert _page(w, view="all", categories=(w.category["SAF"],)).total == 0
     assert _page(w, view="dispatched").total == 16
     # reported on 2026-03-08: hours 10..33 back from Monday 10:00
     day = _page(w, view="all", date_from=date(2026, 3, 8), date_to=date(2026, 3, 8))
     assert day.total == 24
     assert _page(w, view="all", date_from=date(2026, 3, 9)).total == 11
     # the escalated case counts for the department
-    assert list(_page(w, view="all", department_id=w.cg).rows["number"]) == ["XL20260207-0001"]
+    assert list(_page(w, view="all", department_id=w.department["CG"]).rows["number"]) == ["XL20260207-0001"]
 
 
 @pytest.mark.parametrize(
@@ -186,16 +188,16 @@ def test_sort_newest(qworld: World) -> None:
 def test_scope_of_the_queue(qworld: World) -> None:
     w = qworld
     mine = _page(w, "grid", view="all")
-    assert set(mine.rows["grid_id"]) == {w.grids[0]}
+    assert set(mine.rows["grid_id"]) == {w.grid_ids[0]}
     community = _page(w, "community", view="all")
-    assert set(community.rows["community_id"]) == {w.communities[0]}
+    assert set(community.rows["community_id"]) == {w.community_ids[0]}
     assert _page(w, "volunteers", view="all").total == 0
     with w.session() as s:
         assert queue.status_counts(s, w.actors["grid3"], QueueFilters(), now=NOW)["all"] == 43
 
 
 def test_addresses_are_masked_in_the_queue(qworld: World) -> None:
-    rows = _page(qworld, view="all", grid_id=qworld.grids[0]).rows
+    rows = _page(qworld, view="all", grid_id=qworld.grid_ids[0]).rows
     assert len(rows) and all(a.endswith("***") and "301" not in a for a in rows["address"])
 
 
@@ -221,7 +223,7 @@ def test_export_masks_neutralises_and_audits(qworld: World) -> None:
         log = s.exec(select(AuditLog).where(AuditLog.action == "export")).all()
         assert log and log[-1].actor_name == "operator" and '"rows": 1' in log[-1].detail
         assert log[-1].target == "cases" and log[-1].outcome == "ok"
-        with pytest.raises(ScopeError):
+        with pytest.raises(NotPermitted):
             queue.export_csv(s, w.actors["operator"], case_ids=[1], unmasked=True)
         s.rollback()
         ids = list(_page(w, view="all").rows["id"][:3])
@@ -241,11 +243,15 @@ def test_department_escalations(qworld: World) -> None:
         assert page.total == 1 and bool(page.rows.iloc[0]["overdue"]) is True
         assert page.rows.iloc[0]["number"] == "XL20260207-0001"
         # a department user sees only its own department whatever it asks for
-        assert queue.department_escalations(s, w.actors["department2"], w.cg, now=NOW).total == 0
-        assert queue.department_escalations(s, w.actors["operator"], w.cg, now=NOW).total == 1
-        assert queue.department_escalations(s, w.actors["grid"], w.cg, now=NOW).total == 0
         assert (
-            queue.department_escalations(s, w.actors["operator"], w.cg, pending_only=False, now=NOW).total
+            queue.department_escalations(s, w.actors["department2"], w.department["CG"], now=NOW).total == 0
+        )
+        assert queue.department_escalations(s, w.actors["operator"], w.department["CG"], now=NOW).total == 1
+        assert queue.department_escalations(s, w.actors["grid"], w.department["CG"], now=NOW).total == 0
+        assert (
+            queue.department_escalations(
+                s, w.actors["operator"], w.department["CG"], pending_only=False, now=NOW
+            ).total
             == 1
         )
 
@@ -270,7 +276,7 @@ def test_escalation_figures_per_department(qworld: World) -> None:
     period = kpi.Period(NOW - timedelta(days=1), NOW + timedelta(days=1))
     with w.session() as s:
         df = kpi.escalation_figures(s, w.actors["operator"], period, now=NOW)
-        row = df[df["department_id"] == w.cg].iloc[0]
+        row = df[df["department_id"] == w.department["CG"]].iloc[0]
         assert (row["escalated"], row["reported_back"], row["pending"], row["overdue_now"], row["due"]) == (
             1,
             0,

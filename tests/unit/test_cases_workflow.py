@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_cases_support)
 """The case state machine: every allowed and every forbidden move (generated from the transition table),
 roles and scope, optimistic locking, escalations, extensions, follow-up and merge."""
 
@@ -11,15 +10,23 @@ import pytest
 from sqlmodel import Session, func, select
 
 from dashboard import clock
+from dashboard.cases import change as case_change
 from dashboard.cases import commands as cases
 from dashboard.cases import sla
+from dashboard.cases import view as case_view
+from dashboard.cases.change import ACTIONS, CaseRef
+from dashboard.cases.errors import InvalidInput, StaleCase
 from dashboard.cases.workflow import TRANSITIONS
+from dashboard.kernel.errors import Conflict, NotFound, NotPermitted
 from models import Case, CaseEscalation, CaseEvent, CaseExtension
 from models.enums import CaseStatus, EscalationLevel, Satisfaction
-from tests.unit.test_cases_support import NOW, World, put_case, world  # noqa: F401
+from tests.factories import CASE_LOOP, World, put_case
+from tests.factories import CASE_LOOP_NOW as NOW
+
+pytestmark = pytest.mark.world(CASE_LOOP)
 
 S = CaseStatus
-Call = Callable[[Session, World, Case], cases.CaseRef]
+Call = Callable[[Session, World, Case], CaseRef]
 
 
 def _setup_extension(s: Session, w: World, c: Case) -> None:
@@ -34,13 +41,17 @@ def _setup_extension(s: Session, w: World, c: Case) -> None:
 def _setup_escalation(s: Session, w: World, c: Case) -> None:
     s.add(
         CaseEscalation(
-            case_id=c.id, department_id=w.cg, level="daily", escalated_at=NOW, due_at=NOW + timedelta(days=2)
+            case_id=c.id,
+            department_id=w.department["CG"],
+            level="daily",
+            escalated_at=NOW,
+            due_at=NOW + timedelta(days=2),
         )
     )
     s.commit()
 
 
-def _merge(s: Session, w: World, c: Case) -> cases.CaseRef:
+def _merge(s: Session, w: World, c: Case) -> CaseRef:
     target = put_case(s, w, S.accepted)
     return cases.merge(s, w.actors["operator"], c.id, c.version, target.id, "同一问题")
 
@@ -90,7 +101,7 @@ CALLS: dict[str, tuple[Call, Callable[[Session, World, Case], None] | None]] = {
     ),
     "escalate": (
         lambda s, w, c: cases.escalate(
-            s, w.actors["operator"], c.id, c.version, "daily", [w.cg], "需城管执法"
+            s, w.actors["operator"], c.id, c.version, "daily", [w.department["CG"]], "需城管执法"
         ),
         None,
     ),
@@ -103,9 +114,9 @@ CALLS: dict[str, tuple[Call, Callable[[Session, World, Case], None] | None]] = {
 
 def test_every_action_of_the_table_has_a_service_call() -> None:
     """The generated matrix below covers the whole table (intake 'report' is tested in test_cases_intake,
-    'assign_volunteer' belongs to volunteer matching)."""
-    assert set(TRANSITIONS) - set(CALLS) == {"report", "comment", "assign_volunteer"}
-    assert set(cases.ACTIONS) - set(CALLS) == {"comment"}
+    'assign_volunteer' belongs to volunteer matching, 'import_update' to the case import)."""
+    assert set(TRANSITIONS) - set(CALLS) == {"report", "comment", "assign_volunteer", "import_update"}
+    assert set(ACTIONS) - set(CALLS) == {"comment"}
 
 
 MATRIX = [(action, status) for action in CALLS for status in S]
@@ -137,7 +148,7 @@ def test_transition_matrix(world: World, action: str, status: CaseStatus) -> Non
             assert last is not None and last.action == action and last.at == NOW
             assert last.from_status == status and last.to_status == to
         else:
-            with pytest.raises(cases.IllegalMove) as err:
+            with pytest.raises(Conflict) as err:
                 call(s, world, c)
             s.rollback()
             assert err.value.values.get("status") == status.value
@@ -152,7 +163,8 @@ def test_comment_allowed_in_every_status(world: World, status: CaseStatus) -> No
         c = put_case(s, world, status)
         cases.comment(s, world.actors["grid"], c.id, "已电话联系居民")
         s.commit()
-        assert s.get(Case, c.id, populate_existing=True).version == 1  # type: ignore[union-attr]
+        # a note conflicts with nothing (no version asked) but counts like every event
+        assert s.get(Case, c.id, populate_existing=True).version == 2  # type: ignore[union-attr]
         assert _events(s, c.id) == 2
 
 
@@ -166,15 +178,15 @@ def test_grid_worker_cannot_see_or_act_on_another_grids_case(world: World) -> No
         for call in (
             lambda: cases.start(s, me, other.id, 1),
             lambda: cases.resolve(s, me, other.id, 1, "x"),
-            lambda: cases.escalate(s, me, other.id, 1, "daily", [world.cg], "x"),
+            lambda: cases.escalate(s, me, other.id, 1, "daily", [world.department["CG"]], "x"),
             lambda: cases.comment(s, me, other.id, "x"),
         ):
-            with pytest.raises(cases.CaseNotFound):
+            with pytest.raises(NotFound):
                 call()
             s.rollback()
-        assert cases.case_detail(s, me, other.id) is None
-        assert cases.timeline(s, me, other.id) == []
-        assert cases.find_case_id(s, me, other.number) is None
+        assert case_view.case_detail(s, me, other.id) is None
+        assert case_view.timeline(s, me, other.id) == []
+        assert case_view.find_case_id(s, me, other.number) is None
         fresh = s.get(Case, other.id, populate_existing=True)
         assert fresh is not None and fresh.version == 1 and fresh.status == S.accepted
         # the grid's own worker may
@@ -187,25 +199,25 @@ def test_community_scope(world: World) -> None:
         theirs = put_case(s, world, S.reported, grid=2)
         boss = world.actors["community"]
         assert cases.accept(s, boss, mine.id, 1).status == S.accepted
-        with pytest.raises(cases.CaseNotFound):
+        with pytest.raises(NotFound):
             cases.accept(s, boss, theirs.id, 1)
 
 
 @pytest.mark.parametrize("who", ["grid", "department", "leader"])
 def test_roles_that_may_not_triage(world: World, who: str) -> None:
     with world.session() as s:
-        c = put_case(s, world, S.reported, department_id=world.cg)
-        with pytest.raises((cases.NotPermitted, cases.CaseNotFound)) as err:
+        c = put_case(s, world, S.reported, department_id=world.department["CG"])
+        with pytest.raises((NotPermitted, NotFound)) as err:
             cases.accept(s, world.actors[who], c.id, 1)
         if who == "leader":  # reads all, so sees it, but may not act
-            assert isinstance(err.value, cases.NotPermitted)
+            assert isinstance(err.value, NotPermitted)
             assert err.value.values == {"action": "accept"}
 
 
 def test_volunteer_manager_sees_no_case(world: World) -> None:
     with world.session() as s:
         c = put_case(s, world, S.reported)
-        with pytest.raises(cases.CaseNotFound):
+        with pytest.raises(NotFound):
             cases.accept(s, world.actors["volunteers"], c.id, 1)
 
 
@@ -213,13 +225,13 @@ def test_department_handles_only_cases_dispatched_to_it(world: World) -> None:
     with world.session() as s:
         c = put_case(s, world, S.accepted)
         op, dept, other = world.actors["operator"], world.actors["department"], world.actors["department2"]
-        with pytest.raises(cases.CaseNotFound):  # not dispatched or escalated to it: out of scope
+        with pytest.raises(NotFound):  # not dispatched or escalated to it: out of scope
             cases.start(s, dept, c.id, 1)
-        ref = cases.dispatch(s, op, c.id, 1, department_id=world.cg)
-        with pytest.raises(cases.CaseNotFound):
+        ref = cases.dispatch(s, op, c.id, 1, department_id=world.department["CG"])
+        with pytest.raises(NotFound):
             cases.start(s, other, c.id, ref.version)
-        ref = cases.escalate(s, op, c.id, ref.version, "tough", [world.zj], "需住建配合")
-        with pytest.raises(cases.NotPermitted):  # called in, but not the handler
+        ref = cases.escalate(s, op, c.id, ref.version, "tough", [world.department["ZJ"]], "需住建配合")
+        with pytest.raises(NotPermitted):  # called in, but not the handler
             cases.start(s, other, c.id, ref.version)
         ref = cases.start(s, dept, c.id, ref.version)
         assert ref.status == S.in_progress
@@ -229,15 +241,15 @@ def test_dispatch_needs_a_valid_target(world: World) -> None:
     with world.session() as s:
         c = put_case(s, world, S.accepted)
         op = world.actors["operator"]
-        with pytest.raises(cases.InvalidInput) as err:
+        with pytest.raises(InvalidInput) as err:
             cases.dispatch(s, op, c.id, 1)
         assert err.value.problems == {"assignee": "errors.dispatch_target"}
-        with pytest.raises(cases.InvalidInput) as err:
+        with pytest.raises(InvalidInput) as err:
             cases.dispatch(s, op, c.id, 1, assignee_id=world.actors["operator"].id)
         assert err.value.problems == {"assignee": "errors.bad_assignee"}
         s.rollback()
         # a community may dispatch only to its own grid workers
-        with pytest.raises(cases.InvalidInput):
+        with pytest.raises(InvalidInput):
             cases.dispatch(s, world.actors["community"], c.id, 1, assignee_id=world.actors["grid3"].id)
         s.rollback()
         assert s.get(Case, c.id, populate_existing=True).version == 1  # type: ignore[union-attr]
@@ -246,15 +258,15 @@ def test_dispatch_needs_a_valid_target(world: World) -> None:
 def test_allowed_actions_match_the_services(world: World) -> None:
     with world.session() as s:
         c = put_case(s, world, S.accepted)
-        detail = cases.case_detail(s, world.actors["operator"], c.id)
+        detail = case_view.case_detail(s, world.actors["operator"], c.id)
         assert detail is not None
-        ops = cases.allowed_actions(world.actors["operator"], detail.state)
+        ops = case_change.allowed_actions(world.actors["operator"], detail.state)
         assert {"dispatch", "start", "supervise", "escalate", "extend_request", "merge", "comment"} <= set(
             ops
         )
         assert "accept" not in ops and "resolve" not in ops and "extend_approve" not in ops
-        assert cases.allowed_actions(world.actors["leader"], detail.state) == []
-        grid_ops = cases.allowed_actions(world.actors["grid"], detail.state)
+        assert case_change.allowed_actions(world.actors["leader"], detail.state) == []
+        grid_ops = case_change.allowed_actions(world.actors["grid"], detail.state)
         assert "dispatch" not in grid_ops and "start" in grid_ops and "escalate" in grid_ops
 
 
@@ -266,13 +278,14 @@ def test_stale_version_is_refused_and_names_who_changed_it(world: World) -> None
         c = put_case(setup, world, S.reported)
     a, b = world.session(), world.session()
     try:
-        seen_a = cases.case_detail(a, world.actors["operator"], c.id)
-        seen_b = cases.case_detail(b, world.actors["community"], c.id)
+        seen_a = case_view.case_detail(a, world.actors["operator"], c.id)
+        seen_b = case_view.case_detail(b, world.actors["community"], c.id)
         assert seen_a and seen_b and seen_a.version == seen_b.version == 1
+        a.commit(), b.commit()  # each page was read in its own transaction, before the user acted
         with clock.frozen(datetime(2026, 3, 9, 10, 30, 5)):
             cases.accept(a, world.actors["operator"], c.id, seen_a.version)
             a.commit()
-        with pytest.raises(cases.StaleCase) as err:
+        with pytest.raises(StaleCase) as err:
             cases.reject(b, world.actors["community"], c.id, seen_b.version, "重复")
         b.rollback()
         assert err.value.values == {"by": "指挥中心王芳", "at": "2026-03-09 10:30:05"}
@@ -297,10 +310,11 @@ def test_concurrent_writer_between_check_and_update_loses_cleanly(world: World) 
     try:
         loaded = b.get(Case, c.id)
         assert loaded is not None and loaded.version == 1
+        b.commit()  # b's page showed version 1; it was read in an earlier transaction, as a browser's is
         cases.dispatch(a, world.actors["operator"], c.id, 1, assignee_id=world.actors["grid"].id)
         a.commit()
-        with pytest.raises(cases.StaleCase) as err:
-            cases.escalate(b, world.actors["community"], c.id, 1, "daily", [world.cg], "需城管")
+        with pytest.raises(StaleCase) as err:
+            cases.escalate(b, world.actors["community"], c.id, 1, "daily", [world.department["CG"]], "需城管")
         b.rollback()
         assert err.value.values["by"] == "指挥中心王芳"
     finally:
@@ -321,7 +335,7 @@ def test_stale_check_beats_illegal_move(world: World) -> None:
     with world.session() as s:
         c = put_case(s, world, S.reported)
         cases.accept(s, world.actors["operator"], c.id, 1)
-        with pytest.raises(cases.StaleCase):
+        with pytest.raises(StaleCase):
             cases.accept(s, world.actors["operator"], c.id, 1)
 
 
@@ -332,18 +346,26 @@ def test_escalation_blocks_resolution_until_every_department_reports_back(world:
     op, cg, zj, gw = (world.actors[n] for n in ("operator", "department", "department2", "grid"))
     with world.session() as s, clock.frozen(NOW):
         c = put_case(s, world, S.in_progress)
-        ref = cases.escalate(s, op, c.id, 1, EscalationLevel.tough, [world.cg, world.zj], "多部门联合整治")
+        ref = cases.escalate(
+            s,
+            op,
+            c.id,
+            1,
+            EscalationLevel.tough,
+            [world.department["CG"], world.department["ZJ"]],
+            "多部门联合整治",
+        )
         rows = s.exec(select(CaseEscalation).where(CaseEscalation.case_id == c.id)).all()
-        assert {r.department_id for r in rows} == {world.cg, world.zj}
+        assert {r.department_id for r in rows} == {world.department["CG"], world.department["ZJ"]}
         assert all(r.due_at == sla.add_limit(NOW, 3, "working_days") for r in rows)
         assert s.get(Case, c.id, populate_existing=True).escalation_level == "tough"  # type: ignore[union-attr]
-        with pytest.raises(cases.IllegalMove) as err:
+        with pytest.raises(Conflict) as err:
             cases.resolve(s, gw, c.id, ref.version, "已处理")
         assert err.value.key == "errors.open_escalations" and err.value.values == {"count": 2}
         ref = cases.report_back(s, cg, c.id, ref.version, "城管已到场清理")
-        with pytest.raises(cases.IllegalMove):
+        with pytest.raises(Conflict):
             cases.report_back(s, cg, c.id, ref.version, "again")
-        with pytest.raises(cases.IllegalMove):
+        with pytest.raises(Conflict):
             cases.resolve(s, gw, c.id, ref.version, "已处理")
         ref = cases.report_back(s, zj, c.id, ref.version, "住建已维修")
         ref = cases.resolve(s, gw, c.id, ref.version, "已处理")
@@ -355,12 +377,22 @@ def test_escalation_blocks_resolution_until_every_department_reports_back(world:
 def test_escalate_twice_to_the_same_department_is_refused(world: World) -> None:
     with world.session() as s:
         c = put_case(s, world, S.accepted)
-        ref = cases.escalate(s, world.actors["operator"], c.id, 1, "emergency", [world.cg], "紧急")
-        with pytest.raises(cases.InvalidInput) as err:
-            cases.escalate(s, world.actors["operator"], c.id, ref.version, "daily", [world.cg], "again")
+        ref = cases.escalate(
+            s, world.actors["operator"], c.id, 1, "emergency", [world.department["CG"]], "紧急"
+        )
+        with pytest.raises(InvalidInput) as err:
+            cases.escalate(
+                s, world.actors["operator"], c.id, ref.version, "daily", [world.department["CG"]], "again"
+            )
         assert err.value.problems == {"departments": "errors.already_escalated"}
         ref = cases.escalate(
-            s, world.actors["operator"], c.id, ref.version, "daily", [world.cg, world.zj], "住建"
+            s,
+            world.actors["operator"],
+            c.id,
+            ref.version,
+            "daily",
+            [world.department["CG"], world.department["ZJ"]],
+            "住建",
         )
         s.commit()
         assert s.get(Case, c.id, populate_existing=True).escalation_level == "emergency"  # type: ignore[union-attr]
@@ -371,14 +403,14 @@ def test_extension_moves_the_due_date_and_is_counted(world: World) -> None:
     with world.session() as s, clock.frozen(NOW):
         c = put_case(s, world, S.in_progress)
         due, warn, black = c.due_at, c.warn_at, c.black_at
-        with pytest.raises(cases.InvalidInput):
+        with pytest.raises(InvalidInput):
             cases.request_extension(s, gw, c.id, 1, 0, "x")
-        with pytest.raises(cases.InvalidInput):
+        with pytest.raises(InvalidInput):
             cases.request_extension(s, gw, c.id, 1, 2, " ")
         ref = cases.request_extension(s, gw, c.id, 1, 2, "需等待配件")
-        with pytest.raises(cases.IllegalMove):  # one pending request at a time
+        with pytest.raises(Conflict):  # one pending request at a time
             cases.request_extension(s, gw, c.id, ref.version, 1, "再延")
-        with pytest.raises(cases.NotPermitted):  # the handler cannot approve
+        with pytest.raises(NotPermitted):  # the handler cannot approve
             cases.decide_extension(s, gw, c.id, ref.version, True)
         ref = cases.decide_extension(s, op, c.id, ref.version, True, "同意")
         s.commit()
@@ -402,7 +434,7 @@ def test_close_needs_follow_up_unless_anonymous(world: World) -> None:
     op = world.actors["operator"]
     with world.session() as s:
         c = put_case(s, world, S.verified)
-        with pytest.raises(cases.IllegalMove) as err:
+        with pytest.raises(Conflict) as err:
             cases.close(s, op, c.id, 1)
         assert err.value.key == "errors.follow_up_first"
         ref = cases.follow_up(s, op, c.id, 1, Satisfaction.basically, "居民基本满意")
@@ -429,8 +461,8 @@ def test_rework_counts_and_returns_to_the_handler(world: World) -> None:
 
 def test_return_unassigns(world: World) -> None:
     with world.session() as s:
-        c = put_case(s, world, S.dispatched, department_id=world.cg)
-        with pytest.raises(cases.InvalidInput):
+        c = put_case(s, world, S.dispatched, department_id=world.department["CG"])
+        with pytest.raises(InvalidInput):
             cases.return_case(s, world.actors["department"], c.id, 1, "")
         cases.return_case(s, world.actors["department"], c.id, 1, "非本部门职责")
         s.commit()
@@ -443,21 +475,21 @@ def test_merge_keeps_one_and_links_the_other(world: World) -> None:
     with world.session() as s:
         kept = put_case(s, world, S.accepted)
         dup = put_case(s, world, S.reported)
-        with pytest.raises(cases.InvalidInput):
+        with pytest.raises(InvalidInput):
             cases.merge(s, op, dup.id, 1, dup.id)
         ref = cases.merge(s, op, dup.id, 1, kept.id, "同一堆杂物")
         s.commit()
         merged = s.get(Case, dup.id, populate_existing=True)
         assert merged.status == S.closed and merged.duplicate_of_id == kept.id and ref.status == S.closed  # type: ignore[union-attr]
-        kept_events = cases.timeline(s, op, kept.id)
+        kept_events = case_view.timeline(s, op, kept.id)
         assert kept_events[-1].action == "comment" and kept_events[-1].payload == {"merged": dup.number}
-        assert cases.timeline(s, op, dup.id)[-1].payload == {
+        assert case_view.timeline(s, op, dup.id)[-1].payload == {
             "duplicate_of": kept.number,
             "duplicate_of_id": kept.id,
         }
         # cannot merge into a case that is itself closed
         third = put_case(s, world, S.reported)
-        with pytest.raises(cases.InvalidInput) as err:
+        with pytest.raises(InvalidInput) as err:
             cases.merge(s, op, third.id, 1, dup.id)
         assert err.value.problems == {"into": "errors.merge_target_closed"}
         s.rollback()
@@ -474,7 +506,7 @@ def test_timeline_names_the_actors(world: World) -> None:
         ref = cases.accept(s, world.actors["operator"], c.id, 1)
         cases.start(s, world.actors["grid"], c.id, ref.version, "马上到")
         s.commit()
-        entries = cases.timeline(s, world.actors["operator"], c.id)
+        entries = case_view.timeline(s, world.actors["operator"], c.id)
         assert [(e.action, e.actor) for e in entries] == [
             ("report", "指挥中心王芳"),
             ("accept", "指挥中心王芳"),

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import inspect
 
 from dashboard import i18n
-from dashboard.db import get_engine, normalise_url
+from dashboard.db import BUSY_TIMEOUT_MS, get_engine, normalise_url
 from dashboard.kernel import privacy
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -53,7 +53,7 @@ def test_sqlite_pragmas(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == BUSY_TIMEOUT_MS
 
 
 def test_postgres_urls_use_psycopg3() -> None:
@@ -87,10 +87,10 @@ def test_masking() -> None:
 
 
 def test_metric_deltas_show_no_change_without_an_arrow() -> None:
-    from dashboard.ui.common import count_delta, points
+    from dashboard.kernel.formatting import change_delta, points_delta
 
-    assert points(0.021) == "+2.1 pt" and points(-0.0004) == "0" and points(None) is None
-    assert count_delta(0.18) == "+18%" and count_delta(-0.004) == "0" and count_delta(-0.2) == "-20%"
+    assert points_delta(0.021) == "+2.1 pt" and points_delta(-0.0004) == "0" and points_delta(None) is None
+    assert change_delta(0.18) == "+18%" and change_delta(-0.004) == "0" and change_delta(-0.2) == "-20%"
 
 
 def test_migrations_build_the_schema_the_models_describe(db_url: str) -> None:

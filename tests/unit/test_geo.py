@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import random
-import time
 
 import pytest
 import shapely
+import shapely.geometry
 
 from dashboard.territory import geo
 
@@ -132,18 +132,19 @@ def test_locate_many_matches_locate() -> None:
         locator.locate_many([1.0], [1.0, 2.0])
 
 
-def test_locator_is_fast() -> None:
+def test_locator_agrees_with_plain_point_in_polygon() -> None:
+    """The indexed locator gives the grid a plain containment test gives, for random points (its speed
+    is measured in bench/, not here: timed unit tests fail on a loaded machine)."""
     grids = [
         (i * 10 + j, square(118.2 + i * 0.01, 33.9 + j * 0.01, 0.01)) for i in range(10) for j in range(10)
     ]
     locator = geo.GridLocator(grids)
+    shapes = [(gid, shapely.geometry.shape(polygon)) for gid, polygon in grids]
     rng = random.Random(5)
-    points = [(rng.uniform(118.2, 118.3), rng.uniform(33.9, 34.0)) for _ in range(20_000)]
-    start = time.perf_counter()
-    for lon, lat in points:
-        locator.locate(lon, lat)
-    rate = len(points) / (time.perf_counter() - start)
-    assert rate > 25_000  # ≥ 50k/s is typical; the margin keeps loaded CI machines green
+    for _ in range(2_000):
+        lon, lat = rng.uniform(118.19, 118.31), rng.uniform(33.89, 34.01)
+        inside = [gid for gid, shape in shapes if shape.covers(shapely.Point(lon, lat))]
+        assert locator.locate(lon, lat) in (inside or [None])
 
 
 def test_neighbours_of_a_two_by_two_grid() -> None:

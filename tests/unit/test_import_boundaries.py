@@ -1,17 +1,20 @@
-# ruff: noqa: F811  (fixtures imported from test_import_support)
 """GeoJSON boundary import: grid updates and additions (split), validation, datum conversion, re-location."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import update
 from sqlmodel import select
 
-from dashboard.io import cases as imports
+from dashboard.io.boundaries import import_boundaries
+from dashboard.io.cases import import_cases
 from dashboard.territory import geo
 from models import Case, Community, Grid, Subdistrict
-from tests.unit.test_import_support import IoWorld, counts, csv_bytes, io_world  # noqa: F401
+from tests.factories import IMPORTS, IMPORTS_NOW, World, counts, csv_bytes
+
+pytestmark = pytest.mark.world(IMPORTS, frozen_at=IMPORTS_NOW)
 
 
 def rect(x0: float, y0: float, x1: float, y1: float) -> dict:
@@ -23,7 +26,7 @@ def fc(*features: tuple[dict, dict]) -> bytes:
         {"type": "Feature", "properties": props, "geometry": geom} for props, geom in features]}).encode()  # fmt: skip
 
 
-def _world(w: IoWorld) -> None:
+def _world(w: World) -> None:
     """Make the sub-district outline what its four grids tile (two columns of two squares, see tests.factories)
     and put one case near TS-01-01's top."""
     outline = {"type": "MultiPolygon", "coordinates": [rect(118.0, 33.0, 118.005, 33.01)["coordinates"],
@@ -31,21 +34,21 @@ def _world(w: IoWorld) -> None:
     with w.session() as s:
         s.execute(update(Subdistrict).values(outline=json.dumps(outline)))
         s.commit()
-        imports.import_cases(s, w.admin, csv_bytes([["编号", "标题", "类别", "上报时间", "经度", "纬度"],
+        import_cases(s, w.actors["admin"], csv_bytes([["编号", "标题", "类别", "上报时间", "经度", "纬度"],
                                                     ["B-1", "路灯", "ENV", "2026-11-02", 118.0025, 33.0045]]),
                              name="c.csv", commit=True)  # fmt: skip
         s.commit()
 
 
-def test_split_a_grid_keeps_cases_unless_relocated(io_world: IoWorld) -> None:
-    _world(io_world)
+def test_split_a_grid_keeps_cases_unless_relocated(world: World) -> None:
+    _world(world)
     split = fc(({"code": "TS-01-01", "name": "第一网格（南）"}, rect(118.0, 33.0, 118.005, 33.004)),
                ({"网格编号": "TS-01-03", "名称": "第一网格（北）", "所属社区": "TS-01"}, rect(118.0, 33.004, 118.005, 33.005)))  # fmt: skip
-    g = io_world.world.grid_ids
-    with io_world.session() as s:
-        dry = imports.import_boundaries(s, io_world.admin, split, name="split.geojson", relocate_cases=True)
+    g = world.grid_ids
+    with world.session() as s:
+        dry = import_boundaries(s, world.actors["admin"], split, name="split.geojson", relocate_cases=True)
         assert dry.ok and (dry.new, dry.updated, dry.relocated) == (1, 1, 1) and dry.warnings == []
-        report = imports.import_boundaries(s, io_world.admin, split, name="split.geojson", commit=True)
+        report = import_boundaries(s, world.actors["admin"], split, name="split.geojson", commit=True)
         s.commit()
         assert report.committed and report.relocated == 0
         first = s.get(Grid, g[0])
@@ -54,28 +57,24 @@ def test_split_a_grid_keeps_cases_unless_relocated(io_world: IoWorld) -> None:
             first.polygon
         )
         new = s.exec(select(Grid).where(Grid.code == "TS-01-03")).one()
-        assert new.community_id == io_world.world.community_ids[0] and new.households == 0
+        assert new.community_id == world.community_ids[0] and new.households == 0
         case = s.exec(select(Case).where(Case.external_id == "B-1")).one()
         assert case.grid_id == g[0]  # kept its grid
-    with io_world.session() as s:
-        again = imports.import_boundaries(s, io_world.admin, split, name="split.geojson", commit=True,
+    with world.session() as s:
+        again = import_boundaries(s, world.actors["admin"], split, name="split.geojson", commit=True,
                                           relocate_cases=True)  # fmt: skip
         assert (again.new, again.updated, again.unchanged) == (0, 0, 2)
         assert again.relocated == 1
         s.commit()
         case = s.exec(select(Case).where(Case.external_id == "B-1")).one()
-        assert (
-            case.grid_id == new.id
-            and case.community_id == io_world.world.community_ids[0]
-            and case.version == 2
-        )
-        shrunk = imports.import_boundaries(s, io_world.admin, fc(({"code": "TS-01-01"}, rect(118.0, 33.0, 118.005,
+        assert case.grid_id == new.id and case.community_id == world.community_ids[0] and case.version == 2
+        shrunk = import_boundaries(s, world.actors["admin"], fc(({"code": "TS-01-01"}, rect(118.0, 33.0, 118.005,
                                                                                               33.0039))), name="m.json")  # fmt: skip
         assert shrunk.updated == 1 and [w.key for w in shrunk.warnings] == ["io.boundary.gap"]
 
 
-def test_bad_geometries_are_row_errors_and_nothing_is_written(io_world: IoWorld) -> None:
-    _world(io_world)
+def test_bad_geometries_are_row_errors_and_nothing_is_written(world: World) -> None:
+    _world(world)
     unclosed = rect(118.0, 33.0, 118.005, 33.005)
     unclosed["coordinates"][0].pop()
     bowtie = {"type": "Polygon", "coordinates": [[[118.005, 33.0], [118.01, 33.005], [118.01, 33.0],
@@ -87,11 +86,11 @@ def test_bad_geometries_are_row_errors_and_nothing_is_written(io_world: IoWorld)
               ({"code": "TS-02-01"}, rect(118.004, 33.0, 118.015, 33.005)),
               ({"code": "TS-02-01"}, rect(118.01, 33.0, 118.015, 33.005)),
               ({"code": "TS-02-02"}, {"type": "Point", "coordinates": [118.0, 33.0]}))  # fmt: skip
-    before = counts(io_world.url)
-    with io_world.session() as s:
-        report = imports.import_boundaries(s, io_world.admin, data, name="bad.geojson", commit=True)
+    before = counts(world.url)
+    with world.session() as s:
+        report = import_boundaries(s, world.actors["admin"], data, name="bad.geojson", commit=True)
         s.commit()
-    assert not report.committed and counts(io_world.url) == before
+    assert not report.committed and counts(world.url) == before
     assert sorted((e.row, e.key) for e in report.errors) == [
         (1, "io.boundary.unclosed_ring"), (2, "io.boundary.invalid"), (3, "io.err.required"),
         (4, "io.err.unknown_community"), (6, "io.err.duplicate_in_file"), (7, "io.boundary.wrong_type")]  # fmt: skip
@@ -99,30 +98,30 @@ def test_bad_geometries_are_row_errors_and_nothing_is_written(io_world: IoWorld)
     assert "io.boundary.outside_outline" in {w.key for w in report.warnings}
 
 
-def test_gcj02_boundaries_are_converted(io_world: IoWorld) -> None:
-    _world(io_world)
-    with io_world.session() as s:
+def test_gcj02_boundaries_are_converted(world: World) -> None:
+    _world(world)
+    with world.session() as s:
         stored = s.exec(select(Grid.polygon).where(Grid.code == "TS-02-02")).one()
     ring = json.loads(stored)["coordinates"][0]
     shifted = {"type": "Polygon", "coordinates": [[list(geo.wgs84_to_gcj02(x, y)) for x, y in ring]]}
     data = fc(({"code": "TS-02-02"}, shifted))
-    with io_world.session() as s:
-        raw = imports.import_boundaries(s, io_world.admin, data, name="g.geojson")
+    with world.session() as s:
+        raw = import_boundaries(s, world.actors["admin"], data, name="g.geojson")
         assert raw.updated == 1 and raw.warnings  # unconverted it moves and overlaps/leaves gaps
-        converted = imports.import_boundaries(s, io_world.admin, data, name="g.geojson", convert="gcj02")
+        converted = import_boundaries(s, world.actors["admin"], data, name="g.geojson", convert="gcj02")
         assert (converted.unchanged, converted.updated, converted.warnings) == (1, 0, [])
 
 
-def test_community_outlines(io_world: IoWorld) -> None:
-    _world(io_world)
+def test_community_outlines(world: World) -> None:
+    _world(world)
     data = fc(({"社区编码": "TS-01", "社区名称": "测试一社区"}, rect(118.0, 33.0, 118.005, 33.01)),
               ({"code": "TS-02"}, rect(118.01, 33.0, 118.015, 33.01)))  # fmt: skip
-    with io_world.session() as s:
-        report = imports.import_boundaries(
-            s, io_world.admin, data, name="c.geojson", level="community", commit=True
+    with world.session() as s:
+        report = import_boundaries(
+            s, world.actors["admin"], data, name="c.geojson", level="community", commit=True
         )
         s.commit()
         assert report.committed and report.updated == 2
-        c1 = s.get(Community, io_world.world.community_ids[0])
+        c1 = s.get(Community, world.community_ids[0])
         assert c1.name == "测试一社区" and json.loads(c1.outline) == rect(118.0, 33.0, 118.005, 33.01)
         assert report.warnings == []

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (fixtures imported from test_import_support)
 """``python -m dashboard import`` / ``export`` end to end (in process): exit codes, files, filters."""
 
 from __future__ import annotations
@@ -10,7 +9,9 @@ import pytest
 from openpyxl import load_workbook
 
 from dashboard.cli import main
-from tests.unit.test_import_support import INSIDE, IoWorld, counts, csv_bytes, io_world, write  # noqa: F401
+from tests.factories import IMPORTS, IMPORTS_NOW, INSIDE, World, counts, csv_bytes, write
+
+pytestmark = pytest.mark.world(IMPORTS, frozen_at=IMPORTS_NOW)
 
 HEAD = ["事件编号", "标题", "类别", "上报时间", "经度", "纬度", "状态", "结案时间"]
 ROWS = [
@@ -20,18 +21,16 @@ ROWS = [
 ]
 
 
-def test_import_dry_run_commit_and_rerun(
-    io_world: IoWorld, tmp_path: Path, capsys: pytest.CaptureFixture
-) -> None:
-    base = ["--database-url", io_world.url, "--user", "t-admin"]
+def test_import_dry_run_commit_and_rerun(world: World, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    base = ["--database-url", world.url, "--user", "t-admin"]
     bad = write(
         tmp_path / "bad.csv", csv_bytes([HEAD, *ROWS, ["C-4", "x", "ENV", "not a date", *INSIDE[0], "", ""]])
     )
-    before = counts(io_world.url)
+    before = counts(world.url)
     errors = tmp_path / "errors.csv"
     assert main(["import", "cases", str(bad), *base, "--errors-out", str(errors), "--lang", "en"]) == 1
     assert main(["import", "cases", str(bad), *base, "--commit"]) == 1
-    assert counts(io_world.url) == before
+    assert counts(world.url) == before
     out = capsys.readouterr().out
     assert "3 new" in out and "not a date" in out and "nothing written" in out
     assert errors.read_bytes().startswith(b"\xef\xbb\xbf") and "Not a date" in errors.read_text("utf-8-sig")
@@ -48,11 +47,11 @@ def test_import_dry_run_commit_and_rerun(
         tmp_path / "odd.csv", csv_bytes([HEAD, ["D-1", "x", "垃圾分类", "2026-11-02", *INSIDE[0], "", ""]])
     )
     assert main(["import", "cases", str(odd), *base, "--mapping", str(mapping), "--commit"]) == 0
-    assert main(["import", "cases", str(odd), "--database-url", io_world.url, "--user", "t-operator"]) == 1
+    assert main(["import", "cases", str(odd), "--database-url", world.url, "--user", "t-operator"]) == 1
 
 
-def test_export_formats_and_filters(io_world: IoWorld, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    base = ["--database-url", io_world.url, "--user", "t-admin"]
+def test_export_formats_and_filters(world: World, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    base = ["--database-url", world.url, "--user", "t-admin"]
     assert (
         main(["import", "cases", str(write(tmp_path / "c.csv", csv_bytes([HEAD, *ROWS]))), *base, "--commit"])
         == 0
@@ -82,7 +81,7 @@ def test_export_formats_and_filters(io_world: IoWorld, tmp_path: Path, capsys: p
     services = tmp_path / "services.json"
     assert main(["export", "services", "--out", str(services), *base]) == 0
     assert [s["service_code"] for s in json.loads(services.read_text("utf-8"))] == ["ENV", "SAF"]
-    assert main(["export", "cases", "--out", str(out), "--database-url", io_world.url, "--user", "t-operator",
+    assert main(["export", "cases", "--out", str(out), "--database-url", world.url, "--user", "t-operator",
                  "--unmasked"]) == 1  # fmt: skip
     assert main(["export", "cases", "--out", str(out), *base, "--community", "NOPE"]) == 2
     # the round trip through the CLI: the exported Excel file imports back unchanged

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (fixtures imported from test_import_support)
 """Open311 GeoReport v2: tolerant import of real-world feeds (JSON and XML), and the requests.json export."""
 
 from __future__ import annotations
@@ -11,12 +10,15 @@ import pytest
 from sqlmodel import select
 
 from dashboard.cases import queue
-from dashboard.io import cases as imports
 from dashboard.io import open311
-from dashboard.kernel.scope import ScopeError
+from dashboard.io.cases import import_open311
+from dashboard.io.runs import ImportReport
+from dashboard.kernel.errors import NotPermitted
 from models import AuditLog, Case, CaseEvent
 from models.enums import CaseStatus
-from tests.unit.test_import_support import INSIDE, IoWorld, counts, io_world  # noqa: F401
+from tests.factories import IMPORTS, IMPORTS_NOW, INSIDE, World, counts
+
+pytestmark = pytest.mark.world(IMPORTS, frozen_at=IMPORTS_NOW)
 
 FEED = [
     {  # 1: a clean closed request, UTC times, extra fields
@@ -46,16 +48,16 @@ FEED = [
 ]  # fmt: skip
 
 
-def _import(w: IoWorld, data: bytes, name: str = "requests.json", **kw: object) -> imports.ImportReport:
+def _import(w: World, data: bytes, name: str = "requests.json", **kw: object) -> ImportReport:
     with w.session() as s:
-        report = imports.import_open311(s, w.admin, data, name=name, **kw)  # type: ignore[arg-type]
+        report = import_open311(s, w.actors["admin"], data, name=name, **kw)  # type: ignore[arg-type]
         s.commit()
     return report
 
 
-def test_messy_feed_is_read_tolerantly(io_world: IoWorld) -> None:
+def test_messy_feed_is_read_tolerantly(world: World) -> None:
     data = json.dumps(FEED, ensure_ascii=False).encode()
-    report = _import(io_world, data)
+    report = _import(world, data)
     assert report.rows == 5 and (report.new, report.error_rows) == (2, 3)
     assert [(e.row, e.column, e.key) for e in report.errors] == [
         (2, "long", "io.err.no_location"),
@@ -63,26 +65,24 @@ def test_messy_feed_is_read_tolerantly(io_world: IoWorld) -> None:
         (5, "status", "io.err.unknown_status"),
     ]
     assert report.unknown_categories == {"pothole": 1}
-    mapped = _import(
-        io_world, data, mapping={"categories": {"pothole": "ENV"}}, commit=True, skip_bad_rows=True
-    )
+    mapped = _import(world, data, mapping={"categories": {"pothole": "ENV"}}, commit=True, skip_bad_rows=True)
     assert mapped.committed and mapped.new == 3
-    with io_world.session() as s:
+    with world.session() as s:
         c1 = s.exec(select(Case).where(Case.external_id == "638344")).one()
         assert (c1.title, c1.description) == ("路灯不亮", "小区东门口两盏路灯")
         assert c1.reported_at == datetime(2026, 11, 1, 8, 30)  # UTC → Beijing
         assert c1.closed_at == datetime(2026, 11, 2, 10) and c1.status == CaseStatus.closed
         assert c1.due_at == datetime(2026, 11, 5, 8)  # expected_datetime wins over the category's limit
-        assert c1.department_id == io_world.world.department_id and c1.address == "幸福路 8 号"
+        assert c1.department_id == world.department["CG"] and c1.address == "幸福路 8 号"
         r3 = s.exec(select(Case).where(Case.external_id == "R-3")).one()
-        assert r3.grid_id == io_world.world.grid_ids[2] and r3.title == "垃圾"
+        assert r3.grid_id == world.grid_ids[2] and r3.title == "垃圾"
         actions = s.exec(
             select(CaseEvent.action).where(CaseEvent.case_id == c1.id).order_by(CaseEvent.id)
         ).all()
         assert actions == ["report", "close"]
 
 
-def test_xml_feed_and_status_notes_refine_the_status(io_world: IoWorld) -> None:
+def test_xml_feed_and_status_notes_refine_the_status(world: World) -> None:
     xml = f"""<?xml version="1.0" encoding="utf-8"?>
 <service_requests>
   <request><service_request_id>X-1</service_request_id><status>open</status><status_notes>处置中</status_notes>
@@ -94,35 +94,35 @@ def test_xml_feed_and_status_notes_refine_the_status(io_world: IoWorld) -> None:
     <updated_datetime>2026-11-04T10:00:00+08:00</updated_datetime>
     <lat>{INSIDE[3][1]}</lat><long>{INSIDE[3][0]}</long></request>
 </service_requests>"""
-    report = _import(io_world, xml.encode(), name="requests.xml", commit=True)
+    report = _import(world, xml.encode(), name="requests.xml", commit=True)
     assert report.committed and report.new == 2
-    with io_world.session() as s:
+    with world.session() as s:
         got = dict(s.exec(select(Case.external_id, Case.status)).all())
     assert got == {"X-1": "in_progress", "X-2": "rejected"}
 
 
 @pytest.mark.parametrize("cut", [0.5, 0.97])
-def test_truncated_json_writes_nothing(io_world: IoWorld, cut: float) -> None:
+def test_truncated_json_writes_nothing(world: World, cut: float) -> None:
     items = [{**FEED[0], "service_request_id": f"T-{i}"} for i in range(50)]
     data = json.dumps(items).encode()
-    before = counts(io_world.url)
-    report = _import(io_world, data[: int(len(data) * cut)], commit=True, skip_bad_rows=True)
+    before = counts(world.url)
+    report = _import(world, data[: int(len(data) * cut)], commit=True, skip_bad_rows=True)
     assert report.file_error is not None and report.file_error.key == "io.err.json_truncated"
-    assert not report.committed and counts(io_world.url) == before
+    assert not report.committed and counts(world.url) == before
 
 
-def test_xml_with_entities_is_refused(io_world: IoWorld) -> None:
+def test_xml_with_entities_is_refused(world: World) -> None:
     bomb = (
         '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>'
         "<service_requests><request><description>&b;</description></request></service_requests>"
     )
-    report = _import(io_world, bomb.encode(), name="r.xml", commit=True)
+    report = _import(world, bomb.encode(), name="r.xml", commit=True)
     assert (
         report.file_error is not None and report.file_error.key == "io.err.xml_dtd" and not report.committed
     )
 
 
-def test_export_shape_paging_masking_and_audit(io_world: IoWorld) -> None:
+def test_export_shape_paging_masking_and_audit(world: World) -> None:
     rows = [
         {
             **FEED[0],
@@ -134,10 +134,10 @@ def test_export_shape_paging_masking_and_audit(io_world: IoWorld) -> None:
         for i in range(5)
     ]  # in community 1: out of the grid worker's scope
     rows[0]["status"] = "open"
-    _import(io_world, json.dumps(rows).encode(), commit=True)
-    with io_world.session() as s:
+    _import(world, json.dumps(rows).encode(), commit=True)
+    with world.session() as s:
         number = dict(s.exec(select(Case.external_id, Case.number)).all())
-        chunks = list(open311.cases_to_open311(s, io_world.admin, page_size=2, lang="en"))
+        chunks = list(open311.cases_to_open311(s, world.actors["admin"], page_size=2, lang="en"))
         assert [len(c) for c in chunks] == [2, 2, 1]
         first = chunks[0][0]
         assert list(first) == list(open311.FIELDS)
@@ -151,15 +151,15 @@ def test_export_shape_paging_masking_and_audit(io_world: IoWorld) -> None:
         )
         assert (first["lat"], first["long"]) == (INSIDE[3][1], INSIDE[3][0])
         assert first["address"] == "幸福路3号楼***"  # masked unless exported unmasked
-        operator = io_world.world.users["operator"]
-        with pytest.raises(ScopeError):
+        operator = world.actors["operator"]
+        with pytest.raises(NotPermitted):
             next(open311.cases_to_open311(s, operator, unmasked=True))
         buf = io.BytesIO()
         n = open311.write_open311(s, operator, buf, queue.conditions(operator, queue.QueueFilters(view="open"),
                                                                      datetime(2026, 11, 25)))  # fmt: skip
         s.commit()
         assert n == 1 and [r["service_request_id"] for r in json.loads(buf.getvalue())] == [number["E-0"]]
-        picked = json.loads(open311.open311_bytes(s, io_world.admin, numbers=[number["E-3"], number["E-1"], "nope"],
+        picked = json.loads(open311.open311_bytes(s, world.actors["admin"], numbers=[number["E-3"], number["E-1"], "nope"],
                                                   unmasked=True))  # fmt: skip
         s.commit()
         assert [r["service_request_id"] for r in picked] == [number["E-1"], number["E-3"]]
@@ -167,11 +167,11 @@ def test_export_shape_paging_masking_and_audit(io_world: IoWorld) -> None:
         audits = s.exec(select(AuditLog.outcome, AuditLog.detail).where(AuditLog.action == "export")).all()
         assert [(o, json.loads(d)["format"], json.loads(d)["rows"]) for o, d in audits] == [
             ("ok", "open311", 1), ("unmasked", "open311", 2)]  # fmt: skip
-        assert json.loads(open311.open311_bytes(s, io_world.world.users["community"])) == []
+        assert json.loads(open311.open311_bytes(s, world.actors["community"])) == []
 
 
-def test_services_list(io_world: IoWorld) -> None:
-    with io_world.session() as s:
+def test_services_list(world: World) -> None:
+    with world.session() as s:
         services = open311.services(s, "zh")
     assert [(x["service_code"], x["service_name"], x["description"]) for x in services] == [
         ("ENV", "环境卫生", "3 工作日"), ("SAF", "安全隐患", "24 自然时")]  # fmt: skip

@@ -8,8 +8,12 @@ from datetime import datetime
 
 import pytest
 
-from dashboard.io import parsing as ip
-from tests.unit.test_import_support import csv_bytes, xlsx_bytes
+from dashboard.io.headers import SYNONYMS, missing_fields, suggest_mapping, template_headers
+from dashboard.io.open311_reader import iter_open311, normalise_open311
+from dashboard.io.sources import FileProblem, Source
+from dashboard.io.tables import TableReader, preview_table
+from dashboard.io.values import parse_datetime
+from tests.factories import csv_bytes, xlsx_bytes
 
 
 @pytest.mark.parametrize(
@@ -35,7 +39,7 @@ from tests.unit.test_import_support import csv_bytes, xlsx_bytes
     ],
 )
 def test_parse_datetime_accepts_common_spellings(value: object, expected: datetime | None) -> None:
-    assert ip.parse_datetime(value) == expected
+    assert parse_datetime(value) == expected
 
 
 @pytest.mark.parametrize(
@@ -43,7 +47,7 @@ def test_parse_datetime_accepts_common_spellings(value: object, expected: dateti
 )
 def test_parse_datetime_refuses_nonsense(value: object) -> None:
     with pytest.raises(ValueError):
-        ip.parse_datetime(value)
+        parse_datetime(value)
 
 
 def test_suggest_mapping_chinese_and_english_headers() -> None:
@@ -62,28 +66,28 @@ def test_suggest_mapping_chinese_and_english_headers() -> None:
         "联系电话",
         "备注",
     ]
-    m = ip.suggest_mapping("cases", zh)
+    m = suggest_mapping("cases", zh)
     assert m == {"事件编号": "number", "标题": "title", "分类": "category", "上报时间": "reported_at",
                  "所属网格": "grid", "经度": "lon", "纬度": "lat", "地址": "address", "来源": "source",
                  "状态": "status", "报告人": "reporter_name", "联系电话": "reporter_phone"}  # fmt: skip
     en = ["Case No", "TITLE", "Category_Code", "Reported-At", "Longitude", "LAT", "*Address (required)"]
-    assert ip.suggest_mapping("cases", en) == {"Case No": "number", "TITLE": "title",
+    assert suggest_mapping("cases", en) == {"Case No": "number", "TITLE": "title",
                                                "Category_Code": "category", "Reported-At": "reported_at",
                                                "Longitude": "lon", "LAT": "lat", "*Address (required)": "address"}  # fmt: skip
 
 
 def test_suggest_mapping_takes_each_field_once_best_spelling_first() -> None:
-    m = ip.suggest_mapping("cases", ["类别名称", "类别", "编号", "事件编号"])
+    m = suggest_mapping("cases", ["类别名称", "类别", "编号", "事件编号"])
     assert m == {"类别": "category", "事件编号": "number"}
-    assert ip.missing_fields("cases", m) == ["title", "reported_at", "grid"]
-    assert ip.missing_fields("cases", {"a": "lon"}) == ["number", "title", "category", "reported_at", "lat"]
+    assert missing_fields("cases", m) == ["title", "reported_at", "grid"]
+    assert missing_fields("cases", {"a": "lon"}) == ["number", "title", "category", "reported_at", "lat"]
 
 
 def test_csv_in_gbk_with_title_row_and_short_last_row() -> None:
     data = csv_bytes([["项里街道 2026 年 11 月事件台账"], ["事件编号", "标题", "类别"], ["A1", "路灯不亮", "INF"],
                       ["A2", "垃圾"]], encoding="gb18030")  # fmt: skip
-    source = ip.Source("t.csv", data=data)
-    with ip.TableReader(source, "cases") as reader:
+    source = Source("t.csv", data=data)
+    with TableReader(source, "cases") as reader:
         assert reader.headers == ["事件编号", "标题", "类别"] and reader.header_row == 2
         rows = list(reader.rows())
     assert [(r.row, r.values["标题"], r.problem) for r in rows] == [
@@ -94,7 +98,7 @@ def test_csv_in_gbk_with_title_row_and_short_last_row() -> None:
 
 def test_csv_cut_inside_a_quoted_field_is_a_file_problem() -> None:
     data = csv_bytes([["事件编号", "标题"], ["A1", "ok"]]) + b'A2,"unterminated'
-    with pytest.raises(ip.FileProblem) as e, ip.TableReader(ip.Source("t.csv", data=data), "cases") as reader:
+    with pytest.raises(FileProblem) as e, TableReader(Source("t.csv", data=data), "cases") as reader:
         list(reader.rows())
     assert e.value.key == "io.err.csv_broken"
 
@@ -102,7 +106,7 @@ def test_csv_cut_inside_a_quoted_field_is_a_file_problem() -> None:
 def test_xlsx_header_below_a_title_and_typed_cells() -> None:
     data = xlsx_bytes([["编号", "标题", "上报时间", "电话"], ["A1", "井盖", datetime(2026, 11, 2, 9, 0), 13812345678]],
                       title_row="2026 年台账")  # fmt: skip
-    preview = ip.preview_table(ip.Source("t.xlsx", data=data), "cases")
+    preview = preview_table(Source("t.xlsx", data=data), "cases")
     assert preview.header_row == 2
     assert preview.rows == [
         {"编号": "A1", "标题": "井盖", "上报时间": "2026-11-02 09:00:00", "电话": "13812345678"}
@@ -113,8 +117,8 @@ def test_xlsx_header_below_a_title_and_typed_cells() -> None:
 def test_truncated_xlsx_is_a_file_problem() -> None:
     data = xlsx_bytes([["编号", "标题"]] + [[f"A{i}", "x" * 50] for i in range(2000)])
     with (
-        pytest.raises(ip.FileProblem) as e,
-        ip.TableReader(ip.Source("t.xlsx", data=data[: len(data) // 2]), "cases") as r,
+        pytest.raises(FileProblem) as e,
+        TableReader(Source("t.xlsx", data=data[: len(data) // 2]), "cases") as r,
     ):
         list(r.rows())
     assert e.value.key == "io.err.xlsx_broken"
@@ -123,25 +127,25 @@ def test_truncated_xlsx_is_a_file_problem() -> None:
 def test_open311_keys_normalised_best_spelling_wins() -> None:
     item = {"Service-Request-ID": "R1", "id": "other", "LONG": "118.1", "Lat": 33.9, "Service_Code": "ENV",
             "requested_datetime": "2026-11-01T08:00:00Z", "extra_field": 1}  # fmt: skip
-    assert ip.normalise_open311(item) == {"number": "R1", "lon": "118.1", "lat": 33.9, "service_code": "ENV",
+    assert normalise_open311(item) == {"number": "R1", "lon": "118.1", "lat": 33.9, "service_code": "ENV",
                                           "reported_at": "2026-11-01T08:00:00Z"}  # fmt: skip
-    assert ip.normalise_open311({"id": 7, "lng": 1})["number"] == 7
+    assert normalise_open311({"id": 7, "lng": 1})["number"] == 7
 
 
 def test_json_array_streams_and_wrapped_objects_are_unwrapped() -> None:
     items = [{"service_request_id": str(i)} for i in range(3)]
-    rows = list(ip.iter_open311(ip.Source("r.json", data=json.dumps(items).encode())))
+    rows = list(iter_open311(Source("r.json", data=json.dumps(items).encode())))
     assert [r.values["number"] for r in rows] == ["0", "1", "2"] and [r.row for r in rows] == [1, 2, 3]
     wrapped = json.dumps({"service_requests": items}).encode()
-    assert len(list(ip.iter_open311(ip.Source("r.json", data=wrapped)))) == 3
-    assert list(ip.iter_open311(ip.Source("r.json", data=b"[1]")))[0].problem == "io.err.not_an_object"
+    assert len(list(iter_open311(Source("r.json", data=wrapped)))) == 3
+    assert list(iter_open311(Source("r.json", data=b"[1]")))[0].problem == "io.err.not_an_object"
 
 
 @pytest.mark.parametrize("cut", [1, 40, -2, -1])
 def test_truncated_json_is_a_file_problem(cut: int) -> None:
     data = json.dumps([{"service_request_id": "A", "description": "x"}, {"service_request_id": "B"}]).encode()
-    with pytest.raises(ip.FileProblem) as e:
-        list(ip.iter_open311(ip.Source("r.json", data=data[:cut])))
+    with pytest.raises(FileProblem) as e:
+        list(iter_open311(Source("r.json", data=data[:cut])))
     assert e.value.key == "io.err.json_truncated"
 
 
@@ -149,21 +153,21 @@ def test_xml_requests_are_read_and_dtds_refused() -> None:
     xml = ("<?xml version='1.0' encoding='utf-8'?><service_requests><request><service_request_id>R1</service_request_id>"
            "<long>118.2</long><lat>33.9</lat></request><request><service_request_id>R2</service_request_id></request>"
            "</service_requests>")  # fmt: skip
-    rows = list(ip.iter_open311(ip.Source("r.xml", data=xml.encode())))
+    rows = list(iter_open311(Source("r.xml", data=xml.encode())))
     assert [r.values for r in rows] == [{"number": "R1", "lon": "118.2", "lat": "33.9"}, {"number": "R2"}]
     bomb = (
         '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]>'
         "<service_requests><request><description>&lol2;</description></request></service_requests>"
     )
-    with pytest.raises(ip.FileProblem) as e:
-        list(ip.iter_open311(ip.Source("r.xml", data=bomb.encode())))
+    with pytest.raises(FileProblem) as e:
+        list(iter_open311(Source("r.xml", data=bomb.encode())))
     assert e.value.key == "io.err.xml_dtd"
-    with pytest.raises(ip.FileProblem) as e:
-        list(ip.iter_open311(ip.Source("r.xml", data=xml.encode()[:-30])))
+    with pytest.raises(FileProblem) as e:
+        list(iter_open311(Source("r.xml", data=xml.encode()[:-30])))
     assert e.value.key == "io.err.xml_broken"
 
 
 def test_template_headers_import_back() -> None:
     for kind in ("cases", "volunteers", "service_records"):
-        headers = ip.template_headers(kind)
-        assert set(ip.suggest_mapping(kind, headers).values()) == set(ip.SYNONYMS[kind])
+        headers = template_headers(kind)
+        assert set(suggest_mapping(kind, headers).values()) == set(SYNONYMS[kind])

@@ -100,7 +100,7 @@ def world_db(db_url: str):  # type: ignore[no-untyped-def]
 
 def test_figures_subdistrict(world_db) -> None:  # type: ignore[no-untyped-def]
     s, world = world_db
-    f = kpi.figures(s, world.users["operator"], NOV, now=NOW)
+    f = kpi.figures(s, world.actors["operator"], NOV, now=NOW)
     assert f.reported == 6  # 1-6 (rejected counts as reported; duplicate does not)
     assert f.responded_in_time == 3  # cases 1, 3 and 4
     assert f.response_rate == pytest.approx(3 / 6)
@@ -119,34 +119,34 @@ def test_figures_subdistrict(world_db) -> None:  # type: ignore[no-untyped-def]
 
 def test_figures_follow_scope(world_db) -> None:  # type: ignore[no-untyped-def]
     s, world = world_db
-    grid = kpi.figures(s, world.users["grid_worker"], NOV, now=NOW)
+    grid = kpi.figures(s, world.actors["grid_worker"], NOV, now=NOW)
     assert grid.reported == 4  # cases 1, 4, 5, 6 in grid 0
-    community = kpi.figures(s, world.users["community"], NOV, now=NOW)
+    community = kpi.figures(s, world.actors["community"], NOV, now=NOW)
     assert community.reported == 5  # grids 0 and 1
-    dept = kpi.figures(s, world.users["department"], NOV, now=NOW)
+    dept = kpi.figures(s, world.actors["department"], NOV, now=NOW)
     assert dept.reported == 0
 
 
 def test_figures_by_community_and_day(world_db) -> None:  # type: ignore[no-untyped-def]
     s, world = world_db
-    by = kpi.figures_by(s, world.users["leader"], NOV, "community", now=NOW).set_index("key")
+    by = kpi.figures_by(s, world.actors["leader"], NOV, "community", now=NOW).set_index("key")
     assert by.loc[world.community_ids[0], "reported"] == 5
     assert by.loc[world.community_ids[1], "reported"] == 1
     assert by.loc[world.community_ids[1], "on_time_rate"] == pytest.approx(1.0)
-    days = kpi.figures_by(s, world.users["leader"], NOV, "day", now=NOW).set_index("key")
+    days = kpi.figures_by(s, world.actors["leader"], NOV, "day", now=NOW).set_index("key")
     assert days.loc[date(2026, 11, 3), "reported"] == 4
     assert days["reported"].sum() == 6
 
 
 def test_empty_period_has_no_rates(world_db) -> None:  # type: ignore[no-untyped-def]
     s, world = world_db
-    f = kpi.figures(s, world.users["operator"], kpi.month_period(date(2025, 1, 1)), now=NOW)
+    f = kpi.figures(s, world.actors["operator"], kpi.month_period(date(2025, 1, 1)), now=NOW)
     assert f.reported == 0 and f.on_time_rate is None and f.satisfaction_rate is None
 
 
 def test_blind_spots(world_db) -> None:  # type: ignore[no-untyped-def]
     s, world = world_db
-    df = kpi.blind_spots(s, world.users["operator"], days=30, now=NOW).set_index("grid_id")
+    df = kpi.blind_spots(s, world.actors["operator"], days=30, now=NOW).set_index("grid_id")
     assert not df.loc[world.grid_ids[0], "blind"]
     assert df.loc[world.grid_ids[3], "blind"]  # no case, no visit ever
 

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from dashboard import clock
 from dashboard.db import get_engine
-from dashboard.territory import maps
+from dashboard.territory import areas, map_figures, map_scene, map_values
 from dashboard.ui.maps import scene_deck
 from models import Case, Grid
 from models.enums import CaseStatus
@@ -27,11 +27,11 @@ LIMIT_BYTES = 2 * 1024 * 1024
 
 def _scene(session: Session, actor, **kwargs):  # type: ignore[no-untyped-def]
     now = clock.now()
-    territory = maps.load_territory(session, actor)
-    period = maps.period_for("30d", now)
-    grids = maps.grid_values(session, actor, period, now=now)
-    comms = maps.community_values(session, actor, period, grids, territory, now=now)
-    return territory, maps.build_scene(
+    territory = areas.load_territory(session, actor)
+    period = map_figures.period_for("30d", now)
+    grids = map_values.grid_values(session, actor, period, now=now)
+    comms = map_values.community_values(session, actor, period, grids, territory, now=now)
+    return territory, map_scene.build_scene(
         territory, grids, comms, kwargs.pop("figure", "open_now"), actor, lang="zh", **kwargs
     )
 
@@ -62,8 +62,8 @@ def test_subdistrict_deck_is_small_on_the_seeded_db(seeded_ro_url: str) -> None:
         assert max(sizes.values()) < LIMIT_BYTES, sizes
         # community level with case points: still bounded by the point limit
         comm = territory.communities[0]
-        points = maps.case_points(s, leader, community_id=comm.id)
-        assert len(points) <= min(maps.POINT_LIMIT, n_open)
+        points = map_values.case_points(s, leader, community_id=comm.id)
+        assert len(points) <= min(map_values.POINT_LIMIT, n_open)
         _, scene = _scene(s, leader, community=comm.code, points=points)
         community_size = len(scene_deck(scene).to_json().encode())
         assert community_size < LIMIT_BYTES
@@ -77,7 +77,7 @@ def test_payload_does_not_grow_with_cases(db_url: str) -> None:
     """Ten times more open cases: the sub-district deck keeps its size, the points keep their limit."""
     with Session(get_engine(db_url)) as s:
         world = build_world(s)
-        leader = world.users["leader"]
+        leader = world.actors["leader"]
         now = clock.now()
 
         def add(n: int) -> None:
@@ -101,7 +101,7 @@ def test_payload_does_not_grow_with_cases(db_url: str) -> None:
         large_size = len(scene_deck(large).to_json())
         assert abs(large_size - small_size) < 200  # only the digits of the counts change
         assert sum(a["open"] for a in large.aggregates) == 300
-        assert len(maps.case_points(s, leader, limit=50)) == 50
+        assert len(map_values.case_points(s, leader, limit=50)) == 50
 
 
 @pytest.mark.parametrize("figure", ["satisfaction_rate", "days_since", "pop_left_behind_children"])
@@ -141,4 +141,4 @@ def test_bundled_blank_style_is_offline() -> None:
 
 def test_fixed_now_is_respected() -> None:
     with clock.frozen(datetime(2026, 6, 15, 10)):
-        assert maps.period_for("month").start == datetime(2026, 6, 1)
+        assert map_figures.period_for("month").start == datetime(2026, 6, 1)

@@ -1,5 +1,5 @@
 """The map's data: per-grid and per-community figures (from kpi.py and volunteers.py), GeoJSON features,
-colour scales, case points, scenes for each level and the grid profile, on hand-built data."""
+colour scales, case points, scenes for each level and the grid panel, on hand-built data."""
 
 from __future__ import annotations
 
@@ -13,17 +13,17 @@ import shapely
 from shapely.geometry import shape
 from sqlmodel import Session
 
-from dashboard.cases import sla
+from dashboard.cases import ageing
 from dashboard.db import get_engine
 from dashboard.reporting import kpi
-from dashboard.territory import maps
-from dashboard.volunteers import registry as volunteers
+from dashboard.territory import areas, grid_panel, map_figures, map_scales, map_scene, map_values
+from dashboard.volunteers import need
 from models import GridVisit, NeedRule, Volunteer, VolunteerSkill
 from models.enums import CaseStatus, Satisfaction
 from tests.factories import add_case, build_world
 
 NOW = datetime(2026, 11, 20, 12, 0)
-PERIOD = maps.period_for("30d", NOW)
+PERIOD = map_figures.period_for("30d", NOW)
 
 
 @pytest.fixture
@@ -99,9 +99,9 @@ def world_db(db_url: str):  # type: ignore[no-untyped-def]
 
 
 def _values(s: Session, actor, period=PERIOD):  # type: ignore[no-untyped-def]
-    territory = maps.load_territory(s, actor)
-    grids = maps.grid_values(s, actor, period, blind_days=30, now=NOW)
-    return territory, grids, maps.community_values(s, actor, period, grids, territory, now=NOW)
+    territory = areas.load_territory(s, actor)
+    grids = map_values.grid_values(s, actor, period, blind_days=30, now=NOW)
+    return territory, grids, map_values.community_values(s, actor, period, grids, territory, now=NOW)
 
 
 def _same(a: float | None, b: float | None) -> bool:
@@ -112,11 +112,11 @@ def _same(a: float | None, b: float | None) -> bool:
 
 def test_grid_figures_are_the_kpi_figures(world_db) -> None:  # type: ignore[no-untyped-def]
     s, world = world_db
-    leader = world.users["leader"]
+    leader = world.actors["leader"]
     territory, grids, _ = _values(s, leader)
     assert sorted(grids.index) == sorted(world.grid_ids)
     blind = kpi.blind_spots(s, leader, 30, NOW).set_index("grid_id")
-    cov = volunteers.coverage_by_grid(s, leader, NOW).set_index("grid_id")
+    cov = need.coverage_by_grid(s, leader, NOW).set_index("grid_id")
     for area in territory.grids:
         f = kpi.figures(s, leader, PERIOD, grid_id=area.id, now=NOW)
         row = grids.loc[area.id]
@@ -139,9 +139,9 @@ def test_grid_figures_are_the_kpi_figures(world_db) -> None:  # type: ignore[no-
 
 def test_community_figures_are_the_kpi_figures(world_db) -> None:  # type: ignore[no-untyped-def]
     s, world = world_db
-    leader = world.users["leader"]
+    leader = world.actors["leader"]
     territory, grids, comms = _values(s, leader)
-    cov = volunteers.coverage_by_community(s, leader, NOW).set_index("community_id")
+    cov = need.coverage_by_community(s, leader, NOW).set_index("community_id")
     for area in territory.communities:
         f = kpi.figures(s, leader, PERIOD, community_id=area.id, now=NOW)
         row = comms.loc[area.id]
@@ -156,11 +156,11 @@ def test_community_figures_are_the_kpi_figures(world_db) -> None:  # type: ignor
 
 def test_features_are_valid_geojson_with_every_grid(world_db) -> None:  # type: ignore[no-untyped-def]
     s, world = world_db
-    leader = world.users["leader"]
+    leader = world.actors["leader"]
     territory, grids, _ = _values(s, leader)
-    for figure in maps.figures_for(leader):
-        scale = maps.make_scale(figure, grids[figure])
-        fc = maps.features(territory.grids, grids, figure, scale, leader, "zh")
+    for figure in map_figures.figures_for(leader):
+        scale = map_scales.make_scale(figure, grids[figure])
+        fc = map_scene.features(territory.grids, grids, figure, scale, leader, "zh")
         fc = json.loads(json.dumps(fc))  # plain JSON
         assert fc["type"] == "FeatureCollection"
         assert [f["properties"]["code"] for f in fc["features"]] == sorted(g.code for g in territory.grids)
@@ -179,11 +179,11 @@ def test_features_are_valid_geojson_with_every_grid(world_db) -> None:  # type: 
             )
             assert area.name in props["tip"] and "网格员" in props["tip"]
             assert props["level"] == "grid" and props["parent"] == area.parent
-    overdue = maps.features(
+    overdue = map_scene.features(
         territory.grids,
         grids,
         "overdue_now",
-        maps.make_scale("overdue_now", grids["overdue_now"]),
+        map_scales.make_scale("overdue_now", grids["overdue_now"]),
         leader,
         "en",
     )
@@ -193,135 +193,138 @@ def test_features_are_valid_geojson_with_every_grid(world_db) -> None:  # type: 
 
 def test_grid_worker_sees_only_their_grid(world_db) -> None:  # type: ignore[no-untyped-def]
     s, world = world_db
-    gw = world.users["grid_worker"]
+    gw = world.actors["grid_worker"]
     territory, grids, comms = _values(s, gw)
     assert [g.code for g in territory.grids if g.in_scope] == ["TS-01-01"]
     assert list(grids.index) == [world.grid_ids[0]] and comms.empty
     assert all(not g.population and not g.worker for g in territory.grids if not g.in_scope)
-    scene = maps.build_scene(territory, grids, comms, "open_now", gw, community="TS-01", lang="zh")
+    scene = map_scene.build_scene(territory, grids, comms, "open_now", gw, community="TS-01", lang="zh")
     assert scene.level == "community"
     assert [f["properties"]["code"] for f in scene.areas["features"]] == ["TS-01-01"]
     assert [f["properties"]["code"] for f in scene.context["features"]] == ["TS-01-02"]
     assert "在办" not in scene.context["features"][0]["properties"]["tip"]
     assert [f["properties"]["code"] for f in scene.highlight["features"]] == ["TS-01-01"]
-    assert scene.highlight["features"][0]["properties"]["line"] == maps.OWN_GRID_LINE
+    assert scene.highlight["features"][0]["properties"]["line"] == map_scene.OWN_GRID_LINE
     # at sub-district level every community is grey (no figures of a whole community for a grid worker)
-    top = maps.build_scene(territory, grids, comms, "open_now", gw, lang="zh")
+    top = map_scene.build_scene(territory, grids, comms, "open_now", gw, lang="zh")
     assert all(
-        f["properties"]["value"] is None and f["properties"]["fill"] == maps.NO_DATA
+        f["properties"]["value"] is None and f["properties"]["fill"] == map_scales.NO_DATA
         for f in top.areas["features"]
     )
 
 
 def test_volunteer_manager_gets_no_case_figures(world_db) -> None:  # type: ignore[no-untyped-def]
     s, world = world_db
-    vm = world.users["volunteer_manager"]
-    assert "open_now" not in maps.figures_for(vm) and "coverage" in maps.figures_for(vm)
+    vm = world.actors["volunteer_manager"]
+    assert "open_now" not in map_figures.figures_for(vm) and "coverage" in map_figures.figures_for(vm)
     territory, grids, _ = _values(s, vm)
     assert grids["open_now"].isna().all() and grids.loc[world.grid_ids[0], "coverage"] == pytest.approx(0.5)
-    scene = maps.build_scene(territory, grids, pd.DataFrame(), "coverage", vm, unit="grid")
+    scene = map_scene.build_scene(territory, grids, pd.DataFrame(), "coverage", vm, unit="grid")
     assert scene.aggregates == []
     assert all("在办" not in f["properties"]["tip"] for f in scene.areas["features"])
 
 
 def test_cases_per_1000_prefers_actual_residents() -> None:
-    assert maps.cases_per_1000(5, 2500, 2000) == pytest.approx(2.0)
-    assert maps.cases_per_1000(5, 0, 2000) == pytest.approx(2.5)  # actual population unknown
-    assert maps.cases_per_1000(5, 0, 0) is None
-    assert maps.figure_label("pop_actual_residents", "zh") == "实有人口"
-    assert maps.figure_label("pop_left_behind_children", "zh") == "留守儿童"
+    assert map_figures.cases_per_1000(5, 2500, 2000) == pytest.approx(2.0)
+    assert map_figures.cases_per_1000(5, 0, 2000) == pytest.approx(2.5)  # actual population unknown
+    assert map_figures.cases_per_1000(5, 0, 0) is None
+    assert map_figures.figure_label("pop_actual_residents", "zh") == "实有人口"
+    assert map_figures.figure_label("pop_left_behind_children", "zh") == "留守儿童"
 
 
 def test_scales() -> None:
-    sat = maps.make_scale("satisfaction_rate", [])
+    sat = map_scales.make_scale("satisfaction_rate", [])
     assert sat.kind == "diverging" and sat.target == pytest.approx(0.9)
     red, target, green = sat.colour(0.6), sat.colour(0.9), sat.colour(1.0)
     assert red[0] > red[1] and green[1] > green[0] and target[:3] == [254, 224, 139]
-    assert sat.colour(None) == maps.NO_DATA and sat.colour(float("nan")) == maps.NO_DATA
-    counts = maps.make_scale("open_now", [3, 17, None])
+    assert sat.colour(None) == map_scales.NO_DATA and sat.colour(float("nan")) == map_scales.NO_DATA
+    counts = map_scales.make_scale("open_now", [3, 17, None])
     assert counts.kind == "sequential" and counts.domain == (0.0, 20.0)
     light, dark = counts.colour(0), counts.colour(20)
     assert sum(light[:3]) > sum(dark[:3])  # more is darker
     assert counts.colour(999) == dark
-    assert maps.make_scale("open_now", []).domain == (0.0, 1.0)
-    days = maps.make_scale("days_since", [], blind_days=30)
+    assert map_scales.make_scale("open_now", []).domain == (0.0, 1.0)
+    days = map_scales.make_scale("days_since", [], blind_days=30)
     assert days.target == 30 and days.domain == (0.0, 60.0)
-    ticks = maps.legend_ticks(sat, "zh")
+    ticks = map_scales.legend_ticks(sat, "zh")
     assert [text for _, text in ticks] == ["70.0%", "85.0%", "90.0%", "100.0%"]
-    assert maps.format_value("per_1000", 3.456, "zh") == "3.5 件/千人"
-    assert maps.format_value("coverage", None) == "—"
+    assert map_figures.format_value("per_1000", 3.456, "zh") == "3.5 件/千人"
+    assert map_figures.format_value("coverage", None) == "—"
 
 
 def test_case_points_are_limited_most_urgent_first(world_db) -> None:  # type: ignore[no-untyped-def]
     s, world = world_db
-    operator = world.users["operator"]
+    operator = world.actors["operator"]
     for i in range(10):
         add_case(s, world, 2, datetime(2026, 11, 1 + i, 9), CaseStatus.dispatched, lon=118.012, lat=33.001)
     add_case(s, world, 2, datetime(2026, 11, 1, 9), CaseStatus.in_progress)  # no coordinates: not drawn
     s.commit()
-    every = maps.case_points(s, operator, now=NOW)
+    every = map_values.case_points(s, operator, now=NOW)
     assert len(every) == 13
     dues = [p["number"] for p in every]
     assert len(set(dues)) == 13
-    few = maps.case_points(s, operator, limit=3, now=NOW)
+    few = map_values.case_points(s, operator, limit=3, now=NOW)
     assert [p["number"] for p in few] == dues[:3]
-    assert maps.case_points(s, operator, community_id=world.community_ids[0], now=NOW) == [
+    assert map_values.case_points(s, operator, community_id=world.community_ids[0], now=NOW) == [
         p for p in every if p["position"][0] < 118.01
     ]
     for p in every:
-        assert p["colour"] == maps.AGEING_COLOURS[p["ageing"]] and p["number"] in p["tip"]
+        assert p["colour"] == map_scales.AGEING_COLOURS[p["ageing"]] and p["number"] in p["tip"]
     # the oldest open case of grid 0 is black (overdue by more than the limit again)
-    grid0 = maps.case_points(s, operator, grid_id=world.grid_ids[0], now=NOW)
+    grid0 = map_values.case_points(s, operator, grid_id=world.grid_ids[0], now=NOW)
     assert [p["ageing"] for p in grid0] == ["black", "green"]
     assert (
         grid0[0]["ageing"]
-        == sla.ageing(
+        == ageing.colour_at(
             NOW, datetime(2026, 11, 12, 9), datetime(2026, 11, 13, 9), datetime(2026, 11, 16, 9)
         ).value
     )
-    assert [p["number"] for p in maps.case_points(s, world.users["grid_worker"], now=NOW)] == [
+    assert [p["number"] for p in map_values.case_points(s, world.actors["grid_worker"], now=NOW)] == [
         p["number"] for p in grid0
     ]
 
 
 def test_scenes_per_level(world_db) -> None:  # type: ignore[no-untyped-def]
     s, world = world_db
-    leader = world.users["leader"]
+    leader = world.actors["leader"]
     territory, grids, comms = _values(s, leader)
-    top = maps.build_scene(territory, grids, comms, "overdue_now", leader)
+    top = map_scene.build_scene(territory, grids, comms, "overdue_now", leader)
     assert (top.level, top.areas_layer) == ("subdistrict", "communities") and not top.points
     assert len(top.areas["features"]) == 2 and len(top.grid_lines["features"]) == 4
     assert {a["code"]: a["open"] for a in top.aggregates} == {"TS-01-01": 2, "TS-01-02": 1}
     assert (
-        next(a for a in top.aggregates if a["code"] == "TS-01-01")["colour"] == maps.AGEING_COLOURS["black"]
+        next(a for a in top.aggregates if a["code"] == "TS-01-01")["colour"]
+        == map_scales.AGEING_COLOURS["black"]
     )
-    by_grid = maps.build_scene(territory, grids, comms, "overdue_now", leader, unit="grid")
+    by_grid = map_scene.build_scene(territory, grids, comms, "overdue_now", leader, unit="grid")
     assert by_grid.areas_layer == "grids" and len(by_grid.areas["features"]) == 4
-    points = maps.case_points(s, leader, community_id=world.community_ids[0], now=NOW)
-    comm = maps.build_scene(territory, grids, comms, "overdue_now", leader, community="TS-01", points=points)
+    points = map_values.case_points(s, leader, community_id=world.community_ids[0], now=NOW)
+    comm = map_scene.build_scene(
+        territory, grids, comms, "overdue_now", leader, community="TS-01", points=points
+    )
     assert comm.level == "community" and len(comm.areas["features"]) == 2 and len(comm.points) == 3
     assert [f["properties"]["code"] for f in comm.others["features"]] == ["TS-02"]
-    grid = maps.build_scene(territory, grids, comms, "overdue_now", leader, grid="TS-01-02")
+    grid = map_scene.build_scene(territory, grids, comms, "overdue_now", leader, grid="TS-01-02")
     assert grid.level == "grid" and grid.highlight["features"][0]["properties"]["code"] == "TS-01-02"
     assert grid.view["zoom"] >= comm.view["zoom"] > top.view["zoom"]
 
 
 def test_fit_view_and_periods() -> None:
-    view = maps.fit_view((118.0, 33.0, 118.02, 33.01), 1000, 640)
+    view = map_scene.fit_view((118.0, 33.0, 118.02, 33.01), 1000, 640)
     assert view["longitude"] == pytest.approx(118.01) and 33.0 < view["latitude"] < 33.01
     assert 14 < view["zoom"] < 16
-    assert maps.period_for("30d", NOW) == kpi.last_days(30, NOW)
-    assert maps.period_for("month", NOW).start == datetime(2026, 11, 1)
-    assert maps.period_for("last_month", NOW).start == datetime(2026, 10, 1)
-    assert maps.period_for("bogus", NOW) == kpi.last_days(30, NOW)
-    assert set(maps.PERIODS) >= {"30d", "month", "quarter"}
+    assert map_figures.period_for("30d", NOW) == kpi.last_days(30, NOW)
+    assert map_figures.period_for("month", NOW).start == datetime(2026, 11, 1)
+    assert map_figures.period_for("last_month", NOW).start == datetime(2026, 10, 1)
+    assert map_figures.period_for("bogus", NOW) == kpi.last_days(30, NOW)
+    assert set(map_figures.PERIODS) >= {"30d", "month", "quarter"}
 
 
-def test_grid_profile(world_db) -> None:  # type: ignore[no-untyped-def]
+def test_grid_panel(world_db) -> None:  # type: ignore[no-untyped-def]
     s, world = world_db
-    leader, gw = world.users["leader"], world.users["grid_worker"]
+    leader, gw = world.actors["leader"], world.actors["grid_worker"]
     territory, grids, _ = _values(s, leader)
-    p = maps.grid_profile(s, leader, territory, "TS-01-01", PERIOD, grids, now=NOW, lang="zh")
+    p = grid_panel.grid_panel(s, leader, territory, "TS-01-01", PERIOD, grids, now=NOW, lang="zh")
     assert p is not None and p.community_code == "TS-01"
     assert p.population["residents"] == 450 and p.population["elderly_alone"] == 15
     assert list(p.open_by_category["code"]) == ["ENV"]
@@ -335,11 +338,11 @@ def test_grid_profile(world_db) -> None:  # type: ignore[no-untyped-def]
     )
     assert p.volunteers.to_dict("records") == [{"skill": "急救", "need": 2, "supply": 1, "gap": 1}]
     assert p.last_visit_at is None and p.visits_30d == 0
-    p1 = maps.grid_profile(s, leader, territory, "TS-01-02", PERIOD, grids, now=NOW)
+    p1 = grid_panel.grid_panel(s, leader, territory, "TS-01-02", PERIOD, grids, now=NOW)
     assert p1.last_visit_at == datetime(2026, 11, 15, 10) and p1.visits_30d == 1
     # a grid worker: own grid only, no comparison outside the scope
     t_gw, g_gw, _ = _values(s, gw)
-    own = maps.grid_profile(s, gw, t_gw, "TS-01-01", PERIOD, g_gw, now=NOW)
+    own = grid_panel.grid_panel(s, gw, t_gw, "TS-01-01", PERIOD, g_gw, now=NOW)
     assert own is not None
     assert (
         own.comparison.set_index("level")[["on_time_rate", "satisfaction_rate"]]
@@ -348,15 +351,15 @@ def test_grid_profile(world_db) -> None:  # type: ignore[no-untyped-def]
         .all()
         .all()
     )
-    assert maps.grid_profile(s, gw, t_gw, "TS-01-02", PERIOD, g_gw, now=NOW) is None
-    assert maps.grid_profile(s, leader, territory, "NOPE", PERIOD, grids, now=NOW) is None
+    assert grid_panel.grid_panel(s, gw, t_gw, "TS-01-02", PERIOD, g_gw, now=NOW) is None
+    assert grid_panel.grid_panel(s, leader, territory, "NOPE", PERIOD, grids, now=NOW) is None
 
 
 def test_ranking_needing_attention_first(world_db) -> None:  # type: ignore[no-untyped-def]
     s, world = world_db
-    leader = world.users["leader"]
+    leader = world.actors["leader"]
     territory, grids, comms = _values(s, leader)
-    scene = maps.build_scene(territory, grids, comms, "open_now", leader, unit="grid")
-    assert list(maps.ranking(scene.areas, "open_now")["code"])[:2] == ["TS-01-01", "TS-01-02"]
-    sat = maps.build_scene(territory, grids, comms, "satisfaction_rate", leader, unit="grid")
-    assert list(maps.ranking(sat.areas, "satisfaction_rate")["code"]) == ["TS-01-01", "TS-02-01"]
+    scene = map_scene.build_scene(territory, grids, comms, "open_now", leader, unit="grid")
+    assert list(map_scene.ranking(scene.areas, "open_now")["code"])[:2] == ["TS-01-01", "TS-01-02"]
+    sat = map_scene.build_scene(territory, grids, comms, "satisfaction_rate", leader, unit="grid")
+    assert list(map_scene.ranking(sat.areas, "satisfaction_rate")["code"]) == ["TS-01-01", "TS-02-01"]

@@ -12,8 +12,12 @@ from pptx.oxml.ns import qn
 from sqlmodel import Session
 
 from dashboard.db import get_engine
-from dashboard.reporting import kpi, reports
-from dashboard.reporting import pptx as export_pptx
+from dashboard.i18n import t
+from dashboard.kernel import formatting
+from dashboard.reporting import export, kpi, reports, slide_kit
+from dashboard.reporting.deck import build_deck
+from dashboard.reporting.tables import Column
+from dashboard.reporting.workbook import build_workbook
 from models.enums import CaseStatus
 from tests.factories import add_case, build_world
 
@@ -30,16 +34,16 @@ def world_db(db_url: str):  # type: ignore[no-untyped-def]
 def test_empty_period_still_makes_a_deck_and_a_workbook(world_db, lang: str) -> None:  # type: ignore[no-untyped-def]
     s, world = world_db
     rep = reports.build_report(
-        s, world.users["leader"], kpi.month_period(date(2026, 10, 1)), now=datetime(2026, 11, 2), lang=lang
+        s, world.actors["leader"], kpi.month_period(date(2026, 10, 1)), now=datetime(2026, 11, 2), lang=lang
     )
-    assert rep.findings["trend"] == reports.t("report.finding.trend_none", lang)
-    assert rep.findings["overdue"] == reports.t("report.finding.overdue_none", lang)
-    prs = Presentation(io.BytesIO(export_pptx.build_deck(rep)))
+    assert rep.findings["trend"] == t("report.finding.trend_none", lang)
+    assert rep.findings["overdue"] == t("report.finding.overdue_none", lang)
+    prs = Presentation(io.BytesIO(build_deck(rep)))
     assert len(prs.slides) == 10
-    assert prs.slide_width == export_pptx.SLIDE_W  # 16:9
-    wb = openpyxl.load_workbook(io.BytesIO(export_pptx.build_workbook(rep)))
+    assert prs.slide_width == slide_kit.SLIDE_W  # 16:9
+    wb = openpyxl.load_workbook(io.BytesIO(build_workbook(rep)))
     assert len(wb.sheetnames) == 10
-    assert export_pptx.file_stem(rep) == "report_all_20261001_month"
+    assert export.file_stem(rep) == "report_all_20261001_month"
 
 
 def test_chart_text_has_east_asian_font(world_db) -> None:  # type: ignore[no-untyped-def]
@@ -47,10 +51,10 @@ def test_chart_text_has_east_asian_font(world_db) -> None:  # type: ignore[no-un
     add_case(s, world, 0, datetime(2026, 10, 5, 9), CaseStatus.reported)
     s.commit()
     rep = reports.build_report(
-        s, world.users["community"], kpi.month_period(date(2026, 10, 1)), now=datetime(2026, 11, 2)
+        s, world.actors["community"], kpi.month_period(date(2026, 10, 1)), now=datetime(2026, 11, 2)
     )
     assert rep.community_id == world.community_ids[0]
-    prs = Presentation(io.BytesIO(export_pptx.build_deck(rep)))
+    prs = Presentation(io.BytesIO(build_deck(rep)))
     charts = [sh.chart for slide in prs.slides for sh in slide.shapes if sh.has_chart]
     assert charts
     for chart in charts:
@@ -59,7 +63,7 @@ def test_chart_text_has_east_asian_font(world_db) -> None:  # type: ignore[no-un
     # a community's deck ranks grids and departments only
     titles = [slide.shapes.title.text_frame.text for slide in prs.slides]
     assert "社区考核排名" not in titles and "网格考核排名" in titles
-    assert export_pptx.file_stem(rep) == f"report_c{world.community_ids[0]}_20261001_month"
+    assert export.file_stem(rep) == f"report_c{world.community_ids[0]}_20261001_month"
 
 
 def test_set_fonts_keeps_schema_order() -> None:
@@ -70,19 +74,19 @@ def test_set_fonts_keeps_schema_order() -> None:
         '<a:rPr xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"><a:solidFill/>'
         '<a:cs typeface="X"/><a:hlinkClick/></a:rPr>'
     )
-    export_pptx._set_fonts(r_pr)
+    slide_kit.set_fonts(r_pr)
     assert [etree.QName(c).localname for c in r_pr] == ["solidFill", "latin", "ea", "cs", "hlinkClick"]
-    export_pptx._set_fonts(r_pr)  # idempotent
+    slide_kit.set_fonts(r_pr)  # idempotent
     assert [etree.QName(c).localname for c in r_pr] == ["solidFill", "latin", "ea", "cs", "hlinkClick"]
 
 
 def test_formats() -> None:
-    assert reports.fmt_pct(0.9123) == "91.2%"
-    assert reports.fmt_pct(None) == "—"
-    assert reports.fmt_points(-0.021) == "-2.1pt"
-    assert reports.fmt_change(0.18) == "+18%"
-    assert reports.fmt_change(float("nan")) == "—"
-    col = export_pptx.Column("x", "cases", "int")
+    assert formatting.pct(0.9123) == "91.2%"
+    assert formatting.pct(None) == "—"
+    assert formatting.points(-0.021) == "-2.1pt"
+    assert formatting.change(0.18) == "+18%"
+    assert formatting.change(float("nan")) == "—"
+    col = Column("x", "cases", "int")
     assert col.text(1234, "zh") == "1,234"
     assert col.excel(None, "zh") is None
-    assert export_pptx.Column("t", "case_title").excel("@SUM(A1)", "zh") == "'@SUM(A1)"
+    assert Column("t", "case_title").excel("@SUM(A1)", "zh") == "'@SUM(A1)"

@@ -10,14 +10,14 @@ import pytest
 from sqlmodel import Session
 
 from dashboard.db import get_engine
-from dashboard.reporting import kpi, reports
+from dashboard.reporting import kpi, ranking, reports
 from models.enums import CaseStatus, Satisfaction
 from tests.factories import add_case, build_world
 
 
 def test_weights_sum_to_one() -> None:
-    assert sum(reports.SCORE_WEIGHTS.values()) == pytest.approx(1.0)
-    assert reports.SCORE_WEIGHTS == {
+    assert sum(ranking.SCORE_WEIGHTS.values()) == pytest.approx(1.0)
+    assert ranking.SCORE_WEIGHTS == {
         "on_time_rate": 0.40,
         "satisfaction_rate": 0.30,
         "rework_rate": 0.15,
@@ -28,13 +28,13 @@ def test_weights_sum_to_one() -> None:
 def test_score_formula() -> None:
     rates = {"on_time_rate": 0.9, "satisfaction_rate": 0.8, "rework_rate": 0.1, "response_rate": 0.5}
     expected = 100 * (0.40 * 0.9 + 0.30 * 0.8 + 0.15 * (1 - 0.1) + 0.15 * 0.5)
-    assert reports.score(rates) == pytest.approx(expected)
+    assert ranking.score(rates) == pytest.approx(expected)
     assert (
-        reports.score({"on_time_rate": 1, "satisfaction_rate": 1, "rework_rate": 0, "response_rate": 1})
+        ranking.score({"on_time_rate": 1, "satisfaction_rate": 1, "rework_rate": 0, "response_rate": 1})
         == 100
     )
     assert (
-        reports.score({"on_time_rate": 0, "satisfaction_rate": 0, "rework_rate": 1, "response_rate": 0}) == 0
+        ranking.score({"on_time_rate": 0, "satisfaction_rate": 0, "rework_rate": 1, "response_rate": 0}) == 0
     )
 
 
@@ -45,9 +45,9 @@ def test_missing_rate_rescales_the_other_weights() -> None:
         "rework_rate": float("nan"),
         "response_rate": 0.5,
     }
-    assert reports.score(rates) == pytest.approx(100 * (0.40 * 0.9 + 0.15 * 0.5) / 0.55)
-    assert reports.score({"on_time_rate": None}) is None
-    assert reports.score({}) is None
+    assert ranking.score(rates) == pytest.approx(100 * (0.40 * 0.9 + 0.15 * 0.5) / 0.55)
+    assert ranking.score({"on_time_rate": None}) is None
+    assert ranking.score({}) is None
 
 
 def _figs(rows: list[dict]) -> pd.DataFrame:
@@ -66,7 +66,7 @@ def test_rank_orders_flags_and_ties() -> None:
             # 5 has no cases at all
         ]
     )
-    ranked = reports.rank(figs, units, min_cases=10)
+    ranked = ranking.rank(figs, units, min_cases=10)
     assert list(ranked["name"]) == ["乙", "甲", "丙", "丁", "戊"]
     assert list(ranked["rank"].astype("object").where(ranked["rank"].notna(), None)) == [1, 2, 2, None, None]
     assert list(ranked["few_cases"]) == [False, False, False, True, True]
@@ -78,7 +78,7 @@ def test_rank_orders_flags_and_ties() -> None:
 def test_rank_of_no_figures_keeps_units() -> None:
     units = pd.DataFrame({"key": [1, 2], "name": ["甲", "乙"]})
     empty = kpi.COUNT_COLUMNS + list(kpi.RATE_COLUMNS)
-    ranked = reports.rank(pd.DataFrame(columns=["key", *empty]), units)
+    ranked = ranking.rank(pd.DataFrame(columns=["key", *empty]), units)
     assert list(ranked["name"]) == ["甲", "乙"]
     assert ranked["rank"].isna().all() and ranked["few_cases"].all()
 
@@ -102,7 +102,7 @@ def ranked_db(db_url: str):  # type: ignore[no-untyped-def]
                 closed_at=at + timedelta(days=2),
                 solved=True,
                 satisfaction=Satisfaction.satisfied,
-                department_id=world.department_id,
+                department_id=world.department["CG"],
             )
             add_case(
                 s,
@@ -126,7 +126,7 @@ def test_report_rankings_from_the_database(ranked_db) -> None:  # type: ignore[n
     s, world = ranked_db
     now = datetime(2026, 11, 10)
     rep = reports.build_report(
-        s, world.users["leader"], kpi.month_period(datetime(2026, 10, 1).date()), now=now
+        s, world.actors["leader"], kpi.month_period(datetime(2026, 10, 1).date()), now=now
     )
     grids = rep.rankings["grid"]
     assert list(grids["key"][:2]) == [world.grid_ids[0], world.grid_ids[1]]
@@ -141,7 +141,7 @@ def test_report_rankings_from_the_database(ranked_db) -> None:  # type: ignore[n
     assert "按期结案率" in rep.findings["ranking_grid"]
     # a community's report ranks its grids and departments, not communities
     own = reports.build_report(
-        s, world.users["community"], kpi.month_period(datetime(2026, 10, 1).date()), now=now
+        s, world.actors["community"], kpi.month_period(datetime(2026, 10, 1).date()), now=now
     )
     assert set(own.rankings) == {"grid", "department"}
     assert set(own.rankings["grid"]["key"]) == set(world.grid_ids[:2])
@@ -149,7 +149,7 @@ def test_report_rankings_from_the_database(ranked_db) -> None:  # type: ignore[n
     # a leader narrowing to community 2 sees only its cases
     other = reports.build_report(
         s,
-        world.users["leader"],
+        world.actors["leader"],
         kpi.month_period(datetime(2026, 10, 1).date()),
         community_id=world.community_ids[1],
         now=now,
@@ -160,12 +160,12 @@ def test_report_rankings_from_the_database(ranked_db) -> None:  # type: ignore[n
 
 def test_community_user_cannot_widen_scope(ranked_db) -> None:  # type: ignore[no-untyped-def]
     s, world = ranked_db
-    me = world.users["community"]
+    me = world.actors["community"]
     assert reports.report_actor(me, world.community_ids[1]) == me
-    assert reports.report_actor(world.users["leader"], None) == world.users["leader"]
-    narrowed = reports.report_actor(world.users["leader"], world.community_ids[1])
+    assert reports.report_actor(world.actors["leader"], None) == world.actors["leader"]
+    narrowed = reports.report_actor(world.actors["leader"], world.community_ids[1])
     assert (narrowed.role, narrowed.community_id, narrowed.id) == (
         "community",
         world.community_ids[1],
-        world.users["leader"].id,
+        world.actors["leader"].id,
     )

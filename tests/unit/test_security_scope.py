@@ -19,9 +19,11 @@ from dashboard import clock
 from dashboard.admin import auth
 from dashboard.cases import commands as cases
 from dashboard.cases import queue
+from dashboard.cases import view as case_view
 from dashboard.cases.queue import QueueFilters
 from dashboard.db import get_engine
 from dashboard.kernel import scope
+from dashboard.kernel.errors import NotFound
 from dashboard.kernel.scope import Actor
 from dashboard.reporting import kpi
 from dashboard.volunteers import registry as volunteers
@@ -179,12 +181,12 @@ def test_open_by_number_and_id_only_in_scope(seeded_ro_url: str, username: str) 
         numbers = dict(s.exec(select(Case.id, Case.number)).all())
         outside = sorted(set(numbers) - inside)
         for case_id in rng.sample(outside, min(40, len(outside))):
-            assert cases.find_case_id(s, me, numbers[case_id]) is None
-            assert cases.find_case_id(s, me, numbers[case_id].lower()) is None
-            assert cases.case_detail(s, me, case_id) is None
+            assert case_view.find_case_id(s, me, numbers[case_id]) is None
+            assert case_view.find_case_id(s, me, numbers[case_id].lower()) is None
+            assert case_view.case_detail(s, me, case_id) is None
         for case_id in rng.sample(sorted(inside), min(20, len(inside))):
-            assert cases.find_case_id(s, me, numbers[case_id]) == case_id
-            detail = cases.case_detail(s, me, case_id)
+            assert case_view.find_case_id(s, me, numbers[case_id]) == case_id
+            detail = case_view.case_detail(s, me, case_id)
             assert detail is not None and detail.number == numbers[case_id]
         # Search cannot reach around the scope either: another scope's number finds nothing.
         for case_id in rng.sample(outside, min(5, len(outside))):
@@ -209,11 +211,11 @@ def test_actions_and_exports_outside_scope_are_refused(seeded_url: str) -> None:
             ).all()
             events_before = s.exec(select(CaseEvent.id).order_by(CaseEvent.id.desc())).first()
             for case_id, version, status in outside:
-                with pytest.raises(cases.CaseNotFound):
+                with pytest.raises(NotFound):
                     cases.accept(s, me, case_id, version)
-                with pytest.raises(cases.CaseNotFound):
+                with pytest.raises(NotFound):
                     cases.reject(s, me, case_id, version, "不属实")
-                with pytest.raises(cases.CaseNotFound):
+                with pytest.raises(NotFound):
                     cases.comment(s, me, case_id, "看看")
                 s.rollback()
                 row = s.get(Case, case_id)

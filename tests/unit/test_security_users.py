@@ -10,40 +10,43 @@ import pytest
 from sqlmodel import Session, select
 
 from dashboard import cli
-from dashboard.admin import auth, users
-from dashboard.admin import catalogue as admin_service
-from dashboard.admin.users import UserError, UserInput
+from dashboard.admin import auth, grids, users
+from dashboard.admin.users import UserInput
 from dashboard.db import get_engine
-from dashboard.kernel.scope import ScopeError
+from dashboard.kernel.errors import DomainError, NotPermitted
 from models import AuditLog, Grid, GridWorkerHistory, User
 from models.enums import Role
-from tests.factories import World, build_world
+from tests.factories import World
 
 PASSWORD = "Grid2026pass"
 
 
 @pytest.fixture
-def world(db_url: str) -> Iterator[tuple[Session, World]]:
-    with Session(get_engine(db_url)) as session:
-        w = build_world(session)
-        session.commit()
-        yield session, w
+def world_session(world: World) -> Iterator[tuple[Session, World]]:
+    """The TINY world and a session on it."""
+    with Session(get_engine(world.url)) as session:
+        yield session, world
+
+
+def _keys(err: DomainError) -> list[str]:
+    """The i18n keys of the reasons: each broken rule listed, else the one refusal."""
+    return [p.key for p in err.details] or [err.key]
 
 
 def _audit(s: Session) -> list[tuple[str, str, str]]:
     return [(r.action, r.target, r.actor_name) for r in s.exec(select(AuditLog).order_by(AuditLog.id)).all()]
 
 
-def test_create_user_with_each_scope(world) -> None:  # type: ignore[no-untyped-def]
-    s, w = world
-    admin = w.users["admin"]
+def test_create_user_with_each_scope(world_session) -> None:  # type: ignore[no-untyped-def]
+    s, w = world_session
+    admin = w.actors["admin"]
     gid = w.grid_ids[3]
     uid = users.create_user(
         s,
         admin,
         "gw-new",
         PASSWORD,
-        UserInput("新网格员", Role.grid_worker, grid_id=gid, department_id=w.department_id),
+        UserInput("新网格员", Role.grid_worker, grid_id=gid, department_id=w.department["CG"]),
     )
     u = s.get(User, uid)
     assert u is not None
@@ -60,9 +63,9 @@ def test_create_user_with_each_scope(world) -> None:  # type: ignore[no-untyped-
     c = s.get(User, cid)
     assert c is not None and (c.community_id, c.grid_id) == (w.community_ids[1], None)
     did = users.create_user(
-        s, admin, "cg", PASSWORD, UserInput("城管", Role.department, department_id=w.department_id)
+        s, admin, "cg", PASSWORD, UserInput("城管", Role.department, department_id=w.department["CG"])
     )
-    assert s.get(User, did).department_id == w.department_id  # type: ignore[union-attr]
+    assert s.get(User, did).department_id == w.department["CG"]  # type: ignore[union-attr]
     lid = users.create_user(
         s, admin, "ld", PASSWORD, UserInput("领导", Role.leader, community_id=w.community_ids[0])
     )
@@ -85,62 +88,62 @@ def test_create_user_with_each_scope(world) -> None:  # type: ignore[no-untyped-
         (Role.department, "users.err_department_required"),
     ],
 )
-def test_scope_is_required_for_scoped_roles(world, role: Role, key: str) -> None:  # type: ignore[no-untyped-def]
-    s, w = world
-    with pytest.raises(UserError) as e:
-        users.create_user(s, w.users["admin"], "scoped", PASSWORD, UserInput("X", role))
-    assert e.value.keys == [key]
-    with pytest.raises(UserError):
+def test_scope_is_required_for_scoped_roles(world_session, role: Role, key: str) -> None:  # type: ignore[no-untyped-def]
+    s, w = world_session
+    with pytest.raises(DomainError) as e:
+        users.create_user(s, w.actors["admin"], "scoped", PASSWORD, UserInput("X", role))
+    assert _keys(e.value) == [key]
+    with pytest.raises(DomainError):
         users.create_user(
             s,
-            w.users["admin"],
+            w.actors["admin"],
             "scoped",
             PASSWORD,
             UserInput("X", role, community_id=99999, grid_id=99999, department_id=99999),
         )
 
 
-def test_validation_lists_every_problem(world) -> None:  # type: ignore[no-untyped-def]
-    s, w = world
-    with pytest.raises(UserError) as e:
-        users.create_user(s, w.users["admin"], "x", "abc", UserInput("  ", Role.operator, phone="<script>"))
-    assert set(e.value.keys) == {
+def test_validation_lists_every_problem(world_session) -> None:  # type: ignore[no-untyped-def]
+    s, w = world_session
+    with pytest.raises(DomainError) as e:
+        users.create_user(s, w.actors["admin"], "x", "abc", UserInput("  ", Role.operator, phone="<script>"))
+    assert set(_keys(e.value)) == {
         "users.err_username",
         "users.err_display_name",
         "users.err_phone",
         "auth.rule_length",
         "auth.rule_mix",
     }
-    with pytest.raises(UserError) as e:
-        users.create_user(s, w.users["admin"], "T-ADMIN", PASSWORD, UserInput("dup", Role.operator))
-    assert e.value.keys == ["users.err_username_taken"]  # case-insensitive
-    with pytest.raises(UserError) as e:
-        users.create_user(s, w.users["admin"], "' OR 1=1 --", PASSWORD, UserInput("x", Role.operator))
-    assert e.value.keys == ["users.err_username"]
+    with pytest.raises(DomainError) as e:
+        users.create_user(s, w.actors["admin"], "T-ADMIN", PASSWORD, UserInput("dup", Role.operator))
+    assert _keys(e.value) == ["users.err_username_taken"]  # case-insensitive
+    with pytest.raises(DomainError) as e:
+        users.create_user(s, w.actors["admin"], "' OR 1=1 --", PASSWORD, UserInput("x", Role.operator))
+    assert _keys(e.value) == ["users.err_username"]
     assert _audit(s) == []
 
 
-def test_only_admins_manage_users(world) -> None:  # type: ignore[no-untyped-def]
-    s, w = world
+def test_only_admins_manage_users(world_session) -> None:  # type: ignore[no-untyped-def]
+    s, w = world_session
     target = users.find_by_username(s, "t-operator")
     assert target is not None
     for role in ("leader", "operator", "community", "grid_worker", "department", "volunteer_manager"):
-        me = w.users[role]
-        with pytest.raises(ScopeError):
+        me = w.actors[role]
+        with pytest.raises(NotPermitted):
             users.create_user(s, me, "new-user", PASSWORD, UserInput("x", Role.admin))
-        with pytest.raises(ScopeError):
+        with pytest.raises(NotPermitted):
             users.update_user(s, me, target, UserInput("x", Role.admin))
-        with pytest.raises(ScopeError):
+        with pytest.raises(NotPermitted):
             users.reset_password(s, me, target, PASSWORD)
-        with pytest.raises(ScopeError):
+        with pytest.raises(NotPermitted):
             users.set_active(s, me, target, False)
-        with pytest.raises(ScopeError):
+        with pytest.raises(NotPermitted):
             users.list_users(s, me)
 
 
-def test_update_records_changed_fields_only(world) -> None:  # type: ignore[no-untyped-def]
-    s, w = world
-    admin = w.users["admin"]
+def test_update_records_changed_fields_only(world_session) -> None:  # type: ignore[no-untyped-def]
+    s, w = world_session
+    admin = w.actors["admin"]
     uid = users.find_by_username(s, "t-operator")
     assert uid is not None
     assert users.update_user(s, admin, uid, UserInput("测试operator", Role.operator)) == []
@@ -157,12 +160,12 @@ def test_update_records_changed_fields_only(world) -> None:  # type: ignore[no-u
     assert row.target == "t-operator" and row.actor_id == admin.id
 
 
-def test_moving_a_grid_worker_moves_the_grid_and_its_history(world) -> None:  # type: ignore[no-untyped-def]
-    s, w = world
-    admin = w.users["admin"]
-    worker = w.users["grid_worker"]
+def test_moving_a_grid_worker_moves_the_grid_and_its_history(world_session) -> None:  # type: ignore[no-untyped-def]
+    s, w = world_session
+    admin = w.actors["admin"]
+    worker = w.actors["grid_worker"]
     first, target = worker.grid_id, w.grid_ids[3]
-    admin_service.assign_worker(s, admin, first, worker.id)
+    grids.assign_worker(s, admin, first, worker.id)
     users.update_user(s, admin, worker.id, UserInput("调岗网格员", Role.grid_worker, grid_id=target))
     assert s.get(Grid, first).worker_id is None  # type: ignore[union-attr]
     assert s.get(Grid, target).worker_id == worker.id  # type: ignore[union-attr]
@@ -177,20 +180,20 @@ def test_moving_a_grid_worker_moves_the_grid_and_its_history(world) -> None:  # 
     assert s.get(Grid, target).worker_id is None  # type: ignore[union-attr]
 
 
-def test_last_admin_and_self_are_protected(world) -> None:  # type: ignore[no-untyped-def]
-    s, w = world
-    admin = w.users["admin"]
-    with pytest.raises(UserError, match="err_self_deactivate"):
+def test_last_admin_and_self_are_protected(world_session) -> None:  # type: ignore[no-untyped-def]
+    s, w = world_session
+    admin = w.actors["admin"]
+    with pytest.raises(DomainError, match="err_self_deactivate"):
         users.set_active(s, admin, admin.id, False)
-    with pytest.raises(UserError, match="err_last_admin"):
+    with pytest.raises(DomainError, match="err_last_admin"):
         users.update_user(s, admin, admin.id, UserInput("x", Role.leader))
     second = users.create_user(s, admin, "admin2", PASSWORD, UserInput("Admin 2", Role.admin))
     users.update_user(s, admin, second, UserInput("Admin 2", Role.operator))  # another admin remains
 
 
-def test_deactivate_reactivate_unlock_reset_are_audited(world) -> None:  # type: ignore[no-untyped-def]
-    s, w = world
-    admin = w.users["admin"]
+def test_deactivate_reactivate_unlock_reset_are_audited(world_session) -> None:  # type: ignore[no-untyped-def]
+    s, w = world_session
+    admin = w.actors["admin"]
     uid = users.find_by_username(s, "t-leader")
     assert uid is not None
     users.set_active(s, admin, uid, False)
@@ -200,9 +203,9 @@ def test_deactivate_reactivate_unlock_reset_are_audited(world) -> None:  # type:
     assert u is not None
     u.failed_logins, u.locked_until = 3, None
     users.unlock(s, admin, uid)
-    with pytest.raises(UserError) as e:
+    with pytest.raises(DomainError) as e:
         users.reset_password(s, admin, uid, "t-leader1x")
-    assert e.value.keys == ["auth.rule_username"]
+    assert _keys(e.value) == ["auth.rule_username"]
     users.reset_password(s, admin, uid, PASSWORD)
     assert [(a, t) for a, t, _ in _audit(s)] == [
         ("user_deactivate", "t-leader"),
@@ -212,9 +215,9 @@ def test_deactivate_reactivate_unlock_reset_are_audited(world) -> None:  # type:
     ]
 
 
-def test_list_users_filters_with_bound_parameters(world) -> None:  # type: ignore[no-untyped-def]
-    s, w = world
-    admin = w.users["admin"]
+def test_list_users_filters_with_bound_parameters(world_session) -> None:  # type: ignore[no-untyped-def]
+    s, w = world_session
+    admin = w.actors["admin"]
     assert {u.username for u in users.list_users(s, admin, "t-grid")} == {"t-grid_worker"}
     assert users.list_users(s, admin, "' OR 1=1 --") == []
     assert users.list_users(s, admin, "%") == []  # LIKE wildcards are literal

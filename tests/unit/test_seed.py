@@ -20,7 +20,7 @@ from dashboard.admin import auth
 from dashboard.cases.workflow import TRANSITIONS, next_status
 from dashboard.db import dispose_engines, get_engine
 from dashboard.territory import geo
-from dashboard.volunteers.registry import parse_basis
+from dashboard.volunteers.need import parse_basis
 from models import Case, CaseEvent, Category, Community, Department, Grid, ResidentUnit, User
 from models.enums import CaseStatus, Role
 from seed.__main__ import main as seed_cli

@@ -16,13 +16,12 @@ from dashboard.cases.sla import (
     SlaTimes,
     WorkCalendar,
     add_limit,
-    ageing,
     elapsed,
     extend,
     load_calendar,
     sla_times,
 )
-from models.enums import Ageing, CalendarKind, CalendarOverrideKind
+from models.enums import CalendarKind, CalendarOverrideKind
 
 NH, ND = CalendarKind.natural_hours, CalendarKind.natural_days
 WH, WD = CalendarKind.working_hours, CalendarKind.working_days
@@ -297,7 +296,7 @@ def test_load_calendar_from_database() -> None:
     engine.dispose()
 
 
-# ---------------------------------------------------------------- sla_times, extend, ageing
+# ---------------------------------------------------------------- sla_times, extend (ageing: test_ageing.py)
 
 
 def test_sla_times_working_days() -> None:
@@ -331,28 +330,3 @@ def test_extend() -> None:
     due = datetime(2026, 9, 30, 16)
     assert extend(due, 2, WD) == add_limit(due, 2, WD) == datetime(2026, 10, 9, 16)
     assert extend(due, 12, NH) == datetime(2026, 10, 1, 4)
-
-
-def test_ageing_boundaries() -> None:
-    t = sla_times(datetime(2026, 9, 14, 10), 4, WD)
-    tick = timedelta(microseconds=1)
-
-    def colour(now: datetime) -> Ageing | None:
-        return ageing(now, t.warn_at, t.due_at, t.black_at)
-
-    assert colour(datetime(2026, 9, 14, 10)) is Ageing.green
-    assert colour(t.warn_at - tick) is Ageing.green
-    assert colour(t.warn_at) is Ageing.yellow
-    assert colour(t.due_at - tick) is Ageing.yellow
-    assert colour(t.due_at) is Ageing.red
-    assert colour(t.black_at - tick) is Ageing.red
-    assert colour(t.black_at) is Ageing.black
-    assert colour(t.black_at + timedelta(days=100)) is Ageing.black
-
-
-def test_ageing_missing_or_closed() -> None:
-    t = sla_times(datetime(2026, 9, 14, 10), 4, WD)
-    assert ageing(t.black_at, t.warn_at, t.due_at, t.black_at, closed=True) is None
-    assert ageing(t.black_at, None, None, None) is None
-    assert ageing(t.warn_at, None, t.due_at, t.black_at) is Ageing.green  # no warn time: no yellow
-    assert ageing(t.black_at, t.warn_at, t.due_at, None) is Ageing.red  # no black time: stays red

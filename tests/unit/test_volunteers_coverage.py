@@ -1,6 +1,6 @@
 """Need, supply (the "active" definition), coverage and gaps on hand-built grids; need-rule editing.
 
-The world built here (also used by the other test_volunteers_* files):
+On the VOLUNTEERS world (tests/factories.py), with this module's population:
 
     community A: G1 | G2 | G3      (unit squares in a row: G1–G2 and G2–G3 share an edge)
     community B:            | G4    (G4 touches G3)       G5 (far away)
@@ -8,235 +8,45 @@ The world built here (also used by the other test_volunteers_* files):
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pandas as pd
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import select
 
-from dashboard.db import get_engine
-from dashboard.kernel.scope import Actor, ScopeError
-from dashboard.volunteers import registry as vol
-from models import (
-    AuditLog,
-    Case,
-    Category,
-    Community,
-    Grid,
-    NeedRule,
-    ResidentUnit,
-    ServiceRecord,
-    Subdistrict,
-    User,
-    Volunteer,
-    VolunteerSkill,
+from dashboard.kernel.errors import Invalid, NotPermitted
+from dashboard.volunteers.hours import record_service
+from dashboard.volunteers.need import (
+    RULE_COLUMNS,
+    RuleChanges,
+    coverage_by_community,
+    coverage_by_grid,
+    coverage_by_skill,
+    coverage_matrix,
+    gap_list,
+    need_by_grid_skill,
+    need_rules,
+    parse_basis,
+    save_need_rules,
+    supply_by_grid_skill,
+    validate_need_rules,
 )
-from models.enums import CalendarKind, CaseSource, CaseStatus, PartyMemberKind, PoliticalStatus, Role
+from models import AuditLog, NeedRule, Volunteer
+from models.enums import CaseStatus
+from tests.factories import VOLUNTEERS, World, add_recent_case, add_record, add_volunteer
+from tests.factories import VOLUNTEERS_NOW as NOW
 
-NOW = datetime(2026, 3, 10, 12, 0)
-
-
-def _square(i: int) -> str:
-    x0, y0, d = 118.0 + 0.01 * i, 33.9, 0.01
-    ring = [[x0, y0], [x0 + d, y0], [x0 + d, y0 + d], [x0, y0 + d], [x0, y0]]
-    return json.dumps({"type": "Polygon", "coordinates": [ring]})
-
-
-@dataclass
-class World:
-    url: str
-    sub: int
-    ca: int
-    cb: int
-    g: dict[str, int]
-    cat: dict[str, int]
-    unit: int
-    actors: dict[str, Actor]
-
-    def session(self) -> Session:
-        return Session(get_engine(self.url), expire_on_commit=False)
-
-
-def build_world(url: str, population: dict[str, dict[str, int]] | None = None) -> World:
-    """Sub-district, two communities, five grids, two categories, a resident unit and one user per role."""
-    population = population or {}
-    with Session(get_engine(url), expire_on_commit=False) as s:
-        sub = Subdistrict(
-            name="测试街道", code="TS", outline=_square(0), centroid_lon=118.0, centroid_lat=33.9
-        )
-        s.add(sub)
-        s.flush()
-        ca = Community(
-            subdistrict_id=sub.id,
-            name="甲社区",
-            code="TS-01",
-            outline=_square(0),
-            centroid_lon=118.0,
-            centroid_lat=33.9,
-        )
-        cb = Community(
-            subdistrict_id=sub.id,
-            name="乙社区",
-            code="TS-02",
-            outline=_square(3),
-            centroid_lon=118.03,
-            centroid_lat=33.9,
-        )
-        s.add_all([ca, cb])
-        s.flush()
-        layout = {"G1": (ca, 0), "G2": (ca, 1), "G3": (ca, 2), "G4": (cb, 3), "G5": (cb, 6)}
-        grids: dict[str, int] = {}
-        for code, (comm, i) in layout.items():
-            g = Grid(
-                community_id=comm.id,
-                code=code,
-                name=f"{code}网格",
-                polygon=_square(i),
-                centroid_lon=118.005 + 0.01 * i,
-                centroid_lat=33.905,
-                **population.get(code, {}),
-            )
-            s.add(g)
-            s.flush()
-            grids[code] = g.id
-        cats: dict[str, int] = {}
-        for code in ("DIS", "ELD"):
-            c = Category(
-                code=code,
-                name_zh=code,
-                name_en=code,
-                sla_limit=5,
-                calendar=CalendarKind.working_days,
-                response_limit=1,
-                response_calendar=CalendarKind.working_days,
-            )
-            s.add(c)
-            s.flush()
-            cats[code] = c.id
-        unit = ResidentUnit(name="某局", kind="机关", community_id=ca.id)
-        s.add(unit)
-        s.flush()
-        actors: dict[str, Actor] = {}
-        specs = {
-            "admin": (Role.admin, {}),
-            "manager": (Role.volunteer_manager, {}),
-            "leader": (Role.leader, {}),
-            "operator": (Role.operator, {}),
-            "community": (Role.community, {"community_id": ca.id}),
-            "community_b": (Role.community, {"community_id": cb.id}),
-            "grid": (Role.grid_worker, {"community_id": ca.id, "grid_id": grids["G1"]}),
-        }
-        for username, (role, scope) in specs.items():
-            u = User(
-                username=username,
-                display_name=username,
-                role=role,
-                password_hash="x",
-                created_at=NOW,
-                **scope,
-            )
-            s.add(u)
-            s.flush()
-            actors[username] = Actor(id=u.id, username=username, display_name=username, role=role, **scope)
-        s.commit()
-        return World(url, sub.id, ca.id, cb.id, grids, cats, unit.id, actors)
-
-
-_phone_counter = iter(range(10_000_000))
-
-
-def add_volunteer(
-    w: World,
-    grid: str,
-    skills: list[str],
-    *,
-    registered_days_ago: float = 400,
-    active: bool = True,
-    name: str = "张小明",
-    phone: str | None = None,
-    party_kind: PartyMemberKind = PartyMemberKind.none,
-    employer: bool = False,
-) -> int:
-    with w.session() as s:
-        g = s.get(Grid, w.g[grid])
-        v = Volunteer(
-            name=name,
-            phone=phone or f"139{next(_phone_counter):08d}",
-            home_grid_id=g.id,
-            community_id=g.community_id,
-            registered_at=NOW - timedelta(days=registered_days_ago),
-            active=active,
-            party_kind=party_kind,
-            political_status=PoliticalStatus.party_member
-            if party_kind != PartyMemberKind.none
-            else PoliticalStatus.masses,
-            employer_unit_id=w.unit if employer else None,
-        )
-        s.add(v)
-        s.flush()
-        for skill in skills:
-            s.add(VolunteerSkill(volunteer_id=v.id, skill=skill))
-        s.commit()
-        return v.id
-
-
-def add_record(
-    w: World,
-    volunteer_id: int,
-    grid: str,
-    *,
-    days_ago: float,
-    hours: float = 2.0,
-    skill: str = "助老探访",
-    verified: bool = True,
-) -> int:
-    with w.session() as s:
-        start = NOW - timedelta(days=days_ago)
-        r = ServiceRecord(
-            volunteer_id=volunteer_id,
-            grid_id=w.g[grid],
-            skill=skill,
-            start=start,
-            end=start + timedelta(hours=hours),
-            hours=hours,
-            verified_by=w.actors["manager"].id if verified else None,
-            verified_at=start + timedelta(days=1) if verified else None,
-        )
-        s.add(r)
-        s.commit()
-        return r.id
-
-
-def add_case(
-    w: World,
-    grid: str,
-    category: str,
-    *,
-    days_ago: float,
-    status: CaseStatus = CaseStatus.accepted,
-    number: str | None = None,
-    duplicate_of: int | None = None,
-) -> int:
-    with w.session() as s:
-        g = s.get(Grid, w.g[grid])
-        n = s.exec(select(Case)).all()
-        c = Case(
-            number=number or f"TS{len(n) + 1:06d}",
-            category_id=w.cat[category],
-            title="t",
-            grid_id=g.id,
-            community_id=g.community_id,
-            source=CaseSource.walk_in,
-            status=status,
-            reported_at=NOW - timedelta(days=days_ago),
-            duplicate_of_id=duplicate_of,
-        )
-        s.add(c)
-        s.commit()
-        return c.id
+pytestmark = pytest.mark.world(
+    VOLUNTEERS,
+    population={
+        "G1": {"elderly_alone": 25, "elderly_solitary": 6, "disabled": 8, "elderly_60": 120},
+        "G2": {"elderly_alone": 10, "elderly_solitary": 0, "disabled": 0, "elderly_60": 49},
+        "G3": {"elderly_alone": 0, "elderly_solitary": 0, "disabled": 17, "elderly_60": 0},
+        "G4": {"elderly_alone": 3},
+        "G5": {},
+    },
+)
 
 
 def set_rules(w: World, rules: list[tuple[str, str, float, int, int]]) -> None:
@@ -251,23 +61,9 @@ def set_rules(w: World, rules: list[tuple[str, str, float, int, int]]) -> None:
 
 
 def cell(df: pd.DataFrame, w: World, grid: str, skill: str) -> pd.Series:
-    rows = df[(df["grid_id"] == w.g[grid]) & (df["skill"] == skill)]
+    rows = df[(df["grid_id"] == w.grid[grid]) & (df["skill"] == skill)]
     assert len(rows) == 1, rows
     return rows.iloc[0]
-
-
-@pytest.fixture
-def world(db_url: str) -> World:
-    return build_world(
-        db_url,
-        population={
-            "G1": {"elderly_alone": 25, "elderly_solitary": 6, "disabled": 8, "elderly_60": 120},
-            "G2": {"elderly_alone": 10, "elderly_solitary": 0, "disabled": 0, "elderly_60": 49},
-            "G3": {"elderly_alone": 0, "elderly_solitary": 0, "disabled": 17, "elderly_60": 0},
-            "G4": {"elderly_alone": 3},
-            "G5": {},
-        },
-    )
 
 
 # ---------------------------------------------------------------- need
@@ -284,7 +80,7 @@ def test_need_from_population_and_minimum(world: World) -> None:
         ],
     )
     with world.session() as s:
-        need = vol.need_by_grid_skill(s, world.actors["manager"], now=NOW)
+        need = need_by_grid_skill(s, world.actors["manager"], now=NOW)
     assert cell(need, world, "G1", "助老探访")["need"] == 4  # ceil(31 / 10)
     assert cell(need, world, "G1", "助老探访")["basis_value"] == 31
     assert cell(need, world, "G2", "助老探访")["need"] == 1  # exactly 10 → 1, not 2
@@ -293,22 +89,22 @@ def test_need_from_population_and_minimum(world: World) -> None:
     assert cell(need, world, "G3", "助残")["need"] == 3  # ceil(17 / 8)
     assert cell(need, world, "G1", "数字助老")["need"] == 3  # ceil(120 / 50)
     assert cell(need, world, "G2", "数字助老")["need"] == 1  # ceil(49 / 50)
-    for g in world.g:  # per == 0 → the minimum only, in every grid
+    for g in world.grid:  # per == 0 → the minimum only, in every grid
         assert cell(need, world, g, "急救")["need"] == 2
-    assert len(need) == 4 * len(world.g)
+    assert len(need) == 4 * len(world.grid)
 
 
 def test_need_from_recent_cases_of_a_category(world: World) -> None:
     set_rules(world, [("矛盾调解", "cases:DIS", 20, 0, 90)])
     for _ in range(21):
-        add_case(world, "G1", "DIS", days_ago=10)
-    add_case(world, "G1", "DIS", days_ago=95)  # outside the window
-    add_case(world, "G1", "ELD", days_ago=5)  # other category
-    add_case(world, "G2", "DIS", days_ago=1, status=CaseStatus.rejected)  # rejected cases are no need
-    original = add_case(world, "G3", "DIS", days_ago=1)
-    add_case(world, "G3", "DIS", days_ago=1, duplicate_of=original)  # a merged duplicate counts once
+        add_recent_case(world, "G1", "DIS", days_ago=10)
+    add_recent_case(world, "G1", "DIS", days_ago=95)  # outside the window
+    add_recent_case(world, "G1", "ELD", days_ago=5)  # other category
+    add_recent_case(world, "G2", "DIS", days_ago=1, status=CaseStatus.rejected)  # rejected cases are no need
+    original = add_recent_case(world, "G3", "DIS", days_ago=1)
+    add_recent_case(world, "G3", "DIS", days_ago=1, duplicate_of=original)  # a merged duplicate counts once
     with world.session() as s:
-        need = vol.need_by_grid_skill(s, world.actors["manager"], now=NOW)
+        need = need_by_grid_skill(s, world.actors["manager"], now=NOW)
     assert cell(need, world, "G1", "矛盾调解")["basis_value"] == 21
     assert cell(need, world, "G1", "矛盾调解")["need"] == 2  # ceil(21 / 20)
     assert cell(need, world, "G2", "矛盾调解")["need"] == 0
@@ -316,7 +112,7 @@ def test_need_from_recent_cases_of_a_category(world: World) -> None:
     # a shorter window drops the old cases but the community-wide minimum still applies
     set_rules(world, [("矛盾调解", "cases:DIS", 20, 1, 5)])
     with world.session() as s:
-        need = vol.need_by_grid_skill(s, world.actors["manager"], now=NOW)
+        need = need_by_grid_skill(s, world.actors["manager"], now=NOW)
     assert cell(need, world, "G1", "矛盾调解")["basis_value"] == 0
     assert cell(need, world, "G1", "矛盾调解")["need"] == 1
 
@@ -324,7 +120,7 @@ def test_need_from_recent_cases_of_a_category(world: World) -> None:
 def test_several_rules_for_a_skill_take_the_largest_need(world: World) -> None:
     set_rules(world, [("急救", "residents", 0, 2, 90), ("急救", "disabled", 5, 0, 90)])
     with world.session() as s:
-        need = vol.need_by_grid_skill(s, world.actors["manager"], now=NOW)
+        need = need_by_grid_skill(s, world.actors["manager"], now=NOW)
     assert cell(need, world, "G3", "急救")["need"] == 4  # ceil(17 / 5) beats the minimum 2
     assert cell(need, world, "G1", "急救")["need"] == 2  # ceil(8 / 5) = 2 ties with the minimum
     assert cell(need, world, "G2", "急救")["need"] == 2
@@ -336,7 +132,7 @@ def test_inactive_rules_are_ignored(world: World) -> None:
         rule = s.exec(select(NeedRule)).one()
         rule.active = False
         s.commit()
-        assert vol.need_by_grid_skill(s, world.actors["manager"], now=NOW).empty
+        assert need_by_grid_skill(s, world.actors["manager"], now=NOW).empty
 
 
 # ---------------------------------------------------------------- supply: the "active" definition
@@ -363,7 +159,7 @@ def test_supply_counts_only_active_volunteers_of_the_home_grid_with_the_skill(wo
     add_record(world, other_grid, "G1", days_ago=1)  # serves G1 but lives in G2
 
     with world.session() as s:
-        supply = vol.supply_by_grid_skill(s, world.actors["manager"], now=NOW)
+        supply = supply_by_grid_skill(s, world.actors["manager"], now=NOW)
     g1 = cell(supply, world, "G1", "助老探访")
     assert g1["supply"] == 3
     assert g1["dormant"] == 3  # old service, old registration, planned only
@@ -376,7 +172,7 @@ def test_supply_boundaries_are_inclusive_of_exactly_90_and_30_days(world: World)
     add_record(world, a, "G1", days_ago=90)
     add_volunteer(world, "G1", ["急救"], registered_days_ago=30)
     with world.session() as s:
-        supply = vol.supply_by_grid_skill(s, world.actors["manager"], now=NOW)
+        supply = supply_by_grid_skill(s, world.actors["manager"], now=NOW)
     assert cell(supply, world, "G1", "急救")["supply"] == 2
 
 
@@ -404,7 +200,7 @@ def covered_world(world: World) -> World:
 def test_coverage_cells_and_gaps(covered_world: World) -> None:
     w = covered_world
     with w.session() as s:
-        cells = vol.coverage_matrix(s, w.actors["manager"], now=NOW)
+        cells = coverage_matrix(s, w.actors["manager"], now=NOW)
     c = cell(cells, w, "G1", "助老探访")
     assert (c["need"], c["supply"], c["gap"], c["covered"]) == (4, 5, 0, 4)
     assert c["coverage"] == pytest.approx(1.25)  # cells are uncapped
@@ -413,7 +209,7 @@ def test_coverage_cells_and_gaps(covered_world: World) -> None:
     assert c["coverage"] == pytest.approx(0.5)
     c = cell(cells, w, "G3", "助老探访")
     assert c["need"] == 0 and c["supply"] == 1 and math.isnan(c["coverage"])
-    gaps = vol.gap_list(cells)  # biggest gap first, then lowest coverage, then grid code
+    gaps = gap_list(cells)  # biggest gap first, then lowest coverage, then grid code
     assert list(zip(gaps["code"], gaps["skill"], gaps["gap"], strict=True)) == [
         ("G2", "急救", 2),
         ("G4", "急救", 2),
@@ -426,88 +222,88 @@ def test_coverage_cells_and_gaps(covered_world: World) -> None:
 def test_coverage_by_grid_is_capped_per_skill_and_none_without_need(covered_world: World) -> None:
     w = covered_world
     with w.session() as s:
-        by_grid = vol.coverage_by_grid(s, w.actors["manager"], now=NOW).set_index("grid_id")
+        by_grid = coverage_by_grid(s, w.actors["manager"], now=NOW).set_index("grid_id")
     assert list(by_grid.reset_index().columns) == ["grid_id", "need", "supply", "coverage"]
     assert len(by_grid) == 5
-    g1 = by_grid.loc[w.g["G1"]]
+    g1 = by_grid.loc[w.grid["G1"]]
     assert (g1["need"], g1["supply"]) == (6, 6)
     assert g1["coverage"] == pytest.approx(
         5 / 6
     )  # min(5, 4) + min(1, 2) over 6: a surplus does not hide a gap
-    assert by_grid.loc[w.g["G2"], "coverage"] == 0.0
-    assert by_grid.loc[w.g["G3"], "coverage"] == 1.0
-    assert by_grid.loc[w.g["G5"], "coverage"] == 1.0  # 3 of 2: capped at 100 %
+    assert by_grid.loc[w.grid["G2"], "coverage"] == 0.0
+    assert by_grid.loc[w.grid["G3"], "coverage"] == 1.0
+    assert by_grid.loc[w.grid["G5"], "coverage"] == 1.0  # 3 of 2: capped at 100 %
     set_rules(w, [("助残", "disabled", 8, 0, 90)])
     with w.session() as s:
-        by_grid = vol.coverage_by_grid(s, w.actors["manager"], now=NOW).set_index("grid_id")
-    assert by_grid.loc[w.g["G2"], "need"] == 0
-    assert pd.isna(by_grid.loc[w.g["G2"], "coverage"])  # no need: no figure
+        by_grid = coverage_by_grid(s, w.actors["manager"], now=NOW).set_index("grid_id")
+    assert by_grid.loc[w.grid["G2"], "need"] == 0
+    assert pd.isna(by_grid.loc[w.grid["G2"], "coverage"])  # no need: no figure
 
 
 def test_coverage_without_rules_keeps_every_grid(world: World) -> None:
     set_rules(world, [])
     with world.session() as s:
-        by_grid = vol.coverage_by_grid(s, world.actors["manager"], now=NOW)
+        by_grid = coverage_by_grid(s, world.actors["manager"], now=NOW)
     assert len(by_grid) == 5 and by_grid["coverage"].isna().all() and (by_grid["need"] == 0).all()
 
 
 def test_coverage_by_community_and_skill(covered_world: World) -> None:
     w = covered_world
     with w.session() as s:
-        cells = vol.coverage_matrix(s, w.actors["manager"], now=NOW)
-        comm = vol.coverage_by_community(s, w.actors["manager"], cells=cells).set_index("community")
+        cells = coverage_matrix(s, w.actors["manager"], now=NOW)
+        comm = coverage_by_community(s, w.actors["manager"], cells=cells).set_index("community")
     a = comm.loc["甲社区"]  # G1 6 need (5 covered), G2 3 (0), G3 2 (2)
     assert (a["grids"], a["need"], a["covered"], a["gap"], a["grids_full"]) == (3, 11, 7, 4, 1)
     assert a["coverage"] == pytest.approx(7 / 11)
     b = comm.loc["乙社区"]  # G4 3 need (0), G5 2 (2)
     assert (b["need"], b["covered"], b["gap"]) == (5, 2, 3)
-    by_skill = vol.coverage_by_skill(cells).set_index("skill")
+    by_skill = coverage_by_skill(cells).set_index("skill")
     assert by_skill.loc["急救", "need"] == 10 and by_skill.loc["急救", "covered"] == 5
 
 
 def test_grid_worker_sees_only_their_grid(covered_world: World) -> None:
     w = covered_world
     with w.session() as s:
-        by_grid = vol.coverage_by_grid(s, w.actors["grid"], now=NOW)
-        cells = vol.coverage_matrix(s, w.actors["community_b"], now=NOW)
-    assert by_grid["grid_id"].tolist() == [w.g["G1"]]
+        by_grid = coverage_by_grid(s, w.actors["grid"], now=NOW)
+        cells = coverage_matrix(s, w.actors["community_b"], now=NOW)
+    assert by_grid["grid_id"].tolist() == [w.grid["G1"]]
     assert set(cells["code"]) == {"G4", "G5"}
 
 
 def test_coverage_rises_when_a_dormant_volunteer_serves(covered_world: World) -> None:
     w = covered_world
     with w.session() as s:
-        before = vol.coverage_by_grid(s, w.actors["manager"], now=NOW).set_index("grid_id")
+        before = coverage_by_grid(s, w.actors["manager"], now=NOW).set_index("grid_id")
         dormant = s.exec(
             select(Volunteer.id).where(
-                Volunteer.home_grid_id == w.g["G1"], Volunteer.registered_at < NOW - timedelta(days=300)
+                Volunteer.home_grid_id == w.grid["G1"], Volunteer.registered_at < NOW - timedelta(days=300)
             )
         ).one()
-        vol.record_service(
+        record_service(
             s,
             w.actors["manager"],
             volunteer_id=dormant,
-            grid_id=w.g["G1"],
+            grid_id=w.grid["G1"],
             skill="急救",
             start=NOW - timedelta(hours=3),
             end=NOW - timedelta(hours=1),
             now=NOW,
         )
         s.commit()
-        after = vol.coverage_by_grid(s, w.actors["manager"], now=NOW).set_index("grid_id")
-    assert before.loc[w.g["G1"], "coverage"] == pytest.approx(5 / 6)
-    assert after.loc[w.g["G1"], "coverage"] == pytest.approx(1.0)
+        after = coverage_by_grid(s, w.actors["manager"], now=NOW).set_index("grid_id")
+    assert before.loc[w.grid["G1"], "coverage"] == pytest.approx(5 / 6)
+    assert after.loc[w.grid["G1"], "coverage"] == pytest.approx(1.0)
 
 
 # ---------------------------------------------------------------- need rules
 
 
 def test_parse_basis() -> None:
-    assert vol.parse_basis("elderly_alone + elderly_solitary").fields == ("elderly_alone", "elderly_solitary")
-    assert vol.parse_basis("cases:dis").category == "DIS"
+    assert parse_basis("elderly_alone + elderly_solitary").fields == ("elderly_alone", "elderly_solitary")
+    assert parse_basis("cases:dis").category == "DIS"
     for bad in ("", "elderly", "cases:", "elderly_alone+elderly_alone", "residents;drop", "cases:DIS OR 1"):
-        with pytest.raises(vol.InvalidInput):
-            vol.parse_basis(bad)
+        with pytest.raises(Invalid):
+            parse_basis(bad)
 
 
 def test_validate_need_rules_reports_rows() -> None:
@@ -518,7 +314,7 @@ def test_validate_need_rules_reports_rows() -> None:
         {"skill": "急救", "basis": "cases:XXX", "per": -1, "minimum": 1.5, "window_days": 0},
         {"skill": "急救", "basis": "residents", "per": 0, "minimum": 0, "window_days": 90},
     ]
-    problems = vol.validate_need_rules(rows, ["DIS", "ELD"])
+    problems = validate_need_rules(rows, ["DIS", "ELD"])
     got = {(p.row, p.key) for p in problems}
     assert (1, "vol.err.skill") in got
     assert (2, "vol.err.rule_duplicate") in got
@@ -536,8 +332,8 @@ def test_save_need_rules_adds_updates_deletes_and_audits(world: World) -> None:
     set_rules(world, [("助残", "disabled", 8, 0, 90), ("急救", "residents", 0, 2, 90)])
     manager = world.actors["manager"]
     with world.session() as s:
-        rules = vol.need_rules(s)
-        rows = rules[vol.RULE_COLUMNS].to_dict("records")
+        rules = need_rules(s)
+        rows = rules[RULE_COLUMNS].to_dict("records")
         rows = [r for r in rows if r["skill"] != "急救"]  # delete
         rows[0]["per"] = 6  # update
         rows.append(
@@ -552,17 +348,17 @@ def test_save_need_rules_adds_updates_deletes_and_audits(world: World) -> None:
                 "note": "=cmd",
             }
         )
-        changes = vol.save_need_rules(s, manager, rows, now=NOW)
+        changes = save_need_rules(s, manager, rows, now=NOW)
         s.commit()
-        assert changes == vol.RuleChanges(added=1, updated=1, removed=1)
-        after = vol.need_rules(s).set_index("skill")
+        assert changes == RuleChanges(added=1, updated=1, removed=1)
+        after = need_rules(s).set_index("skill")
         assert after.loc["助残", "per"] == 6 and after.loc["矛盾调解", "basis"] == "cases:DIS"
         assert "急救" not in after.index
         log = s.exec(select(AuditLog).where(AuditLog.action == "need_rules_change")).one()
         assert log.actor_id == manager.id and "矛盾调解" in log.detail
         # saving the same table again changes nothing and writes no audit row
-        same = vol.need_rules(s)[vol.RULE_COLUMNS].to_dict("records")
-        assert vol.save_need_rules(s, manager, same, now=NOW) == vol.RuleChanges(0, 0, 0)
+        same = need_rules(s)[RULE_COLUMNS].to_dict("records")
+        assert save_need_rules(s, manager, same, now=NOW) == RuleChanges(0, 0, 0)
         s.commit()
         assert len(s.exec(select(AuditLog).where(AuditLog.action == "need_rules_change")).all()) == 1
 
@@ -570,16 +366,16 @@ def test_save_need_rules_adds_updates_deletes_and_audits(world: World) -> None:
 def test_save_need_rules_refuses_bad_rows_and_other_roles(world: World) -> None:
     set_rules(world, [("助残", "disabled", 8, 0, 90)])
     with world.session() as s:
-        rows = vol.need_rules(s)[vol.RULE_COLUMNS].to_dict("records")
+        rows = need_rules(s)[RULE_COLUMNS].to_dict("records")
         bad = [
             *rows,
             {"id": None, "skill": "助残", "basis": "disabled", "per": 3, "minimum": 0, "window_days": 90},
         ]
-        with pytest.raises(vol.InvalidInput) as err:
-            vol.save_need_rules(s, world.actors["manager"], bad, now=NOW)
-        assert err.value.problems[0].key == "vol.err.rule_duplicate"
+        with pytest.raises(Invalid) as err:
+            save_need_rules(s, world.actors["manager"], bad, now=NOW)
+        assert err.value.details[0].key == "vol.err.rule_duplicate"
         for who in ("leader", "community", "grid", "operator"):
-            with pytest.raises(ScopeError):
-                vol.save_need_rules(s, world.actors[who], rows, now=NOW)
+            with pytest.raises(NotPermitted):
+                save_need_rules(s, world.actors[who], rows, now=NOW)
         s.rollback()
-        assert vol.need_rules(s)["per"].tolist() == [8]
+        assert need_rules(s)["per"].tolist() == [8]

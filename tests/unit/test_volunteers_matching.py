@@ -8,16 +8,14 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from dashboard.kernel.scope import ScopeError
-from dashboard.volunteers import registry as vol
+from dashboard.kernel.errors import Conflict, Invalid, NotFound, NotPermitted
+from dashboard.volunteers import matching
 from models import Case, CaseEvent, ServiceRecord
 from models.enums import CaseStatus
-from tests.unit.test_volunteers_coverage import NOW, World, add_case, add_record, add_volunteer, build_world
+from tests.factories import VOLUNTEERS, World, add_recent_case, add_record, add_volunteer
+from tests.factories import VOLUNTEERS_NOW as NOW
 
-
-@pytest.fixture
-def world(db_url: str) -> World:
-    return build_world(db_url)
+pytestmark = pytest.mark.world(VOLUNTEERS)
 
 
 def _ranked(
@@ -28,14 +26,16 @@ def _ranked(
     **kw: object,
 ) -> list[int]:
     with w.session() as s:
-        df = vol.match_volunteers(s, w.actors[who], grid_id=w.g[grid], skills=list(skills), now=NOW, **kw)
+        df = matching.match_volunteers(
+            s, w.actors[who], grid_id=w.grid[grid], skills=list(skills), now=NOW, **kw
+        )
     return [int(v) for v in df["volunteer_id"]]
 
 
 def test_neighbours_come_from_the_grid_geometry(world: World) -> None:
     with world.session() as s:
-        assert vol.grid_neighbours(s, world.g["G1"]) == {world.g["G2"]}
-        assert vol.grid_neighbours(s, world.g["G3"]) == {world.g["G2"], world.g["G4"]}
+        assert matching.grid_neighbours(s, world.grid["G1"]) == {world.grid["G2"]}
+        assert matching.grid_neighbours(s, world.grid["G3"]) == {world.grid["G2"], world.grid["G4"]}
 
 
 def test_order_skill_fit_then_distance_then_load_then_recency(world: World) -> None:
@@ -78,8 +78,8 @@ def test_matching_result_columns_are_masked(world: World) -> None:
     add_record(world, vid, "G2", days_ago=3, hours=2.5)
     add_record(world, vid, "G2", days_ago=45, hours=4)  # outside the load window
     with world.session() as s:
-        df = vol.match_volunteers(
-            s, world.actors["manager"], grid_id=world.g["G1"], skills=["助老探访", "数字助老"], now=NOW
+        df = matching.match_volunteers(
+            s, world.actors["manager"], grid_id=world.grid["G1"], skills=["助老探访", "数字助老"], now=NOW
         )
     row = df.iloc[0]
     assert row["name"] == "李*国" and row["phone"] == "139****5678"
@@ -97,25 +97,27 @@ def test_matching_scope_exclusions_and_limit(world: World) -> None:
     assert _ranked(world, skills=("助残",), limit=1) == [a]
     assert _ranked(world, skills=("助残",), who="community_b") == [b, c]  # only their own volunteers
     assert _ranked(world, skills=("不存在",)) == []
-    with world.session() as s, pytest.raises(ScopeError):
-        vol.match_volunteers(s, world.actors["leader"], grid_id=world.g["G1"], skills=["助残"], now=NOW)
+    with world.session() as s, pytest.raises(NotPermitted):
+        matching.match_volunteers(
+            s, world.actors["leader"], grid_id=world.grid["G1"], skills=["助残"], now=NOW
+        )
 
 
 def test_skills_for_category() -> None:
-    assert vol.skills_for_category("ELD")[0] == "助老探访"
-    assert vol.skills_for_category("dsb")[0] == "助残"
-    assert vol.skills_for_category("XYZ") == ()
+    assert matching.skills_for_category("ELD")[0] == "助老探访"
+    assert matching.skills_for_category("dsb")[0] == "助残"
+    assert matching.skills_for_category("XYZ") == ()
 
 
 def test_assign_records_the_case_timeline_and_a_planned_record(world: World) -> None:
     w = world
-    case_id = add_case(w, "G1", "ELD", days_ago=1, number="TS20260309-0001")
+    case_id = add_recent_case(w, "G1", "ELD", days_ago=1, number="TS20260309-0001")
     vid = add_volunteer(w, "G1", ["助老探访"], name="王小红")
     op = w.actors["operator"]
     with w.session() as s:
-        found = vol.case_for_matching(s, op, "TS20260309-0001")
+        found = matching.case_for_matching(s, op, "TS20260309-0001")
         assert found is not None and found.skills[0] == "助老探访" and found.assigned == ()
-        event_id = vol.assign_volunteer(
+        event_id = matching.assign_volunteer(
             s,
             op,
             case_id=case_id,
@@ -130,19 +132,19 @@ def test_assign_records_the_case_timeline_and_a_planned_record(world: World) -> 
         event = s.get(CaseEvent, event_id)
         case = s.get(Case, case_id)
         assert event.action == "assign_volunteer" and event.actor_id == op.id
-        assert event.from_status == event.to_status == CaseStatus.accepted
+        assert event.from_status == CaseStatus.accepted and event.to_status is None  # a side action
         assert "王*红" in event.note and "王小红" not in event.note
         payload = json.loads(event.payload)
         assert payload["volunteer_id"] == vid
         record = s.get(ServiceRecord, payload["service_record_id"])
-        assert record.case_id == case_id and record.grid_id == w.g["G1"] and record.hours == 2
+        assert record.case_id == case_id and record.grid_id == w.grid["G1"] and record.hours == 2
         assert record.verified_by is None and record.start == NOW + timedelta(days=1)
         assert case.version == found.version + 1 and case.status == CaseStatus.accepted
-        again = vol.case_for_matching(s, op, "TS20260309-0001")
+        again = matching.case_for_matching(s, op, "TS20260309-0001")
         assert again.assigned == (vid,)
         # the same volunteer twice, or with an old version, is refused and changes nothing
-        with pytest.raises(vol.InvalidInput, match="already_assigned"):
-            vol.assign_volunteer(
+        with pytest.raises(Invalid, match="already_assigned"):
+            matching.assign_volunteer(
                 s,
                 op,
                 case_id=case_id,
@@ -151,9 +153,10 @@ def test_assign_records_the_case_timeline_and_a_planned_record(world: World) -> 
                 expected_version=again.version,
                 now=NOW,
             )
+        s.rollback()  # end this read transaction: the next volunteer is added by another session
         other = add_volunteer(w, "G1", ["助老探访"])
-        with pytest.raises(vol.InvalidInput, match="stale"):
-            vol.assign_volunteer(
+        with pytest.raises(Conflict, match="stale"):
+            matching.assign_volunteer(
                 s,
                 op,
                 case_id=case_id,
@@ -169,12 +172,12 @@ def test_assign_records_the_case_timeline_and_a_planned_record(world: World) -> 
 
 def test_assign_is_refused_out_of_scope_or_for_closed_cases(world: World) -> None:
     w = world
-    in_b = add_case(w, "G4", "ELD", days_ago=1)
-    closed = add_case(w, "G1", "ELD", days_ago=1, status=CaseStatus.closed)
+    in_b = add_recent_case(w, "G4", "ELD", days_ago=1)
+    closed = add_recent_case(w, "G1", "ELD", days_ago=1, status=CaseStatus.closed)
     vid = add_volunteer(w, "G1", ["助老探访"])
     with w.session() as s:
-        with pytest.raises(ScopeError):  # community A may not touch community B's case
-            vol.assign_volunteer(
+        with pytest.raises(NotFound):  # community A may not touch community B's case
+            matching.assign_volunteer(
                 s,
                 w.actors["community"],
                 case_id=in_b,
@@ -183,8 +186,8 @@ def test_assign_is_refused_out_of_scope_or_for_closed_cases(world: World) -> Non
                 expected_version=1,
                 now=NOW,
             )
-        with pytest.raises(vol.InvalidInput, match="case_closed"):
-            vol.assign_volunteer(
+        with pytest.raises(Invalid, match="case_closed"):
+            matching.assign_volunteer(
                 s,
                 w.actors["operator"],
                 case_id=closed,
@@ -193,8 +196,8 @@ def test_assign_is_refused_out_of_scope_or_for_closed_cases(world: World) -> Non
                 expected_version=1,
                 now=NOW,
             )
-        with pytest.raises(ScopeError):  # community B may not assign community A's volunteer
-            vol.assign_volunteer(
+        with pytest.raises(NotFound):  # community B may not assign community A's volunteer
+            matching.assign_volunteer(
                 s,
                 w.actors["community_b"],
                 case_id=in_b,
@@ -203,8 +206,8 @@ def test_assign_is_refused_out_of_scope_or_for_closed_cases(world: World) -> Non
                 expected_version=1,
                 now=NOW,
             )
-        with pytest.raises(ScopeError):
-            vol.assign_volunteer(
+        with pytest.raises(NotPermitted):
+            matching.assign_volunteer(
                 s,
                 w.actors["leader"],
                 case_id=in_b,
@@ -213,15 +216,16 @@ def test_assign_is_refused_out_of_scope_or_for_closed_cases(world: World) -> Non
                 expected_version=1,
                 now=NOW,
             )
-        assert vol.case_for_matching(s, w.actors["community"], s.get(Case, in_b).number) is None
+        assert matching.case_for_matching(s, w.actors["community"], s.get(Case, in_b).number) is None
         s.rollback()
         assert s.exec(select(CaseEvent)).all() == []
 
 
 def test_sees_cases_follows_case_scope(world: World) -> None:
-    add_case(world, "G4", "ELD", days_ago=1)
+    add_recent_case(world, "G4", "ELD", days_ago=1)
     with world.session() as s:
-        assert vol.sees_cases(s, world.actors["operator"])
-        assert vol.sees_cases(s, world.actors["community_b"])
-        assert not vol.sees_cases(s, world.actors["community"])  # no case in community A
-        assert not vol.sees_cases(s, world.actors["manager"])  # case_filter gives volunteer managers no cases
+        assert matching.sees_cases(s, world.actors["operator"])
+        assert matching.sees_cases(s, world.actors["community_b"])
+        assert not matching.sees_cases(s, world.actors["community"])  # no case in community A
+        # case_filter gives volunteer managers no cases
+        assert not matching.sees_cases(s, world.actors["manager"])

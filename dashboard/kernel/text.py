@@ -1,0 +1,78 @@
+"""Text rules shared by the services: what a phone number must look like.
+
+Three kinds of number, with different jobs, and so their rules side by side:
+
+- a **reporter's** phone is how a resident is reached for the follow-up (回访), so it must be a
+  mainland number that can be dialled: a mobile, a landline with its area code, or a local 7–8 digit
+  number. It is stored normalised (no spaces, no +86, mobiles without dashes) so that it masks and
+  compares the same way wherever it came from (intake, import).
+- a **volunteer's** phone is a mobile (reached by SMS for 双向报到) and also the registry's key: one
+  volunteer per number, so it is stored and looked up as :func:`mobile_digits`.
+- an **office** phone (a staff account's or a department's contact) is read by colleagues only; any
+  dialled form (digits, spaces, hyphens, a leading +, 3 to 32 characters) is kept as typed.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SEPARATORS = re.compile(r"[\s()（）]")
+_COUNTRY_PREFIX = re.compile(r"^(\+86|0086)-?")
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
+_LOCAL = re.compile(r"^\d{7,8}$")
+_OFFICE = re.compile(r"^\+?[0-9][0-9 \-]{2,30}$")
+
+
+def _cleaned(phone: str) -> str:
+    return _COUNTRY_PREFIX.sub("", _SEPARATORS.sub("", phone or ""))
+
+
+def mobile_digits(phone: str) -> str:
+    """`phone` without spaces, brackets, dashes and a +86/0086 prefix (valid or not: a lookup key)."""
+    return _cleaned(phone).replace("-", "")
+
+
+def is_mobile(digits: str) -> bool:
+    """Whether `digits` (see :func:`mobile_digits`) is a mainland mobile number (13812345678)."""
+    return _MOBILE.match(digits) is not None
+
+
+def normalise_reporter_phone(phone: str) -> str | None:
+    """A mainland mobile (13812345678), landline (0527-84361234) or local (84361234) number, else None.
+
+    Spaces, brackets, dashes in mobiles and a +86/0086 country prefix are removed.
+    """
+    value = _cleaned(phone)
+    if is_mobile(value.replace("-", "")):
+        return value.replace("-", "")
+    if _LANDLINE.match(value) or _LOCAL.match(value):
+        return value
+    return None
+
+
+def is_office_phone(phone: str) -> bool:
+    """Whether `phone` (already stripped) is a dialled form: digits, spaces, hyphens and a leading +."""
+    return _OFFICE.match(phone) is not None
+
+
+# ---------------------------------------------------------------- free text
+
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+"""C0 control characters but tab and newline (carriage returns are folded into newlines first), and DEL."""
+_BIDI = re.compile(r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Bidirectional marks and overrides (U+202E makes "gpj.exe" read "exe.jpg")."""
+
+NOTE_MAX = 2000
+"""The longest note, reason or result a case action takes (the same limit the forms show)."""
+
+
+def clean_text(value: object) -> str:
+    """User or file text as it may be stored and exported: line breaks as ``\\n``, no control characters
+    (a NUL is refused by PostgreSQL, a vertical tab by Excel files) and no bidirectional overrides.
+    Everything else, spaces included, is kept as given."""
+    text = "" if value is None else str(value)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _BIDI.sub("", _CONTROLS.sub("", text))
+
