@@ -104,6 +104,88 @@ def _engagement(world: World, rng: random.Random) -> list[float]:
     return weights
 
 
+def _party_member(
+    rng: random.Random, units: list[tuple[int, str]], unit_cum: list[float]
+) -> tuple[PoliticalStatus, PartyMemberKind, int, tuple[int, str] | None]:
+    """Status, kind, birth year and (in work) employer unit of a volunteer who is a Party member."""
+    unit: tuple[int, str] | None = None
+    status = PoliticalStatus.party_member if rng.random() < 0.92 else PoliticalStatus.probationary
+    kind = rng.choices(
+        (PartyMemberKind.in_work, PartyMemberKind.retired, PartyMemberKind.floating), (0.5, 0.4, 0.1)
+    )[0]
+    if kind == PartyMemberKind.retired:
+        birth_year = rng.randint(1940, 1965)
+    elif kind == PartyMemberKind.in_work:
+        birth_year = int(rng.triangular(1966, 2001, 1982))
+        unit = units[rng.choices(range(len(units)), cum_weights=unit_cum)[0]]
+    else:
+        birth_year = rng.randint(1975, 2000)
+    if status == PoliticalStatus.probationary:
+        birth_year = max(birth_year, 1985)
+    return status, kind, birth_year, unit
+
+
+def _non_member(rng: random.Random) -> tuple[PoliticalStatus, int]:
+    """Status and birth year of a volunteer who is not a Party member."""
+    r = rng.random()
+    birth_year = (
+        rng.randint(1942, 1965)
+        if r < 0.45
+        else (rng.randint(1966, 2000) if r < 0.9 else rng.randint(2001, 2007))
+    )
+    status = (
+        PoliticalStatus.league_member if birth_year >= 1996 and rng.random() < 0.6 else PoliticalStatus.masses
+    )
+    return status, birth_year
+
+
+def _new_phone(rng: random.Random, taken: set[str]) -> str:
+    """A mobile number not in `taken` (added to it)."""
+    phone = names.mobile(rng)
+    while phone in taken:
+        phone = names.mobile(rng)
+    taken.add(phone)
+    return phone
+
+
+def _registration(rng: random.Random, now: datetime) -> tuple[datetime, float]:
+    """When a volunteer registered (over five years, a few in the last month) and how many days ago."""
+    if rng.random() < 0.04:
+        days_ago = rng.uniform(1, 30)
+    else:
+        days_ago = 5 * 365 * rng.random() ** 1.3
+    registered_at = (now - timedelta(days=days_ago)).replace(
+        hour=rng.randint(8, 17), minute=rng.randrange(60), second=rng.randrange(60)
+    )
+    return min(registered_at, now - timedelta(minutes=10)), days_ago
+
+
+def _activity_state(
+    rng: random.Random, now: datetime, kind: PartyMemberKind, days_ago: float
+) -> tuple[bool, datetime | None]:
+    """Whether a volunteer is active, and since when an inactive or dormant one has done no service."""
+    active = rng.random() < 0.93
+    dormant = rng.random() < (0.4 if kind == PartyMemberKind.in_work else 0.25)
+    idle_from: datetime | None = None
+    if not active:
+        idle_from = now - timedelta(days=rng.uniform(100, 600))
+    elif dormant and days_ago > 120:
+        idle_from = now - timedelta(days=rng.uniform(92, min(330.0, days_ago)))
+    return active, idle_from
+
+
+def _volunteer_skills(rng: random.Random, birth_year: int, unit: tuple[int, str] | None) -> list[str]:
+    """One to four skills, weighted by age and by the kind of the employer unit."""
+    weights = dict(SKILL_WEIGHTS)
+    tweak = _RETIRED_SKILLS if birth_year < 1962 else (_YOUNG_SKILLS if birth_year >= 1990 else {})
+    for s, f in tweak.items():
+        weights[s] *= f
+    if unit is not None:
+        for s, f in _UNIT_SKILLS.get(unit[1], {}).items():
+            weights[s] *= f
+    return _skill_sample(rng, rng.choices((1, 2, 3, 4), (0.28, 0.36, 0.26, 0.10))[0], weights)
+
+
 def make_volunteers(
     world: World, rng: random.Random, n: int, units: list[tuple[int, str]]
 ) -> tuple[list[tuple], list[tuple]]:
@@ -116,63 +198,17 @@ def make_volunteers(
     skill_rows: list[tuple] = []
     for vid in range(1, n + 1):
         g = world.grids[rng.choices(range(len(world.grids)), cum_weights=grid_cum)[0]]
-        unit: tuple[int, str] | None = None
         if rng.random() < 0.35:
-            status = PoliticalStatus.party_member if rng.random() < 0.92 else PoliticalStatus.probationary
-            kind = rng.choices(
-                (PartyMemberKind.in_work, PartyMemberKind.retired, PartyMemberKind.floating), (0.5, 0.4, 0.1)
-            )[0]
-            if kind == PartyMemberKind.retired:
-                birth_year = rng.randint(1940, 1965)
-            elif kind == PartyMemberKind.in_work:
-                birth_year = int(rng.triangular(1966, 2001, 1982))
-                unit = units[rng.choices(range(len(units)), cum_weights=unit_cum)[0]]
-            else:
-                birth_year = rng.randint(1975, 2000)
-            if status == PoliticalStatus.probationary:
-                birth_year = max(birth_year, 1985)
+            status, kind, birth_year, unit = _party_member(rng, units, unit_cum)
         else:
-            kind = PartyMemberKind.none
-            r = rng.random()
-            birth_year = (
-                rng.randint(1942, 1965)
-                if r < 0.45
-                else (rng.randint(1966, 2000) if r < 0.9 else rng.randint(2001, 2007))
-            )
-            status = (
-                PoliticalStatus.league_member
-                if birth_year >= 1996 and rng.random() < 0.6
-                else PoliticalStatus.masses
-            )
+            status, birth_year = _non_member(rng)
+            kind, unit = PartyMemberKind.none, None
         gender = "女" if rng.random() < (0.64 if birth_year < 1966 else 0.55) else "男"
         name = names.person_name(rng, gender, birth_year)
-        phone = names.mobile(rng)
-        while phone in phones:
-            phone = names.mobile(rng)
-        phones.add(phone)
-        if rng.random() < 0.04:
-            days_ago = rng.uniform(1, 30)
-        else:
-            days_ago = 5 * 365 * rng.random() ** 1.3
-        registered_at = (now - timedelta(days=days_ago)).replace(
-            hour=rng.randint(8, 17), minute=rng.randrange(60), second=rng.randrange(60)
-        )
-        registered_at = min(registered_at, now - timedelta(minutes=10))
-        active = rng.random() < 0.93
-        dormant = rng.random() < (0.4 if kind == PartyMemberKind.in_work else 0.25)
-        idle_from: datetime | None = None
-        if not active:
-            idle_from = now - timedelta(days=rng.uniform(100, 600))
-        elif dormant and days_ago > 120:
-            idle_from = now - timedelta(days=rng.uniform(92, min(330.0, days_ago)))
-        weights = dict(SKILL_WEIGHTS)
-        tweak = _RETIRED_SKILLS if birth_year < 1962 else (_YOUNG_SKILLS if birth_year >= 1990 else {})
-        for s, f in tweak.items():
-            weights[s] *= f
-        if unit is not None:
-            for s, f in _UNIT_SKILLS.get(unit[1], {}).items():
-                weights[s] *= f
-        skills = _skill_sample(rng, rng.choices((1, 2, 3, 4), (0.28, 0.36, 0.26, 0.10))[0], weights)
+        phone = _new_phone(rng, phones)
+        registered_at, days_ago = _registration(rng, now)
+        active, idle_from = _activity_state(rng, now, kind, days_ago)
+        skills = _volunteer_skills(rng, birth_year, unit)
         rows.append(
             (
                 vid,

@@ -1,5 +1,5 @@
-"""The audit trail: writing `audit_log` rows (logins, personal-data views, exports, imports, user and settings
-changes) and searching them together with every case transition (`case_events`)."""
+"""The audit trail for its readers: `audit_log` rows (written through :mod:`dashboard.kernel.audit`)
+searched together with every case transition (`case_events`)."""
 
 from __future__ import annotations
 
@@ -11,36 +11,11 @@ from sqlalchemy import ColumnElement, Select, func, literal, or_, union_all
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from dashboard import clock
 from dashboard.cases.workflow import TRANSITIONS
 from dashboard.kernel.errors import NotPermitted
 from dashboard.kernel.policy import may
 from dashboard.kernel.scope import Actor
 from models import AuditLog, Case, CaseEvent, User
-
-
-def record(
-    session: Session,
-    actor: Actor | None,
-    action: str,
-    target: str = "",
-    outcome: str = "ok",
-    detail: str = "",
-    actor_name: str | None = None,
-) -> None:
-    """Add one audit row to the session (committed with the caller's transaction)."""
-    session.add(
-        AuditLog(
-            actor_id=actor.id if actor else None,
-            actor_name=actor_name if actor_name is not None else (actor.username if actor else ""),
-            at=clock.now(),
-            action=action,
-            target=target[:200],
-            outcome=outcome,
-            detail=detail,
-        )
-    )
-
 
 EXPORT_LIMIT = 50_000
 """Most rows one audit export holds (narrow the filters for more)."""

@@ -20,7 +20,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from dashboard import clock
-from dashboard.admin import audit
+from dashboard.kernel import audit
 from dashboard.kernel.scope import Actor
 from models import User, UserSession
 from models.enums import Role

@@ -14,9 +14,9 @@ import pandas as pd
 from sqlmodel import Session, select
 
 from dashboard import clock
-from dashboard.admin import audit
 from dashboard.admin.changes import require_admin, to_json, valid_text
 from dashboard.cases import sla
+from dashboard.kernel import audit
 from dashboard.kernel.errors import Conflict, Invalid, NotFound
 from dashboard.kernel.scope import Actor
 from models import CalendarOverride, User

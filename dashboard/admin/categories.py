@@ -15,8 +15,8 @@ from sqlalchemy import exists, func
 from sqlmodel import Session, select
 
 from dashboard import clock
-from dashboard.admin import audit
 from dashboard.admin.changes import field_changes, require_admin, to_json, valid_text
+from dashboard.kernel import audit
 from dashboard.kernel.errors import Conflict, Invalid, NotFound
 from dashboard.kernel.scope import Actor
 from models import Case, Category, Department, User

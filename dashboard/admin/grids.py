@@ -15,9 +15,9 @@ from sqlalchemy import ColumnElement, exists, func, or_, update
 from sqlmodel import Session, select
 
 from dashboard import clock
-from dashboard.admin import audit
 from dashboard.admin.changes import field_changes, require_admin, to_json, valid_text
 from dashboard.cases.change import change_case
+from dashboard.kernel import audit
 from dashboard.kernel.errors import Conflict, Invalid, NotFound
 from dashboard.kernel.scope import Actor, case_filter
 from dashboard.reporting import kpi

@@ -14,8 +14,8 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from dashboard import clock
-from dashboard.admin import audit
 from dashboard.admin.changes import field_changes, require_admin, to_json
+from dashboard.kernel import audit
 from dashboard.kernel.errors import Invalid, NotFound
 from dashboard.kernel.scope import Actor
 from models import Grid, GridPopulationHistory, User

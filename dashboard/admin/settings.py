@@ -20,8 +20,8 @@ from sqlalchemy import event
 from sqlmodel import Session
 
 from dashboard import clock
-from dashboard.admin import audit
 from dashboard.config import Settings, get_settings
+from dashboard.kernel import audit
 from dashboard.kernel.errors import Invalid, NotPermitted
 from dashboard.kernel.policy import may
 from dashboard.kernel.scope import Actor

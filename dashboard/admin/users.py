@@ -18,7 +18,8 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from dashboard import clock
-from dashboard.admin import audit, auth, grids
+from dashboard.admin import auth, grids
+from dashboard.kernel import audit
 from dashboard.kernel.errors import Conflict, Invalid, NotFound, NotPermitted, Problem
 from dashboard.kernel.policy import may
 from dashboard.kernel.scope import Actor

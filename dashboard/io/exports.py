@@ -19,7 +19,7 @@ import pandas as pd
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlmodel import Session
 
-from dashboard.admin import audit
+from dashboard.kernel import audit
 from dashboard.kernel.errors import NotPermitted
 from dashboard.kernel.policy import may
 from dashboard.kernel.privacy import MASKERS, neutralise_formula

@@ -24,7 +24,6 @@ from sqlalchemy import insert
 from sqlmodel import Session, SQLModel, select
 
 from dashboard import clock
-from dashboard.admin import audit
 from dashboard.cases import sla
 from dashboard.i18n import LANGS, current_lang, label, t
 from dashboard.io import exports
@@ -32,6 +31,7 @@ from dashboard.io.headers import missing_fields, norm_key, suggest_mapping
 from dashboard.io.sources import FileProblem, Progress, RawRow, Source
 from dashboard.io.tables import TableReader
 from dashboard.io.values import is_null, number, parse_datetime, text
+from dashboard.kernel import audit
 from dashboard.kernel.errors import NotPermitted
 from dashboard.kernel.policy import may
 from dashboard.kernel.scope import Actor

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from sqlmodel import Session
 
-from dashboard.admin import audit
+from dashboard.kernel import audit
 from dashboard.kernel.policy import may
 from dashboard.kernel.scope import Actor
 

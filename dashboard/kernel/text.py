@@ -75,4 +75,3 @@ def clean_text(value: object) -> str:
     text = "" if value is None else str(value)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return _BIDI.sub("", _CONTROLS.sub("", text))
-

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from dashboard import clock
-from dashboard.admin import audit
+from dashboard.kernel import audit
 from dashboard.kernel.errors import Invalid, NotFound
 from dashboard.kernel.scope import Actor
 from models import DisplayLink

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -195,93 +196,194 @@ def _confirm(key: str, primary: str = "actions.confirm") -> bool:
     return st.button(t(primary), key=key, type="primary", width="stretch")
 
 
+ActionCall = Callable[[Session], object]
+"""One service call, run as a unit of work by :func:`perform` once the user confirms."""
+
+
+@dataclass(frozen=True)
+class ActionDialog:
+    """One open action dialog: the action, the case as the user saw it (at `version`) and who acts."""
+
+    action: str
+    case: CaseDetail
+    me: Actor
+    version: int
+
+    @property
+    def key(self) -> str:
+        """The prefix of the dialog's widget keys."""
+        return f"dlg_{self.action}_{self.case.id}"
+
+    def note(self, required: bool = False, label_key: str = "actions.note") -> str:
+        return _note(f"{self.key}_note", required, label_key)
+
+
+ActionFields = Callable[[ActionDialog], ActionCall]
+"""Renders the fields of one action's dialog and returns the service call they make."""
+
+
 def _dialog_body(action: str, d: CaseDetail, me: Actor, version: int) -> None:
     """The fields and the confirm button of one action on case `d`, at the `version` the user acted on."""
-    k = f"dlg_{action}_{d.id}"
-    done = t("actions.done", action=action_label(action), number=d.number)
-    cid, ver = d.id, version
+    dialog = ActionDialog(action, d, me, version)
     st.caption(f"{d.number} · {label('status', d.status)}")
-    match action:
-        case "accept" | "start" | "verify":
-            note = _note(f"{k}_note")
-            fn = {"accept": cases.accept, "start": cases.start, "verify": cases.verify}[action]
-            if _confirm(f"{k}_ok"):
-                perform(lambda s: fn(s, me, cid, ver, note), done)
-        case "reject" | "return" | "rework" | "reopen" | "supervise":
-            note = _note(f"{k}_note", required=True, label_key=f"actions.{action}_note")
-            fn2 = {"reject": cases.reject, "return": cases.return_case, "rework": cases.rework,
-                   "reopen": cases.reopen, "supervise": cases.supervise}[action]  # fmt: skip
-            if _confirm(f"{k}_ok"):
-                perform(lambda s: fn2(s, me, cid, ver, note), done)
-        case "resolve":
-            result = _note(f"{k}_note", required=True, label_key="actions.resolve_note")
-            if _confirm(f"{k}_ok"):
-                perform(lambda s: cases.resolve(s, me, cid, ver, result), done)
-        case "dispatch":
-            assignee, dept = _dispatch_fields(k, me, d.grid_id, d.default_department_id)
-            note = _note(f"{k}_note")
-            if _confirm(f"{k}_ok"):
-                perform(lambda s: cases.dispatch(s, me, cid, ver, assignee_id=assignee, department_id=dept,
-                                                 note=note), done)  # fmt: skip
-        case "follow_up":
-            choice = st.radio(t("actions.satisfaction"), list(Satisfaction), key=f"{k}_sat",
-                              format_func=lambda v: label("satisfaction", v), index=None)  # fmt: skip
-            note = _note(f"{k}_note")
-            if _confirm(f"{k}_ok"):
-                perform(lambda s: cases.follow_up(s, me, cid, ver, choice or "", note), done)
-        case "close":
-            if d.satisfaction is None and d.reporter_anonymous:
-                st.info(t("actions.close_anonymous"))
-            solved = st.checkbox(t("actions.solved"), value=True, key=f"{k}_solved")
-            note = _note(f"{k}_note")
-            if _confirm(f"{k}_ok"):
-                perform(lambda s: cases.close(s, me, cid, ver, solved=solved, note=note), done)
-        case "merge":
-            into = _merge_target(k, me, d)
-            note = _note(f"{k}_note")
-            if _confirm(f"{k}_ok"):
-                perform(lambda s: _merge_by_number(s, me, cid, ver, into, note), done)
-        case "extend_request":
-            unit = label("calendar", d.calendar)
-            amount = st.number_input(t("actions.extend_amount", unit=unit), min_value=0.5, max_value=365.0,
-                                     value=1.0, step=0.5, key=f"{k}_amount")  # fmt: skip
-            reason = _note(f"{k}_note", required=True, label_key="actions.extend_reason")
-            if _confirm(f"{k}_ok"):
-                perform(lambda s: cases.request_extension(s, me, cid, ver, float(amount), reason), done)
-        case "extend_approve" | "extend_refuse":
-            pending = next((x for x in d.extensions if x.decision == "pending"), None)
-            if pending is not None:
-                st.markdown(t("actions.extend_pending", amount=pending.amount, unit=label("calendar", d.calendar),
-                              who=plain(pending.requested_by)))  # fmt: skip
-                st.text(pending.reason)
-            note = _note(f"{k}_note")
-            approve = action == "extend_approve"
-            if _confirm(f"{k}_ok"):
-                perform(lambda s: cases.decide_extension(s, me, cid, ver, approve, note), done)
-        case "escalate":
-            level = st.radio(t("actions.level"), list(EscalationLevel), key=f"{k}_level", horizontal=True,
-                             format_func=lambda v: label("escalation", v))  # fmt: skip
-            depts = current_lookups()["departments"]
-            names = {i: n for i, _, n in depts}
-            chosen = st.multiselect(t("actions.departments") + " *", list(names), key=f"{k}_depts",
-                                    format_func=lambda i: names[i], placeholder=t("app.all"))  # fmt: skip
-            note = _note(f"{k}_note", required=True, label_key="actions.escalate_note")
-            if _confirm(f"{k}_ok"):
-                perform(lambda s: cases.escalate(s, me, cid, ver, level, chosen, note), done)
-        case "report_back":
-            pending = [e for e in d.escalations if e.reported_back_at is None]
-            dept = me.department_id
-            if not me.department_id:
-                names = {e.department_id: e.department for e in pending}
-                dept = st.selectbox(t("actions.for_department"), list(names), key=f"{k}_dept",
-                                    format_func=lambda i: names[i])  # fmt: skip
-            report = _note(f"{k}_note", required=True, label_key="actions.report_note")
-            if _confirm(f"{k}_ok"):
-                perform(lambda s: cases.report_back(s, me, cid, ver, report, dept), done)
-        case "comment":
-            note = _note(f"{k}_note", required=True)
-            if _confirm(f"{k}_ok"):
-                perform(lambda s: cases.comment(s, me, cid, note), t("actions.commented"))
+    call = ACTION_FIELDS[action](dialog)
+    if _confirm(f"{dialog.key}_ok"):
+        if action == "comment":
+            done = t("actions.commented")
+        else:
+            done = t("actions.done", action=action_label(action), number=d.number)
+        perform(call, done)
+
+
+def _with_note(command: Callable[[Session, Actor, int, int, str], object]) -> ActionFields:
+    """The fields of an action that takes an optional note."""
+
+    def fields(dlg: ActionDialog) -> ActionCall:
+        note = dlg.note()
+        return lambda s: command(s, dlg.me, dlg.case.id, dlg.version, note)
+
+    return fields
+
+
+def _with_reason(command: Callable[[Session, Actor, int, int, str], object]) -> ActionFields:
+    """The fields of an action that needs a reason (a required note labelled for the action)."""
+
+    def fields(dlg: ActionDialog) -> ActionCall:
+        note = dlg.note(required=True, label_key=f"actions.{dlg.action}_note")
+        return lambda s: command(s, dlg.me, dlg.case.id, dlg.version, note)
+
+    return fields
+
+
+def _dispatch(dlg: ActionDialog) -> ActionCall:
+    d = dlg.case
+    assignee, dept = _dispatch_fields(dlg.key, dlg.me, d.grid_id, d.default_department_id)
+    note = dlg.note()
+    return lambda s: cases.dispatch(
+        s, dlg.me, d.id, dlg.version, assignee_id=assignee, department_id=dept, note=note
+    )
+
+
+def _follow_up(dlg: ActionDialog) -> ActionCall:
+    choice = st.radio(
+        t("actions.satisfaction"),
+        list(Satisfaction),
+        key=f"{dlg.key}_sat",
+        format_func=lambda v: label("satisfaction", v),
+        index=None,
+    )
+    note = dlg.note()
+    return lambda s: cases.follow_up(s, dlg.me, dlg.case.id, dlg.version, choice or "", note)
+
+
+def _close(dlg: ActionDialog) -> ActionCall:
+    d = dlg.case
+    if d.satisfaction is None and d.reporter_anonymous:
+        st.info(t("actions.close_anonymous"))
+    solved = st.checkbox(t("actions.solved"), value=True, key=f"{dlg.key}_solved")
+    note = dlg.note()
+    return lambda s: cases.close(s, dlg.me, d.id, dlg.version, solved=solved, note=note)
+
+
+def _merge(dlg: ActionDialog) -> ActionCall:
+    into = _merge_target(dlg.key, dlg.me, dlg.case)
+    note = dlg.note()
+    return lambda s: _merge_by_number(s, dlg.me, dlg.case.id, dlg.version, into, note)
+
+
+def _extend_request(dlg: ActionDialog) -> ActionCall:
+    unit = label("calendar", dlg.case.calendar)
+    amount = st.number_input(
+        t("actions.extend_amount", unit=unit),
+        min_value=0.5,
+        max_value=365.0,
+        value=1.0,
+        step=0.5,
+        key=f"{dlg.key}_amount",
+    )
+    reason = dlg.note(required=True, label_key="actions.extend_reason")
+    return lambda s: cases.request_extension(s, dlg.me, dlg.case.id, dlg.version, float(amount), reason)
+
+
+def _extend_decision(dlg: ActionDialog) -> ActionCall:
+    """Approve or refuse (by the action) the pending extension request, shown first."""
+    d = dlg.case
+    pending = next((x for x in d.extensions if x.decision == "pending"), None)
+    if pending is not None:
+        st.markdown(
+            t(
+                "actions.extend_pending",
+                amount=pending.amount,
+                unit=label("calendar", d.calendar),
+                who=plain(pending.requested_by),
+            )
+        )
+        st.text(pending.reason)
+    note = dlg.note()
+    approve = dlg.action == "extend_approve"
+    return lambda s: cases.decide_extension(s, dlg.me, d.id, dlg.version, approve, note)
+
+
+def _escalate(dlg: ActionDialog) -> ActionCall:
+    level = st.radio(
+        t("actions.level"),
+        list(EscalationLevel),
+        key=f"{dlg.key}_level",
+        horizontal=True,
+        format_func=lambda v: label("escalation", v),
+    )
+    names = {i: n for i, _, n in current_lookups()["departments"]}
+    chosen = st.multiselect(
+        t("actions.departments") + " *",
+        list(names),
+        key=f"{dlg.key}_depts",
+        format_func=lambda i: names[i],
+        placeholder=t("app.all"),
+    )
+    note = dlg.note(required=True, label_key="actions.escalate_note")
+    return lambda s: cases.escalate(s, dlg.me, dlg.case.id, dlg.version, level, chosen, note)
+
+
+def _report_back(dlg: ActionDialog) -> ActionCall:
+    """A department reports back on its escalation; a supervisor picks the department it reports for."""
+    dept = dlg.me.department_id
+    if not dept:
+        pending = [e for e in dlg.case.escalations if e.reported_back_at is None]
+        names = {e.department_id: e.department for e in pending}
+        dept = st.selectbox(
+            t("actions.for_department"), list(names), key=f"{dlg.key}_dept", format_func=lambda i: names[i]
+        )
+    report = dlg.note(required=True, label_key="actions.report_note")
+    return lambda s: cases.report_back(s, dlg.me, dlg.case.id, dlg.version, report, dept)
+
+
+def _comment(dlg: ActionDialog) -> ActionCall:
+    note = dlg.note(required=True)
+    return lambda s: cases.comment(s, dlg.me, dlg.case.id, note)
+
+
+ACTION_FIELDS: dict[str, ActionFields] = {
+    "accept": _with_note(cases.accept),
+    "start": _with_note(cases.start),
+    "verify": _with_note(cases.verify),
+    "reject": _with_reason(cases.reject),
+    "return": _with_reason(cases.return_case),
+    "rework": _with_reason(cases.rework),
+    "reopen": _with_reason(cases.reopen),
+    "supervise": _with_reason(cases.supervise),
+    "resolve": _with_reason(cases.resolve),
+    "dispatch": _dispatch,
+    "follow_up": _follow_up,
+    "close": _close,
+    "merge": _merge,
+    "extend_request": _extend_request,
+    "extend_approve": _extend_decision,
+    "extend_refuse": _extend_decision,
+    "escalate": _escalate,
+    "report_back": _report_back,
+    "comment": _comment,
+}
+"""The dialog fields of every action on a case (dashboard.kernel.policy.CASE_ACTIONS)."""
 
 
 def _dispatch_fields(
@@ -294,13 +396,22 @@ def _dispatch_fields(
         (uid for uid, _, code in workers if grid_id is not None and code == grid_codes.get(grid_id)), None
     )
     options: list[int | None] = [None, *worker_names]
-    assignee = st.selectbox(t("actions.assignee"), options, key=f"{k}_assignee",
-                            index=options.index(own) if own in options else 0,
-                            format_func=lambda v: t("actions.nobody") if v is None else worker_names[v])  # fmt: skip
+    assignee = st.selectbox(
+        t("actions.assignee"),
+        options,
+        key=f"{k}_assignee",
+        index=options.index(own) if own in options else 0,
+        format_func=lambda v: t("actions.nobody") if v is None else worker_names[v],
+    )
     depts = {i: n for i, _, n in current_lookups()["departments"]}
     dept_options: list[int | None] = [None, *depts]
-    dept = st.selectbox(t("actions.department"), dept_options, key=f"{k}_dept", index=0,
-                        format_func=lambda v: t("actions.nobody") if v is None else depts[v])  # fmt: skip
+    dept = st.selectbox(
+        t("actions.department"),
+        dept_options,
+        key=f"{k}_dept",
+        index=0,
+        format_func=lambda v: t("actions.nobody") if v is None else depts[v],
+    )
     if default_dept in depts:
         st.caption(t("actions.default_department", name=depts[default_dept]))  # type: ignore[index]
     return assignee, dept
@@ -314,8 +425,12 @@ def _merge_target(k: str, me: Actor, d: CaseDetail) -> str:
     options = [h.number for h in hints]
     if options:
         st.caption(t("actions.merge_suggested"))
-    choice = st.selectbox(t("actions.merge_into"), [*options, ""], key=f"{k}_pick",
-                          format_func=lambda v: t("actions.merge_other") if v == "" else v)  # fmt: skip
+    choice = st.selectbox(
+        t("actions.merge_into"),
+        [*options, ""],
+        key=f"{k}_pick",
+        format_func=lambda v: t("actions.merge_other") if v == "" else v,
+    )
     if choice == "":
         return st.text_input(t("actions.merge_number"), key=f"{k}_number", max_chars=24).strip()
     return choice
@@ -334,8 +449,11 @@ def close_dialog() -> None:
 
 def open_action(action: str, d: CaseDetail, me: Actor, version: int) -> None:
     """Open the dialog of `action` for case `d` as the user saw it (`version`)."""
-    st.dialog(t("actions.dialog_title", action=action_label(action), number=d.number), width="medium",
-              on_dismiss=close_dialog)(_dialog_body)(action, d, me, version)  # fmt: skip
+    st.dialog(
+        t("actions.dialog_title", action=action_label(action), number=d.number),
+        width="medium",
+        on_dismiss=close_dialog,
+    )(_dialog_body)(action, d, me, version)
 
 
 def action_buttons(d: CaseDetail, me: Actor, allowed: list[str]) -> None:
@@ -348,13 +466,22 @@ def action_buttons(d: CaseDetail, me: Actor, allowed: list[str]) -> None:
     if not allowed:
         st.caption(t("case.no_actions"))
     else:
-        usual = {CaseStatus.reported: "accept", CaseStatus.accepted: "dispatch", CaseStatus.dispatched: "start",
-                 CaseStatus.in_progress: "resolve", CaseStatus.resolved: "verify",
-                 CaseStatus.verified: "follow_up" if d.satisfaction is None else "close"}.get(d.status)  # fmt: skip
+        usual = {
+            CaseStatus.reported: "accept",
+            CaseStatus.accepted: "dispatch",
+            CaseStatus.dispatched: "start",
+            CaseStatus.in_progress: "resolve",
+            CaseStatus.resolved: "verify",
+            CaseStatus.verified: "follow_up" if d.satisfaction is None else "close",
+        }.get(d.status)
         cols = st.columns(min(len(allowed), 4))
         for i, action in enumerate(allowed):
-            if cols[i % len(cols)].button(action_label(action), key=f"act_{action}", width="stretch",
-                                          type="primary" if action == usual else "secondary"):  # fmt: skip
+            if cols[i % len(cols)].button(
+                action_label(action),
+                key=f"act_{action}",
+                width="stretch",
+                type="primary" if action == usual else "secondary",
+            ):
                 st.session_state[DIALOG_KEY] = (action, d.id, d.version)
     wanted = st.session_state.get(DIALOG_KEY)
     if wanted and wanted[1] == d.id:
@@ -404,8 +531,11 @@ def bulk_dialog(action: str, rows: list[tuple[int, str, int]], me: Actor) -> Non
         st.session_state.pop(BULK_KEY, None)
         st.rerun()
 
-    st.dialog(t("queue.bulk_title", action=action_label(action)), width="medium",
-              on_dismiss=lambda: st.session_state.pop(BULK_KEY, None))(body)()  # fmt: skip
+    st.dialog(
+        t("queue.bulk_title", action=action_label(action)),
+        width="medium",
+        on_dismiss=lambda: st.session_state.pop(BULK_KEY, None),
+    )(body)()
 
 
 # ---------------------------------------------------------------- map
@@ -419,22 +549,44 @@ def case_map(d: CaseDetail, height: int = 260) -> None:
         polygon = None
     layers = []
     if polygon:
-        layers.append(pdk.Layer("GeoJsonLayer", data={"type": "Feature", "geometry": polygon, "properties": {}},
-                                id="grid", stroked=True, filled=True, get_fill_color=[52, 152, 219, 50],
-                                get_line_color=[41, 128, 185, 220], line_width_min_pixels=2))  # fmt: skip
+        layers.append(
+            pdk.Layer(
+                "GeoJsonLayer",
+                data={"type": "Feature", "geometry": polygon, "properties": {}},
+                id="grid",
+                stroked=True,
+                filled=True,
+                get_fill_color=[52, 152, 219, 50],
+                get_line_color=[41, 128, 185, 220],
+                line_width_min_pixels=2,
+            )
+        )
     lon, lat = d.lon, d.lat
     if lon is not None and lat is not None:
-        layers.append(pdk.Layer("ScatterplotLayer", data=[{"lon": lon, "lat": lat}], id="case",
-                                get_position="[lon, lat]", get_radius=25, radius_min_pixels=6,
-                                get_fill_color=[192, 57, 43, 240], get_line_color=[255, 255, 255],
-                                stroked=True, line_width_min_pixels=2))  # fmt: skip
+        layers.append(
+            pdk.Layer(
+                "ScatterplotLayer",
+                data=[{"lon": lon, "lat": lat}],
+                id="case",
+                get_position="[lon, lat]",
+                get_radius=25,
+                radius_min_pixels=6,
+                get_fill_color=[192, 57, 43, 240],
+                get_line_color=[255, 255, 255],
+                stroked=True,
+                line_width_min_pixels=2,
+            )
+        )
     centre_lon = lon if lon is not None else d.grid_lon
     centre_lat = lat if lat is not None else d.grid_lat
     style = map_style()  # the blank style served by the app (as on the map page): no outside request
     basemap: dict[str, Any] = (
         {"map_provider": "mapbox", "map_style": style} if style else {"map_provider": None}
     )
-    deck = pdk.Deck(layers=layers, tooltip=False,  # type: ignore[arg-type]
-                    initial_view_state=pdk.ViewState(longitude=centre_lon, latitude=centre_lat, zoom=14.5),
-                    **basemap)  # fmt: skip
+    deck = pdk.Deck(
+        layers=layers,
+        tooltip=False,  # type: ignore[arg-type]
+        initial_view_state=pdk.ViewState(longitude=centre_lon, latitude=centre_lat, zoom=14.5),
+        **basemap,
+    )
     st.pydeck_chart(deck, height=height, key=f"case_map_{d.id}")

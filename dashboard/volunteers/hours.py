@@ -14,8 +14,8 @@ from sqlalchemy import ColumnElement, extract, func, literal, select, update
 from sqlmodel import Session
 
 from dashboard import clock
-from dashboard.admin import audit
 from dashboard.io import exports
+from dashboard.kernel import audit
 from dashboard.kernel.errors import Invalid, NotFound, NotPermitted, Problem
 from dashboard.kernel.privacy import mask_name
 from dashboard.kernel.scope import (

@@ -29,7 +29,7 @@ from sqlalchemy import and_, case, func, not_, select
 from sqlmodel import Session
 
 from dashboard import clock
-from dashboard.admin import audit
+from dashboard.kernel import audit
 from dashboard.kernel.errors import Invalid, Problem
 from dashboard.kernel.scope import Actor, grid_filter
 from dashboard.reporting.kpi import not_duplicate

@@ -16,9 +16,8 @@ from sqlalchemy import ColumnElement, and_, case, func, not_, or_, select, updat
 from sqlmodel import Session
 
 from dashboard import clock
-from dashboard.admin import audit
 from dashboard.io import exports
-from dashboard.kernel import privacy
+from dashboard.kernel import audit, privacy
 from dashboard.kernel.errors import Invalid, NotFound, NotPermitted, Problem
 from dashboard.kernel.policy import may
 from dashboard.kernel.privacy import mask_name, mask_phone

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -106,3 +107,40 @@ def test_migrations_build_the_schema_the_models_describe(db_url: str) -> None:
             MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata
         )
     assert diff == []
+
+
+def test_server_start_asks_nothing_outside_and_hides_error_details(tmp_path: Path) -> None:
+    """Streamlit looks up the machine's public address (an outside request) to print an "External URL"
+    unless the server address is configured; ours is. Uncaught exceptions show no details to users."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/start.db", "DASHBOARD_AUTO_SEED": "0"}
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+    proc = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        lines: list[str] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any("URL:" in line for line in lines):
+            line = proc.stdout.readline()  # type: ignore[union-attr]
+            if not line:
+                break
+            lines.append(line)
+        time.sleep(2)  # the banner is printed at once; a probe would log within its 1 s timeout
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    log = "".join(lines) + out
+    assert f"http://localhost:{port}" in log
+    assert "External URL" not in log and "external IP" not in log
+    from streamlit import config
+
+    config.get_config_options(force_reparse=True)
+    assert config.get_option("client.showErrorDetails") == "none"

@@ -12,6 +12,7 @@ from dashboard import clock
 from dashboard.admin import audit
 from dashboard.admin.audit import AuditFilters
 from dashboard.db import get_engine
+from dashboard.kernel import audit as audit_log
 from dashboard.kernel.errors import NotPermitted
 from models import CaseEvent
 from models.enums import CaseStatus, Role
@@ -32,7 +33,7 @@ def trail(db_url: str) -> Iterator[tuple[Session, World]]:
             if i % 2 == 0:
                 with clock.frozen(at):
                     action = ("login", "export", "view_pii")[i % 3]
-                    audit.record(
+                    audit_log.record(
                         s,
                         admin if action != "login" else None,
                         action,
