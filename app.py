@@ -317,6 +317,7 @@ def main() -> None:
             st.stop()
         st.session_state["actor"] = viewer
         st.session_state["display"] = True
+        st.session_state["display_token"] = token  # fragments re-check it (dashboard.ui.session)
         wall = spec("pages/wall.py")
         st.navigation(
             [st.Page(wall.path, title=t(wall.title_key), url_path=wall.url_path)], position="hidden"

@@ -2,7 +2,8 @@
 volunteers on duty and a ticker of urgent and overdue cases. Opened by logged-in leaders/operators/admins,
 or by a TV with ``/?display=TOKEN`` (app.py then shows this page only, as a read-only leader).
 
-Each part refreshes itself with ``st.fragment(run_every=…)``; the figures behind all parts are computed
+Each part refreshes itself with ``st.fragment(run_every=…)`` (through :func:`dashboard.ui.session.fragment`, which
+first checks that the login or display link is still valid); the figures behind all parts are computed
 once per refresh interval (cache keyed by the interval's number, bounded by ``max_entries`` and ``ttl``),
 so a wall left on for weeks neither grows in memory nor loads the database more than once a minute.
 """
@@ -15,13 +16,13 @@ from dashboard import clock
 from dashboard.config import get_settings
 from dashboard.i18n import current_lang, t
 from dashboard.kernel.scope import Actor
-from dashboard.reporting import display_links as display
 from dashboard.reporting import kpi, wall
 from dashboard.territory import areas, map_scene
 from dashboard.territory.map_scales import Scale, make_scale
 from dashboard.ui import wall as wall_ui
 from dashboard.ui.common import actor, db_session
 from dashboard.ui.maps import grid_map_deck, legend_html
+from dashboard.ui.session import fragment
 from models.enums import Role
 
 MAP_FIT = (1100, 540)
@@ -61,14 +62,6 @@ def _bucket(seconds: int) -> int:
     return int(clock.now().timestamp() // max(seconds, 1))
 
 
-def _still_allowed() -> bool:
-    """On a display link, whether the link is still valid (a revoked link stops the wall at its next refresh)."""
-    if not st.session_state.get("display"):
-        return True
-    with db_session() as s:
-        return display.resolve(s, st.query_params.get("display")) is not None
-
-
 me = actor()
 # Wall roles (admin, leader, operator, display links) all read the whole sub-district: one shared viewer
 # keys the caches, so any number of screens cost one computation per interval.
@@ -79,17 +72,14 @@ interval = wall.refresh_seconds(url)
 wall_ui.inject_css()
 
 
-@st.fragment(run_every=interval)
+@fragment(run_every=interval)
 def _top() -> None:
-    if not _still_allowed():
-        st.session_state.pop("actor", None)
-        st.rerun(scope="app")  # app.py shows "link invalid"
     snap = _snapshot(viewer, url, _bucket(interval), lang)
     st.html(wall_ui.header_html(t("wall.screen_title", lang, scope=snap.scope_name), snap.at, lang))
     st.html(wall_ui.tiles_html(snap, lang))
 
 
-@st.fragment(run_every=interval)
+@fragment(run_every=interval)
 def _map() -> None:
     feats, outlines, view, scale = _map_layers(viewer, url, _bucket(interval), lang)
     with st.container(key="wall_map"):
@@ -101,12 +91,12 @@ def _map() -> None:
         st.html(legend_html(scale))
 
 
-@st.fragment(run_every=interval)
+@fragment(run_every=interval)
 def _side() -> None:
     st.html(wall_ui.side_html(_snapshot(viewer, url, _bucket(interval), lang), lang))
 
 
-@st.fragment(run_every=interval)
+@fragment(run_every=interval)
 def _ticker() -> None:
     snap = _snapshot(viewer, url, _bucket(interval), lang)
     st.html(wall_ui.ticker_html(snap.ticker, snap.at, lang))

@@ -20,56 +20,107 @@ from seed.reference import SKILL_WEIGHTS
 from seed.world import GridInfo, VolunteerInfo, World
 
 VOLUNTEER_COLUMNS = (
-    "id", "name", "phone", "gender", "birth_year", "home_grid_id", "community_id", "political_status",
-    "party_kind", "employer_unit_id", "registered_at", "active", "external_id",
-)  # fmt: skip
+    "id",
+    "name",
+    "phone",
+    "gender",
+    "birth_year",
+    "home_grid_id",
+    "community_id",
+    "political_status",
+    "party_kind",
+    "employer_unit_id",
+    "registered_at",
+    "active",
+    "external_id",
+)
 SKILL_COLUMNS = ("volunteer_id", "skill")
 SERVICE_COLUMNS = (
-    "id", "volunteer_id", "grid_id", "case_id", "skill", "start", "end", "hours", "note", "created_by",
-    "verified_by", "verified_at", "external_id",
-)  # fmt: skip
+    "id",
+    "volunteer_id",
+    "grid_id",
+    "case_id",
+    "skill",
+    "start",
+    "end",
+    "hours",
+    "note",
+    "created_by",
+    "verified_by",
+    "verified_at",
+    "external_id",
+)
 VISIT_COLUMNS = (
-    "id", "worker_id", "grid_id", "building_id", "households_visited", "at", "met", "groups", "note", "case_id",
-)  # fmt: skip
+    "id",
+    "worker_id",
+    "grid_id",
+    "building_id",
+    "households_visited",
+    "at",
+    "met",
+    "groups",
+    "note",
+    "case_id",
+)
 
 _KIND_ENGAGEMENT = {"urban": 1.5, "suburban": 0.9, "farm": 0.6}
-_UNIT_KIND_WEIGHT = {"government": 3.0, "school": 2.0, "hospital": 2.0, "bank": 1.5, "institution": 1.5,
-                     "enterprise": 1.0}  # fmt: skip
-_RETIRED_SKILLS = {"助老探访": 1.3, "文体活动": 1.6, "矛盾调解": 1.6, "政策宣传": 1.3, "治安巡逻": 1.3,
-                   "数字助老": 0.3, "就业指导": 0.4, "应急救援": 0.5}  # fmt: skip
-_YOUNG_SKILLS = {"数字助老": 2.5, "儿童关爱": 1.6, "环境整治": 1.2, "应急救援": 1.5, "文体活动": 0.8,
-                 "矛盾调解": 0.3, "助老探访": 0.8}  # fmt: skip
-_UNIT_SKILLS = {"hospital": {"义诊": 12.0, "急救": 5.0, "心理疏导": 3.0}, "school": {"儿童关爱": 3.0, "心理疏导": 2.0},
-                "government": {"法律咨询": 3.0, "政策宣传": 1.5, "矛盾调解": 1.5}, "bank": {"政策宣传": 1.5}}  # fmt: skip
+_UNIT_KIND_WEIGHT = {
+    "government": 3.0,
+    "school": 2.0,
+    "hospital": 2.0,
+    "bank": 1.5,
+    "institution": 1.5,
+    "enterprise": 1.0,
+}
+_RETIRED_SKILLS = {
+    "助老探访": 1.3,
+    "文体活动": 1.6,
+    "矛盾调解": 1.6,
+    "政策宣传": 1.3,
+    "治安巡逻": 1.3,
+    "数字助老": 0.3,
+    "就业指导": 0.4,
+    "应急救援": 0.5,
+}
+_YOUNG_SKILLS = {
+    "数字助老": 2.5,
+    "儿童关爱": 1.6,
+    "环境整治": 1.2,
+    "应急救援": 1.5,
+    "文体活动": 0.8,
+    "矛盾调解": 0.3,
+    "助老探访": 0.8,
+}
+_UNIT_SKILLS = {
+    "hospital": {"义诊": 12.0, "急救": 5.0, "心理疏导": 3.0},
+    "school": {"儿童关爱": 3.0, "心理疏导": 2.0},
+    "government": {"法律咨询": 3.0, "政策宣传": 1.5, "矛盾调解": 1.5},
+    "bank": {"政策宣传": 1.5},
+}
 _SERVICE_HOURS = (
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    1.0,
-    4.0,
-    6.0,
-    4.0,
-    1.0,
-    0,
-    0.5,
-    3.0,
-    4.0,
-    3.0,
-    1.0,
-    0.5,
-    2.0,
-    1.0,
-    0,
-    0,
-    0,
+    *(0, 0, 0, 0, 0, 0),  # 00–05
+    *(0, 1.0, 4.0, 6.0, 4.0, 1.0),  # 06–11
+    *(0, 0.5, 3.0, 4.0, 3.0, 1.0),  # 12–17
+    *(0.5, 2.0, 1.0, 0, 0, 0),  # 18–23
 )
-_VISIT_HOURS = (0, 0, 0, 0, 0, 0, 0, 0, 2.0, 6.0, 6.0, 3.0, 0, 0.5, 3.0, 6.0, 5.0, 3.0, 1.0, 0.5, 0, 0, 0, 0)
-_VISIT_GROUPS = ("elderly_alone", "elderly_solitary", "disabled", "low_income", "left_behind_children", "floating",
-                 "special_care", "unemployed", "elderly_60", "party_members")  # fmt: skip
+_VISIT_HOURS = (
+    *(0, 0, 0, 0, 0, 0),  # 00–05
+    *(0, 0, 2.0, 6.0, 6.0, 3.0),  # 06–11
+    *(0, 0.5, 3.0, 6.0, 5.0, 3.0),  # 12–17
+    *(1.0, 0.5, 0, 0, 0, 0),  # 18–23
+)
+_VISIT_GROUPS = (
+    "elderly_alone",
+    "elderly_solitary",
+    "disabled",
+    "low_income",
+    "left_behind_children",
+    "floating",
+    "special_care",
+    "unemployed",
+    "elderly_60",
+    "party_members",
+)
 
 
 def _cum(weights: list[float] | tuple[float, ...]) -> list[float]:

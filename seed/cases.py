@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import accumulate
+from typing import Any, ClassVar, NamedTuple
 
 import chinese_calendar
 import numpy as np
@@ -37,26 +38,76 @@ from dashboard.cases.workflow import TRANSITIONS
 from dashboard.kernel.privacy import mask_name
 from models.enums import OPEN_STATUSES, CalendarKind, CaseSource, CaseStatus, EscalationLevel, Satisfaction
 from seed import names, texts
-from seed.world import CategoryInfo, GridInfo, World
+from seed.world import BuildingInfo, CategoryInfo, CommunityInfo, GridInfo, World
 
 S = CaseStatus
 
 CASE_COLUMNS = (
-    "id", "number", "category_id", "title", "description", "grid_id", "community_id", "lon", "lat", "address",
-    "source", "external_id", "reporter_name", "reporter_phone", "reporter_anonymous", "status", "priority",
-    "assignee_id", "department_id", "reported_at", "accepted_at", "dispatched_at", "resolved_at", "verified_at",
-    "closed_at", "due_at", "response_due_at", "warn_at", "black_at", "extension_count", "rework_count",
-    "escalation_level", "supervised", "duplicate_of_id", "satisfaction", "solved", "version", "updated_at",
-)  # fmt: skip
+    "id",
+    "number",
+    "category_id",
+    "title",
+    "description",
+    "grid_id",
+    "community_id",
+    "lon",
+    "lat",
+    "address",
+    "source",
+    "external_id",
+    "reporter_name",
+    "reporter_phone",
+    "reporter_anonymous",
+    "status",
+    "priority",
+    "assignee_id",
+    "department_id",
+    "reported_at",
+    "accepted_at",
+    "dispatched_at",
+    "resolved_at",
+    "verified_at",
+    "closed_at",
+    "due_at",
+    "response_due_at",
+    "warn_at",
+    "black_at",
+    "extension_count",
+    "rework_count",
+    "escalation_level",
+    "supervised",
+    "duplicate_of_id",
+    "satisfaction",
+    "solved",
+    "version",
+    "updated_at",
+)
 EVENT_COLUMNS = ("id", "case_id", "at", "actor_id", "action", "from_status", "to_status", "note", "payload")
 EXTENSION_COLUMNS = (
-    "id", "case_id", "requested_by", "requested_at", "amount", "reason", "decision", "decided_by", "decided_at",
-    "old_due_at", "new_due_at",
-)  # fmt: skip
+    "id",
+    "case_id",
+    "requested_by",
+    "requested_at",
+    "amount",
+    "reason",
+    "decision",
+    "decided_by",
+    "decided_at",
+    "old_due_at",
+    "new_due_at",
+)
 ESCALATION_COLUMNS = (
-    "id", "case_id", "department_id", "level", "escalated_at", "escalated_by", "due_at", "reported_back_at",
-    "reported_back_by", "report",
-)  # fmt: skip
+    "id",
+    "case_id",
+    "department_id",
+    "level",
+    "escalated_at",
+    "escalated_by",
+    "due_at",
+    "reported_back_at",
+    "reported_back_by",
+    "report",
+)
 
 # ------------------------------------------------------------------ rates (DESIGN §6 outcomes)
 
@@ -75,8 +126,21 @@ STUCK_RECENT_RATE = 0.025
 STUCK_OLD_RATE = 0.0015
 VOLUNTEER_CASE_RATE = 0.3
 
-_ESCALATION_FACTOR = {"SAF": 2.0, "EMG": 3.0, "DIS": 1.8, "PRJ": 2.5, "INF": 1.3, "SEC": 1.5, "ELD": 0.4,
-                      "PTY": 0.3, "SUG": 0.3, "CND": 0.3, "EMP": 0.5, "LEG": 0.5, "FLT": 0.5}  # fmt: skip
+_ESCALATION_FACTOR = {
+    "SAF": 2.0,
+    "EMG": 3.0,
+    "DIS": 1.8,
+    "PRJ": 2.5,
+    "INF": 1.3,
+    "SEC": 1.5,
+    "ELD": 0.4,
+    "PTY": 0.3,
+    "SUG": 0.3,
+    "CND": 0.3,
+    "EMP": 0.5,
+    "LEG": 0.5,
+    "FLT": 0.5,
+}
 _EXTENSION_FACTOR = {"PRJ": 3.0, "INF": 1.8, "DIS": 1.5, "AID": 1.3, "EMG": 0.0, "SEC": 0.3, "SAF": 0.5}
 _ON_TIME_ADJ = {"PRJ": -0.12, "EMG": -0.04, "INF": -0.03, "DIS": -0.02, "SUG": 0.03, "PTY": 0.04}
 _VOLUNTEER_SKILLS = {
@@ -90,16 +154,29 @@ _PUBLIC_SPACE = frozenset({"ENV", "INF", "SAF", "SEC", "EMG", "ADM", "PRJ", "SUG
 _KIND_FACTOR: dict[str, dict[str, float]] = {
     "urban": {"INF": 1.45, "PRP": 1.5, "ENV": 1.05, "SAF": 0.9, "AID": 0.8, "FLT": 1.2, "DIS": 1.05},
     "suburban": {"ENV": 1.2, "SAF": 1.3, "AID": 1.35, "PRP": 0.55, "INF": 0.75, "EMP": 1.2, "CHD": 1.3},
-    "farm": {"ENV": 1.3, "SAF": 1.45, "AID": 1.45, "PRP": 0.15, "INF": 0.5, "FLT": 0.5, "EMP": 1.3,
-             "CHD": 1.4, "DIS": 1.2},
-}  # fmt: skip
+    "farm": {
+        "ENV": 1.3,
+        "SAF": 1.45,
+        "AID": 1.45,
+        "PRP": 0.15,
+        "INF": 0.5,
+        "FLT": 0.5,
+        "EMP": 1.3,
+        "CHD": 1.4,
+        "DIS": 1.2,
+    },
+}
 _SUMMER_FACTOR = {"ENV": 1.35, "SAF": 1.3, "HLT": 1.2, "EMG": 1.3}
 _HOLIDAY_FACTOR = {"AID": 1.8, "ELD": 1.6, "PTY": 1.3}
 
 _SOURCES = (
-    CaseSource.grid_visit, CaseSource.proxy, CaseSource.hotline, CaseSource.assigned, CaseSource.walk_in,
+    CaseSource.grid_visit,
+    CaseSource.proxy,
+    CaseSource.hotline,
+    CaseSource.assigned,
+    CaseSource.walk_in,
     CaseSource.online,
-)  # fmt: skip
+)
 _SOURCE_WEIGHTS: dict[str, tuple[float, ...]] = {
     "": (0.43, 0.24, 0.15, 0.04, 0.08, 0.06),
     "ADM": (0.0, 0.0, 0.12, 0.88, 0.0, 0.0),
@@ -113,33 +190,17 @@ _SOURCE_WEIGHTS: dict[str, tuple[float, ...]] = {
 _GRID_WORKER_SOURCES = frozenset({CaseSource.grid_visit, CaseSource.proxy})
 
 # Hour-of-day profiles: residents and hotlines (round the clock, morning peak) and grid workers (office hours).
-_PUBLIC_HOURS = (0.3, 0.2, 0.15, 0.1, 0.1, 0.2, 0.6, 2.0, 6.0, 9.0, 9.5, 7.0, 4.0, 4.0, 6.5, 7.0, 6.5, 5.0, 3.0,
-                 2.5, 2.0, 1.5, 1.0, 0.6)  # fmt: skip
+_PUBLIC_HOURS = (
+    *(0.3, 0.2, 0.15, 0.1, 0.1, 0.2),  # 00–05
+    *(0.6, 2.0, 6.0, 9.0, 9.5, 7.0),  # 06–11
+    *(4.0, 4.0, 6.5, 7.0, 6.5, 5.0),  # 12–17
+    *(3.0, 2.5, 2.0, 1.5, 1.0, 0.6),  # 18–23
+)
 _WORKER_HOURS = (
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0.5,
-    7.0,
-    10.0,
-    10.0,
-    6.0,
-    1.0,
-    1.5,
-    6.0,
-    8.0,
-    7.5,
-    5.0,
-    1.0,
-    0.3,
-    0,
-    0,
-    0,
-    0,
+    *(0, 0, 0, 0, 0, 0),  # 00–05
+    *(0, 0.5, 7.0, 10.0, 10.0, 6.0),  # 06–11
+    *(1.0, 1.5, 6.0, 8.0, 7.5, 5.0),  # 12–17
+    *(1.0, 0.3, 0, 0, 0, 0),  # 18–23
 )
 
 _DAY_START = 8 * 3600
@@ -279,6 +340,71 @@ class _Recent:
 
 
 Flush = Callable[[list[tuple], list[tuple], list[tuple], list[tuple]], None]
+
+
+class _Place(NamedTuple):
+    """Where a case is and what it says."""
+
+    building: BuildingInfo
+    lon: float
+    lat: float
+    title: str
+    description: str
+    address: str
+
+
+class _Extension(NamedTuple):
+    """An extension the handler will ask for: by how much, whether it is granted, the due time after it."""
+
+    amount: float
+    approved: bool
+    due: datetime
+
+
+@dataclass
+class _Draft:
+    """The intended history of one case being drafted: what every step needs and the events so far.
+
+    Each event is ``(at, order, actor, action, note, payload, meta)``; `order` (the next one is kept here)
+    breaks ties of `at` in drafting order.
+    """
+
+    cid: int
+    t0: datetime
+    g: GridInfo
+    c: CategoryInfo
+    comm: CommunityInfo
+    times: sla.SlaTimes
+    to_u: Callable[[datetime], int]
+    from_u: Callable[[float], datetime]
+    operator: int
+    ev: list[tuple] = field(default_factory=list)
+    order: int = 0
+
+    def add(
+        self, at: datetime, actor: int, action: str, note: str, payload: str, meta: object = None
+    ) -> None:
+        self.ev.append((at, self.order, actor, action, note, payload, meta))
+        self.order += 1
+
+
+@dataclass
+class _Replay:
+    """What replaying one case's kept events derives: the case row's fields, its extension and escalations."""
+
+    cid: int
+    fields: dict[str, Any]
+    extension: list | None = None
+    escalations: dict[int, list] = field(default_factory=dict)
+
+
+def _external_id(source: CaseSource, stamp: str, seq: int) -> str | None:
+    """The case's number in the system it came from: the 12345 hotline, or an assignment from above."""
+    if source == CaseSource.hotline:
+        return f"12345-{stamp}-{seq:04d}"
+    if source == CaseSource.assigned:
+        return f"JB{stamp}{seq:04d}"
+    return None
 
 
 class CaseGenerator:
@@ -426,112 +552,36 @@ class CaseGenerator:
         source: CaseSource,
     ) -> None:
         rng, w, now = self.rng, self.w, self.now
-        spec = c.spec
-        code = spec.code
         community = w.communities[g.community_index]
-
-        # Duplicate of a recent case of the same category in the same grid?
-        recent = self._recent[g.index]
-        while recent and (t0 - recent[0].at).total_seconds() > 86_000:
-            recent.popleft()
-        original: _Recent | None = None
-        if self._dups < DUPLICATE_RATE * cid:
-            candidates = [r for r in recent if (t0 - r.at).total_seconds() <= 86_000]
-            if candidates:
-                original = rng.choice(candidates)
-                c = w.categories[original.category]
-                spec, code = c.spec, c.spec.code
-                self._dups += 1
-
-        # Place and text.
-        if original is None:
-            b = g.buildings[rng.choices(range(len(g.buildings)), cum_weights=g.building_cum)[0]]
-            lon, lat = self._jitter(g, b.lon, b.lat, 30.0)
-            title, description, street = texts.case_text(rng, code, b.name)
-            address = self._address(g, b.name, code, community.name, street)
-        else:
-            b = next(x for x in g.buildings if x.id == original.building)
-            lon, lat = self._jitter(g, original.lon, original.lat, 35.0)
-            title, description, address = original.title, original.description, original.address
-            if rng.random() < 0.5:
-                title = title + "（再次反映）"
-        anonymous = rng.random() < ANONYMOUS_RATE
-        if anonymous:
-            reporter_name = reporter_phone = ""
-        else:
-            reporter_name = names.person_name(rng, None, rng.randint(1940, 2004))
-            reporter_phone = names.mobile(rng)
-        external_id = None
-        if source == CaseSource.hotline:
-            external_id = f"12345-{stamp}-{seq:04d}"
-        elif source == CaseSource.assigned:
-            external_id = f"JB{stamp}{seq:04d}"
+        original = self._duplicate_of(cid, t0, g)
+        if original is not None:
+            c = w.categories[original.category]
+        spec = c.spec
+        place = self._place(g, spec.code, community.name, original)
+        anonymous, reporter_name, reporter_phone = self._reporter()
 
         times = sla.sla_times(t0, spec.sla_limit, spec.calendar, self.cal)
         response_due = sla.add_limit(t0, spec.response_limit, spec.response_calendar, self.cal)
         natural = spec.calendar == CalendarKind.natural_hours
         to_u, from_u = (_nat_u, _nat_t) if natural else (_day_u, _day_t)
 
-        reporter_actor = (
-            g.worker_id
-            if source in _GRID_WORKER_SOURCES
-            else (rng.choice(community.user_ids) if source == CaseSource.walk_in else rng.choice(w.operators))
-        )
-        ev: list[tuple] = []  # (at, order, actor, action, note, payload, meta)
-        add = ev.append
-        add(
-            (
-                t0,
-                0,
-                reporter_actor,
-                "report",
-                rng.choice(texts.REPORT_NOTES[source]),
-                self._report_payload(source, spec.sla_limit),
-                None,
-            )
-        )
+        reporter_actor = self._reporter_actor(g, community, source)
+        report_note = rng.choice(texts.REPORT_NOTES[source])
         operator = rng.choice(w.operators)
+        draft = _Draft(cid, t0, g, c, community, times, to_u, from_u, operator)
+        draft.add(t0, reporter_actor, "report", report_note, self._report_payload(source, spec.sla_limit))
         stuck: CaseStatus | None = None
         service: ServiceLink | None = None
-
         if original is not None:
-            t = t0 + timedelta(seconds=rng.randint(600, 5400))
-            if rng.random() < 0.3:
-                add((t, 1, operator, "accept", rng.choice(texts.ACCEPT_NOTES), "{}", None))
-                t += timedelta(seconds=rng.randint(300, 3600))
-            add(
-                (
-                    t,
-                    2,
-                    operator,
-                    "merge",
-                    texts.MERGE_NOTE.format(number=original.number),
-                    _payload(duplicate_of=original.number, duplicate_of_id=original.id),
-                    None,
-                )
-            )
+            self._draft_merge(draft, original)
         elif rng.random() < REJECT_RATE:
             t = self._accept_time(t0, response_due, spec, True)
-            add((t, 1, operator, "reject", rng.choice(texts.REJECT_NOTES), "{}", None))
+            draft.add(t, operator, "reject", rng.choice(texts.REJECT_NOTES), "{}")
         else:
             stuck = self._stuck(t0)
-            service = self._life(
-                ev,
-                cid,
-                t0,
-                g,
-                c,
-                community.index,
-                times,
-                response_due,
-                to_u,
-                from_u,
-                operator,
-                stuck,
-                anonymous,
-            )
+            service = self._life(draft, response_due, stuck, anonymous)
 
-        rows, fields = self._replay(cid, ev, stuck, times, g, c, operator)
+        rows, fields = self._replay(draft, stuck)
         if (
             fields["service_kept"]
             and service is not None
@@ -539,21 +589,123 @@ class CaseGenerator:
         ):
             self.stats.service_links.append(service)
         if source == CaseSource.grid_visit and t0 >= self.year_ago:
-            self.stats.visit_links.append(VisitLink(g.index, cid, t0, b.id))
+            self.stats.visit_links.append(VisitLink(g.index, cid, t0, place.building.id))
         if original is None and fields["status"] != S.rejected:
-            recent.append(_Recent(cid, number, t0, c.index, lon, lat, title, description, address, b.id))
+            self._recent[g.index].append(
+                _Recent(
+                    cid,
+                    number,
+                    t0,
+                    c.index,
+                    place.lon,
+                    place.lat,
+                    place.title,
+                    place.description,
+                    place.address,
+                    place.building.id,
+                )
+            )
 
-        last_at = rows[-1][2]
-        self._cases.append((
-            cid, number, c.id, title, description, g.id, g.community_id, lon, lat, address, source.value,
-            external_id, reporter_name, reporter_phone, anonymous, fields["status"].value, spec.priority.value,
-            fields["assignee"], fields["department"], t0, fields["accepted_at"], fields["dispatched_at"],
-            fields["resolved_at"], fields["verified_at"], fields["closed_at"], fields["due"], response_due,
-            fields["warn"], fields["black"], fields["extensions"], fields["reworks"], fields["escalation"],
-            fields["supervised"], original.id if original else None, fields["satisfaction"], fields["solved"],
-            len(rows), last_at,
-        ))  # fmt: skip
+        self._cases.append(
+            (
+                cid,
+                number,
+                c.id,
+                place.title,
+                place.description,
+                g.id,
+                g.community_id,
+                place.lon,
+                place.lat,
+                place.address,
+                source.value,
+                _external_id(source, stamp, seq),
+                reporter_name,
+                reporter_phone,
+                anonymous,
+                fields["status"].value,
+                spec.priority.value,
+                fields["assignee"],
+                fields["department"],
+                t0,
+                fields["accepted_at"],
+                fields["dispatched_at"],
+                fields["resolved_at"],
+                fields["verified_at"],
+                fields["closed_at"],
+                fields["due"],
+                response_due,
+                fields["warn"],
+                fields["black"],
+                fields["extensions"],
+                fields["reworks"],
+                fields["escalation"],
+                fields["supervised"],
+                original.id if original else None,
+                fields["satisfaction"],
+                fields["solved"],
+                len(rows),
+                rows[-1][2],
+            )
+        )
         self._events.extend(rows)
+
+    def _duplicate_of(self, cid: int, t0: datetime, g: GridInfo) -> _Recent | None:
+        """A case of the last day in grid `g` that this one repeats, while duplicates stay under their rate."""
+        recent = self._recent[g.index]
+        while recent and (t0 - recent[0].at).total_seconds() > 86_000:
+            recent.popleft()
+        if self._dups >= DUPLICATE_RATE * cid:
+            return None
+        candidates = [r for r in recent if (t0 - r.at).total_seconds() <= 86_000]
+        if not candidates:
+            return None
+        original = self.rng.choice(candidates)
+        self._dups += 1
+        return original
+
+    def _place(self, g: GridInfo, code: str, community: str, original: _Recent | None) -> _Place:
+        """A building of grid `g`, a point near it and the case's text; a duplicate's are its original's."""
+        rng = self.rng
+        if original is None:
+            b = g.buildings[rng.choices(range(len(g.buildings)), cum_weights=g.building_cum)[0]]
+            lon, lat = self._jitter(g, b.lon, b.lat, 30.0)
+            title, description, street = texts.case_text(rng, code, b.name)
+            return _Place(b, lon, lat, title, description, self._address(g, b.name, code, community, street))
+        b = next(x for x in g.buildings if x.id == original.building)
+        lon, lat = self._jitter(g, original.lon, original.lat, 35.0)
+        title = original.title + "（再次反映）" if rng.random() < 0.5 else original.title
+        return _Place(b, lon, lat, title, original.description, original.address)
+
+    def _reporter(self) -> tuple[bool, str, str]:
+        """Whether the reporter stays anonymous, and their name and phone ('' when anonymous)."""
+        rng = self.rng
+        if rng.random() < ANONYMOUS_RATE:
+            return True, "", ""
+        return False, names.person_name(rng, None, rng.randint(1940, 2004)), names.mobile(rng)
+
+    def _reporter_actor(self, g: GridInfo, community: CommunityInfo, source: CaseSource) -> int:
+        """The user who records the report: the grid worker, the community's staff or a command centre operator."""
+        if source in _GRID_WORKER_SOURCES:
+            return g.worker_id
+        if source == CaseSource.walk_in:
+            return self.rng.choice(community.user_ids)
+        return self.rng.choice(self.w.operators)
+
+    def _draft_merge(self, draft: _Draft, original: _Recent) -> None:
+        """A duplicate: sometimes accepted first, then merged into (closed as a duplicate of) `original`."""
+        rng = self.rng
+        t = draft.t0 + timedelta(seconds=rng.randint(600, 5400))
+        if rng.random() < 0.3:
+            draft.add(t, draft.operator, "accept", rng.choice(texts.ACCEPT_NOTES), "{}")
+            t += timedelta(seconds=rng.randint(300, 3600))
+        draft.add(
+            t,
+            draft.operator,
+            "merge",
+            texts.MERGE_NOTE.format(number=original.number),
+            _payload(duplicate_of=original.number, duplicate_of_id=original.id),
+        )
 
     def _jitter(self, g: GridInfo, lon: float, lat: float, metres: float) -> tuple[float, float]:
         rng = self.rng
@@ -605,38 +757,48 @@ class CaseGenerator:
         return late if natural else _day_t(_day_u(late))
 
     def _life(
-        self,
-        ev: list[tuple],
-        cid: int,
-        t0: datetime,
-        g: GridInfo,
-        c: CategoryInfo,
-        community: int,
-        times: sla.SlaTimes,
-        response_due: datetime,
-        to_u: Callable[[datetime], int],
-        from_u: Callable[[float], datetime],
-        operator: int,
-        stuck: CaseStatus | None,
-        anonymous: bool,
+        self, draft: _Draft, response_due: datetime, stuck: CaseStatus | None, anonymous: bool
     ) -> ServiceLink | None:
-        """Draft the whole life of an accepted case into `ev` (times may lie beyond now; cut later)."""
-        rng, w = self.rng, self.w
-        spec = c.spec
-        code = spec.code
-        add = ev.append
-        comm = w.communities[community]
-
-        # accept
-        t1 = self._accept_time(t0, response_due, spec, rng.random() < RESPONSE_ON_TIME)
-        acceptor = rng.choice(comm.user_ids) if rng.random() < 0.2 else operator
-        add((t1, 1, acceptor, "accept", rng.choice(texts.ACCEPT_NOTES), "{}", None))
+        """Draft the whole life of an accepted case (times may lie beyond now; cut later)."""
+        acceptor, u1 = self._draft_accept(draft, response_due)
         if stuck == S.reported:
             return None  # the accept is cut off in the replay
+        handler, handler_dept, mode, u3 = self._draft_handover(draft, u1, acceptor, stuck)
+        if stuck in (S.accepted, S.dispatched):
+            return None
+        u3 = self._draft_start(draft, u3, handler, handler_dept, mode)
+        extension = self._extension(draft)
+        ud = draft.to_u(draft.times.due_at if extension is None else extension.due)
+        u_close = self._close_time(draft, u3, ud, handler_dept)
+        r_first = self._draft_resolution(draft, u3, ud, u_close, handler, anonymous)
+        # side actions inside (start, first resolve)
+        if extension is not None:
+            self._draft_extension(draft, extension, u3, r_first, handler)
+        self._draft_escalation(draft, u3, r_first, handler_dept)
+        service = None
+        skills = _VOLUNTEER_SKILLS.get(draft.c.spec.code)
+        if skills and self.rng.random() < VOLUNTEER_CASE_RATE and draft.t0 >= self.year_ago:
+            service = self._volunteer(draft, skills, u3, r_first)
+        self._draft_supervision(draft, u3, ud, u_close)
+        return service
 
-        # dispatch or start by the grid
-        u1 = to_u(t1)
-        mode = "dept" if rng.random() < spec.dispatch_share else ("self" if rng.random() < 0.55 else "grid")
+    def _draft_accept(self, draft: _Draft, response_due: datetime) -> tuple[int, int]:
+        """The accept, mostly within the response time: (who accepted, when on the case's clock)."""
+        rng = self.rng
+        t1 = self._accept_time(draft.t0, response_due, draft.c.spec, rng.random() < RESPONSE_ON_TIME)
+        acceptor = rng.choice(draft.comm.user_ids) if rng.random() < 0.2 else draft.operator
+        draft.add(t1, acceptor, "accept", rng.choice(texts.ACCEPT_NOTES), "{}")
+        return acceptor, draft.to_u(t1)
+
+    def _draft_handover(
+        self, draft: _Draft, u1: int, acceptor: int, stuck: CaseStatus | None
+    ) -> tuple[int, int | None, str, float]:
+        """Dispatch to a department or the grid worker, or the grid handles it itself ("self").
+
+        Returns the handler, its department (None for the grid), the mode and when (case clock) it starts.
+        """
+        rng, c, g = self.rng, draft.c, draft.g
+        mode = "dept" if rng.random() < c.spec.dispatch_share else ("self" if rng.random() < 0.55 else "grid")
         if stuck == S.dispatched and mode == "self":
             mode = "grid"
         dept_id = (
@@ -644,99 +806,95 @@ class CaseGenerator:
             if rng.random() < 0.9 or not c.co_department_ids
             else rng.choice(c.co_department_ids)
         )
-        order = 2
         if mode == "self":
-            u3 = u1 + 120 + rng.expovariate(1 / 2400)
-            handler = g.worker_id
-            handler_dept = None
+            return g.worker_id, None, mode, u1 + 120 + rng.expovariate(1 / 2400)
+        u2 = u1 + 60 + rng.expovariate(1 / 1200)
+        handler: int
+        handler_dept: int | None
+        if mode == "dept":
+            handler = rng.choice(self.w.department_handlers[dept_id])
+            handler_dept = dept_id
+            payload = self._dispatch_payload(None, dept_id)
         else:
-            u2 = u1 + 60 + rng.expovariate(1 / 1200)
-            if mode == "dept":
-                handler = rng.choice(w.department_handlers[dept_id])
-                handler_dept = dept_id
-                payload = self._dispatch_payload(None, dept_id)
-            else:
-                handler, handler_dept = g.worker_id, None
-                payload = self._dispatch_payload(handler, None)
-            add(
-                (
-                    from_u(u2),
-                    order,
-                    acceptor,
-                    "dispatch",
-                    rng.choice(texts.DISPATCH_NOTES),
-                    payload,
-                    (handler, handler_dept),
-                )
-            )
-            order += 1
-            if mode == "dept" and rng.random() < 0.02 and stuck != S.dispatched:
-                # 退回: the department sends it back, the dispatcher re-dispatches to the grid worker
-                u_ret = u2 + 600 + rng.expovariate(1 / 7200)
-                add(
-                    (
-                        from_u(u_ret),
-                        order,
-                        handler,
-                        "return",
-                        rng.choice(texts.RETURN_NOTES),
-                        _payload(assignee_id=handler, department_id=dept_id),
-                        None,
-                    )
-                )
-                u2 = u_ret + 300 + rng.expovariate(1 / 1800)
-                handler, handler_dept = g.worker_id, None
-                add(
-                    (
-                        from_u(u2),
-                        order + 1,
-                        operator,
-                        "dispatch",
-                        "重新派遣至网格处置",
-                        self._dispatch_payload(handler, None),
-                        (handler, None),
-                    )
-                )
-                order += 2
-            u3 = u2 + 300 + rng.expovariate(1 / (7200 if mode == "dept" else 3000))
-        if stuck in (S.accepted, S.dispatched):
-            return None
-        t3 = from_u(u3)
-        start_payload = self._dispatch_payload(handler, None) if mode == "self" else "{}"
-        add(
-            (
-                t3,
-                order,
-                handler,
-                "start",
-                rng.choice(texts.START_NOTES),
-                start_payload,
-                (handler, handler_dept),
-            )
+            handler, handler_dept = g.worker_id, None
+            payload = self._dispatch_payload(handler, None)
+        draft.add(
+            draft.from_u(u2),
+            acceptor,
+            "dispatch",
+            rng.choice(texts.DISPATCH_NOTES),
+            payload,
+            (handler, handler_dept),
         )
-        order += 1
-        u3 = to_u(t3)
+        if mode == "dept" and rng.random() < 0.02 and stuck != S.dispatched:
+            u2 = self._draft_return(draft, u2, handler, dept_id)
+            handler, handler_dept = g.worker_id, None
+        return handler, handler_dept, mode, u2 + 300 + rng.expovariate(1 / (7200 if mode == "dept" else 3000))
 
-        # deadline, possibly extended
-        extend = rng.random() < EXTENSION_RATE * _EXTENSION_FACTOR.get(code, 1.0)
-        approved = extend and rng.random() < 0.9
-        due = times.due_at
-        amount = 0.0
-        if extend:
-            amount = (
-                float(max(1, round(spec.sla_limit / 2)))
-                if spec.calendar != CalendarKind.natural_hours
-                else spec.sla_limit / 2
-            )
-            if approved:
-                due = sla.extend(due, amount, spec.calendar, self.cal)
-        ud = to_u(due)
-        span = max(3600, ud - to_u(t0))
+    def _draft_return(self, draft: _Draft, u2: float, handler: int, dept_id: int) -> float:
+        """退回: the department sends the case back and the dispatcher re-dispatches it to the grid worker.
+
+        Returns when (case clock) the new dispatch happens.
+        """
+        rng = self.rng
+        u_ret = u2 + 600 + rng.expovariate(1 / 7200)
+        draft.add(
+            draft.from_u(u_ret),
+            handler,
+            "return",
+            rng.choice(texts.RETURN_NOTES),
+            _payload(assignee_id=handler, department_id=dept_id),
+        )
+        u2 = u_ret + 300 + rng.expovariate(1 / 1800)
+        worker = draft.g.worker_id
+        draft.add(
+            draft.from_u(u2),
+            draft.operator,
+            "dispatch",
+            "重新派遣至网格处置",
+            self._dispatch_payload(worker, None),
+            (worker, None),
+        )
+        return u2
+
+    def _draft_start(
+        self, draft: _Draft, u3: float, handler: int, handler_dept: int | None, mode: str
+    ) -> int:
+        """The handler starts at `u3`; returns that time on the case clock (whole seconds)."""
+        t3 = draft.from_u(u3)
+        start_payload = self._dispatch_payload(handler, None) if mode == "self" else "{}"
+        draft.add(
+            t3, handler, "start", self.rng.choice(texts.START_NOTES), start_payload, (handler, handler_dept)
+        )
+        return draft.to_u(t3)
+
+    def _extension(self, draft: _Draft) -> _Extension | None:
+        """The extension the handler will ask for, if any (half the time limit), mostly granted."""
+        rng, spec = self.rng, draft.c.spec
+        if rng.random() >= EXTENSION_RATE * _EXTENSION_FACTOR.get(spec.code, 1.0):
+            return None
+        approved = rng.random() < 0.9
+        amount = (
+            float(max(1, round(spec.sla_limit / 2)))
+            if spec.calendar != CalendarKind.natural_hours
+            else spec.sla_limit / 2
+        )
+        due = draft.times.due_at
+        if approved:
+            due = sla.extend(due, amount, spec.calendar, self.cal)
+        return _Extension(amount, approved, due)
+
+    def _close_time(self, draft: _Draft, u3: float, ud: int, handler_dept: int | None) -> float:
+        """When (case clock) the case closes: before the due time `ud` at the odds of the community,
+        category and department, else late.
+        """
+        rng = self.rng
+        span = max(3600, ud - draft.to_u(draft.t0))
         p_on = (
             ON_TIME_BASE
-            + comm.on_time_adj
-            + _ON_TIME_ADJ.get(code, 0.0)
-            + (w.department_adj.get(handler_dept, 0.0) if handler_dept else 0.0)
+            + draft.comm.on_time_adj
+            + _ON_TIME_ADJ.get(draft.c.spec.code, 0.0)
+            + (self.w.department_adj.get(handler_dept, 0.0) if handler_dept else 0.0)
         )
         if rng.random() < p_on and ud - 1 - u3 > 900:
             u_close = u3 + (ud - 1 - u3) * rng.triangular(0.1, 0.99, 0.55)
@@ -744,8 +902,17 @@ class CaseGenerator:
             u_close = max(ud, u3) + max(600.0, span * rng.expovariate(1 / 0.45))
         if u_close - u3 < 900:
             u_close = u3 + 900
-        s = u_close - u3
+        return u_close
 
+    def _draft_resolution(
+        self, draft: _Draft, u3: float, ud: int, u_close: float, handler: int, anonymous: bool
+    ) -> float:
+        """Resolve (now and then reworked and resolved again), verify, follow up and close.
+
+        Returns when (case clock) the case is first resolved.
+        """
+        rng, code, from_u, operator = self.rng, draft.c.spec.code, draft.from_u, draft.operator
+        s = u_close - u3
         rework = rng.random() < REWORK_RATE
         if rework:
             r_first = u3 + s * rng.uniform(0.22, 0.38)
@@ -759,177 +926,121 @@ class CaseGenerator:
         solved = rng.random() < SOLVED_RATE
         resolve_note = rng.choice(texts.RESOLVE_NOTES[code] if solved else texts.UNSOLVED_NOTES)
         if rework:
-            add(
-                (
-                    from_u(r_first),
-                    order,
-                    handler,
-                    "resolve",
-                    rng.choice(texts.RESOLVE_NOTES[code]),
-                    "{}",
-                    None,
-                )
-            )
-            add((from_u(u_rework), order + 1, operator, "rework", rng.choice(texts.REWORK_NOTES), "{}", None))
-            order += 2
-        add((from_u(r_last), order, handler, "resolve", resolve_note, "{}", None))
-        verifier = rng.choice(comm.user_ids) if rng.random() < 0.35 else operator
-        add((from_u(u_verify), order + 1, verifier, "verify", rng.choice(texts.VERIFY_NOTES), "{}", None))
+            draft.add(from_u(r_first), handler, "resolve", rng.choice(texts.RESOLVE_NOTES[code]), "{}")
+            draft.add(from_u(u_rework), operator, "rework", rng.choice(texts.REWORK_NOTES), "{}")
+        draft.add(from_u(r_last), handler, "resolve", resolve_note, "{}")
+        verifier = rng.choice(draft.comm.user_ids) if rng.random() < 0.35 else operator
+        draft.add(from_u(u_verify), verifier, "verify", rng.choice(texts.VERIFY_NOTES), "{}")
         if anonymous:
             value, follow_key = Satisfaction.not_reached, "anonymous"
         else:
-            value = self._satisfaction(comm.satisfaction, solved, u_close > ud, rework)
+            value = self._satisfaction(draft.comm.satisfaction, solved, u_close > ud, rework)
             follow_key = value.value
-        add(
-            (
-                from_u(u_follow),
-                order + 2,
-                operator,
-                "follow_up",
-                rng.choice(texts.FOLLOW_UP_NOTES[follow_key]),
-                _FOLLOW_UP_PAYLOAD[value],
-                value,
-            )
+        draft.add(
+            from_u(u_follow),
+            operator,
+            "follow_up",
+            rng.choice(texts.FOLLOW_UP_NOTES[follow_key]),
+            _FOLLOW_UP_PAYLOAD[value],
+            value,
         )
-        add(
-            (
-                from_u(u_close),
-                order + 3,
-                operator,
-                "close",
-                rng.choice(texts.CLOSE_NOTES),
-                _CLOSE_PAYLOAD[solved],
-                solved,
-            )
+        draft.add(
+            from_u(u_close), operator, "close", rng.choice(texts.CLOSE_NOTES), _CLOSE_PAYLOAD[solved], solved
         )
-        order += 4
+        return r_first
 
-        # side actions inside (start, first resolve)
-        window = r_first - u3
-        if extend:
-            old_due_u = to_u(times.due_at)
-            top = min(r_first, old_due_u) if old_due_u - u3 > 300 else r_first
-            u_req = u3 + (top - u3) * rng.uniform(0.3, 0.8)
-            u_dec = u_req + (r_first - u_req) * rng.uniform(0.1, 0.4)
-            reason = rng.choice(texts.EXTEND_REASONS)
-            add(
-                (
-                    from_u(u_req),
-                    order,
-                    handler,
-                    "extend_request",
-                    reason,
-                    _payload(amount=amount),
-                    (amount, reason),
-                )
+    def _draft_extension(
+        self, draft: _Draft, extension: _Extension, u3: float, r_first: float, handler: int
+    ) -> None:
+        """The handler asks for `extension` before the first resolve (and the old due time); the decision follows."""
+        rng, times, spec, from_u = self.rng, draft.times, draft.c.spec, draft.from_u
+        amount = extension.amount
+        old_due_u = draft.to_u(times.due_at)
+        top = min(r_first, old_due_u) if old_due_u - u3 > 300 else r_first
+        u_req = u3 + (top - u3) * rng.uniform(0.3, 0.8)
+        u_dec = u_req + (r_first - u_req) * rng.uniform(0.1, 0.4)
+        reason = rng.choice(texts.EXTEND_REASONS)
+        draft.add(from_u(u_req), handler, "extend_request", reason, _payload(amount=amount), (amount, reason))
+        if extension.approved:
+            new = (
+                extension.due,
+                sla.extend(times.warn_at, amount, spec.calendar, self.cal),
+                sla.extend(times.black_at, amount, spec.calendar, self.cal),
             )
-            if approved:
-                new = (
-                    due,
-                    sla.extend(times.warn_at, amount, spec.calendar, self.cal),
-                    sla.extend(times.black_at, amount, spec.calendar, self.cal),
-                )
-                add(
-                    (
-                        from_u(u_dec),
-                        order + 1,
-                        operator,
-                        "extend_approve",
-                        rng.choice(texts.EXTEND_APPROVE_NOTES),
-                        _payload(amount=amount, old_due_at=times.due_at, new_due_at=due),
-                        new,
-                    )
-                )
-            else:
-                add(
-                    (
-                        from_u(u_dec),
-                        order + 1,
-                        operator,
-                        "extend_refuse",
-                        rng.choice(texts.EXTEND_REFUSE_NOTES),
-                        _payload(amount=amount),
-                        None,
-                    )
-                )
-            order += 2
-        if rng.random() < ESCALATION_RATE * _ESCALATION_FACTOR.get(code, 1.0):
-            level = (
-                EscalationLevel.emergency
-                if code == "EMG"
-                else (EscalationLevel.tough if rng.random() < 0.28 else EscalationLevel.daily)
+            draft.add(
+                from_u(u_dec),
+                draft.operator,
+                "extend_approve",
+                rng.choice(texts.EXTEND_APPROVE_NOTES),
+                _payload(amount=amount, old_due_at=times.due_at, new_due_at=extension.due),
+                new,
             )
-            others = [d for d in [c.department_id, *c.co_department_ids] if d != handler_dept]
-            n = min(len(others), rng.choices((1, 2, 3), (0.55, 0.33, 0.12))[0])
-            depts = sorted(rng.sample(others, n))
-            u_esc = u3 + window * rng.uniform(0.05, 0.3)
-            t_esc = from_u(u_esc)
-            escalator = rng.choice(comm.user_ids) if rng.random() < 0.5 else operator
-            add(
-                (
-                    t_esc,
-                    order,
-                    escalator,
-                    "escalate",
-                    texts.ESCALATE_NOTES[level.value],
-                    _payload(
-                        level=level.value,
-                        departments=[w.department_names[d] for d in depts],
-                        due_at=self._escalation_due(t_esc, level),
-                    ),
-                    (level, depts),
-                )
+        else:
+            draft.add(
+                from_u(u_dec),
+                draft.operator,
+                "extend_refuse",
+                rng.choice(texts.EXTEND_REFUSE_NOTES),
+                _payload(amount=amount),
             )
-            backs = sorted(u_esc + (r_first - u_esc) * rng.uniform(0.1, 0.9) for _ in depts)
-            for k, (u_back, dept) in enumerate(zip(backs, depts, strict=True)):
-                add(
-                    (
-                        from_u(u_back),
-                        order + 1 + k,
-                        rng.choice(w.department_handlers[dept]),
-                        "report_back",
-                        rng.choice(texts.REPORT_BACK_NOTES),
-                        _payload(department=w.department_names[dept]),
-                        dept,
-                    )
-                )
-            order += 1 + len(depts)
-        service = None
-        skills = _VOLUNTEER_SKILLS.get(code)
-        if skills and rng.random() < VOLUNTEER_CASE_RATE and t0 >= self.year_ago:
-            service = self._volunteer(ev, order, cid, g, skills, u3, r_first, from_u, operator)
-            order += 1
+
+    def _draft_escalation(self, draft: _Draft, u3: float, r_first: float, handler_dept: int | None) -> None:
+        """Now and then 吹哨: the case is escalated to other departments, who report back before it is resolved."""
+        rng, w, c = self.rng, self.w, draft.c
+        code = c.spec.code
+        if rng.random() >= ESCALATION_RATE * _ESCALATION_FACTOR.get(code, 1.0):
+            return
+        level = (
+            EscalationLevel.emergency
+            if code == "EMG"
+            else (EscalationLevel.tough if rng.random() < 0.28 else EscalationLevel.daily)
+        )
+        others = [d for d in [c.department_id, *c.co_department_ids] if d != handler_dept]
+        n = min(len(others), rng.choices((1, 2, 3), (0.55, 0.33, 0.12))[0])
+        depts = sorted(rng.sample(others, n))
+        u_esc = u3 + (r_first - u3) * rng.uniform(0.05, 0.3)
+        t_esc = draft.from_u(u_esc)
+        escalator = rng.choice(draft.comm.user_ids) if rng.random() < 0.5 else draft.operator
+        draft.add(
+            t_esc,
+            escalator,
+            "escalate",
+            texts.ESCALATE_NOTES[level.value],
+            _payload(
+                level=level.value,
+                departments=[w.department_names[d] for d in depts],
+                due_at=self._escalation_due(t_esc, level),
+            ),
+            (level, depts),
+        )
+        backs = sorted(u_esc + (r_first - u_esc) * rng.uniform(0.1, 0.9) for _ in depts)
+        for u_back, dept in zip(backs, depts, strict=True):
+            draft.add(
+                draft.from_u(u_back),
+                rng.choice(w.department_handlers[dept]),
+                "report_back",
+                rng.choice(texts.REPORT_BACK_NOTES),
+                _payload(department=w.department_names[dept]),
+                dept,
+            )
+
+    def _draft_supervision(self, draft: _Draft, u3: float, ud: int, u_close: float) -> None:
+        """Half the late cases are supervised (督办) between their due time and their close."""
+        rng = self.rng
         if u_close > ud and rng.random() < 0.5:
             u_sup = ud + (u_close - ud) * rng.uniform(0.3, 0.7)
             if u_sup > u3:
-                add(
-                    (
-                        from_u(u_sup),
-                        order,
-                        operator,
-                        "supervise",
-                        rng.choice(texts.SUPERVISE_NOTES),
-                        "{}",
-                        None,
-                    )
+                draft.add(
+                    draft.from_u(u_sup), draft.operator, "supervise", rng.choice(texts.SUPERVISE_NOTES), "{}"
                 )
-        return service
 
     def _volunteer(
-        self,
-        ev: list[tuple],
-        order: int,
-        cid: int,
-        g: GridInfo,
-        skills: tuple[str, ...],
-        u3: float,
-        r_first: float,
-        from_u: Callable[[float], datetime],
-        operator: int,
+        self, draft: _Draft, skills: tuple[str, ...], u3: float, r_first: float
     ) -> ServiceLink | None:
-        rng = self.rng
+        """A volunteer of the grid with one of `skills`, assigned to help; None when the grid has none free."""
+        rng, g = self.rng, draft.g
         u_assign = u3 + (r_first - u3) * rng.uniform(0.05, 0.3)
-        t_assign = from_u(u_assign)
+        t_assign = draft.from_u(u_assign)
         skill = rng.choice(skills)
         pool = [
             v
@@ -939,19 +1050,15 @@ class CaseGenerator:
         if not pool:
             return None
         v = rng.choice(pool)
-        ev.append(
-            (
-                t_assign,
-                order,
-                operator,
-                "assign_volunteer",
-                f"{mask_name(v.name)} · {skill}",
-                _payload(volunteer_id=v.id, skill=skill),
-                None,
-            )
+        draft.add(
+            t_assign,
+            draft.operator,
+            "assign_volunteer",
+            f"{mask_name(v.name)} · {skill}",
+            _payload(volunteer_id=v.id, skill=skill),
         )
-        start = from_u(u_assign + (r_first - u_assign) * rng.uniform(0.2, 0.8))
-        return ServiceLink(v.id, g.index, cid, skill, start, rng.choice((1.0, 1.5, 2.0, 2.0, 3.0)))
+        start = draft.from_u(u_assign + (r_first - u_assign) * rng.uniform(0.2, 0.8))
+        return ServiceLink(v.id, g.index, draft.cid, skill, start, rng.choice((1.0, 1.5, 2.0, 2.0, 3.0)))
 
     def _satisfaction(self, rate: float, solved: bool, late: bool, rework: bool) -> Satisfaction:
         """Follow-up result of a reporter who left a name and phone number."""
@@ -966,31 +1073,37 @@ class CaseGenerator:
 
     # -------------------------------------------------------------- replay
 
-    def _replay(
-        self,
-        cid: int,
-        ev: list[tuple],
-        stuck: CaseStatus | None,
-        times: sla.SlaTimes,
-        g: GridInfo,
-        c: CategoryInfo,
-        operator: int,
-    ) -> tuple[list[tuple], dict]:
+    def _replay(self, draft: _Draft, stuck: CaseStatus | None) -> tuple[list[tuple], dict]:
         """Cut the draft at now (or where it is stuck), check it against TRANSITIONS, derive the case row."""
-        rng, now = self.rng, self.now
-        ev.sort(key=lambda e: (e[0], e[1]))
-        f = {
-            "status": None, "assignee": None, "department": None, "accepted_at": None, "dispatched_at": None,
-            "resolved_at": None, "verified_at": None, "closed_at": None, "due": times.due_at,
-            "warn": times.warn_at, "black": times.black_at, "extensions": 0, "reworks": 0, "escalation": None,
-            "supervised": False, "satisfaction": None, "solved": None, "service_kept": False,
-        }  # fmt: skip
+        now, cid, times = self.now, draft.cid, draft.times
+        draft.ev.sort(key=lambda e: (e[0], e[1]))
+        replay = _Replay(
+            cid,
+            {
+                "status": None,
+                "assignee": None,
+                "department": None,
+                "accepted_at": None,
+                "dispatched_at": None,
+                "resolved_at": None,
+                "verified_at": None,
+                "closed_at": None,
+                "due": times.due_at,
+                "warn": times.warn_at,
+                "black": times.black_at,
+                "extensions": 0,
+                "reworks": 0,
+                "escalation": None,
+                "supervised": False,
+                "satisfaction": None,
+                "solved": None,
+                "service_kept": False,
+            },
+        )
         rows: list[tuple] = []
-        ext: list | None = None
-        escs: dict[int, list] = {}
         status: CaseStatus | None = None
-        last_at = ev[0][0]
-        for at, _, actor, action, note, payload, meta in ev:
+        last_at = draft.ev[0][0]
+        for at, _, actor, action, note, payload, meta in draft.ev:
             if at > now:
                 break
             allowed, to = TRANSITIONS[action]
@@ -1011,87 +1124,150 @@ class CaseGenerator:
                 )
             )
             last_at = at
-            if action == "accept":
-                f["accepted_at"] = f["accepted_at"] or at
-            elif action == "dispatch":
-                f["dispatched_at"] = at
-                f["assignee"], f["department"] = meta
-            elif action == "start":
-                f["assignee"], f["department"] = meta
-            elif action == "return":
-                f["assignee"] = f["department"] = None
-            elif action == "resolve":
-                f["resolved_at"] = at
-            elif action == "rework":
-                f["reworks"] += 1
-                f["verified_at"] = None
-            elif action == "verify":
-                f["verified_at"] = at
-            elif action == "follow_up":
-                f["satisfaction"] = meta.value
-            elif action in ("close", "merge"):
-                f["closed_at"] = at
-                if action == "close":
-                    f["solved"] = meta
-            elif action == "extend_request":
-                self._ext_id += 1
-                ext = [self._ext_id, cid, actor, at, meta[0], meta[1], "pending", None, None, f["due"], None]
-            elif action in ("extend_approve", "extend_refuse") and ext is not None:
-                ext[6] = "approved" if action == "extend_approve" else "refused"
-                ext[7], ext[8] = actor, at
-                if action == "extend_approve":
-                    ext[10] = meta[0]
-                    f["due"], f["warn"], f["black"] = meta
-                    f["extensions"] += 1
-            elif action == "escalate":
-                level, depts = meta
-                f["escalation"] = level.value
-                esc_due = self._escalation_due(at, level)
-                for d in depts:
-                    self._esc_id += 1
-                    escs[d] = [self._esc_id, cid, d, level.value, at, actor, esc_due, None, None, ""]
-            elif action == "report_back":
-                row = escs.get(meta)
-                if row is not None:
-                    row[7], row[8], row[9] = at, actor, note
-            elif action == "supervise":
-                f["supervised"] = True
-            elif action == "assign_volunteer":
-                f["service_kept"] = True
+            apply = self._APPLY.get(action)
+            if apply is not None:
+                apply(self, replay, at, actor, note, meta)
             status = status if to is None else to
             if stuck is not None and to == stuck:
                 break
-        # Overdue and still open: the command centre supervises (督办) once it turns black.
+        if status in OPEN_STATUSES:
+            self._supervise_overdue(replay, rows, status, last_at, draft.operator)
+        replay.fields["status"] = status
+        if replay.extension is not None:
+            self._exts.append(tuple(replay.extension))
+        self._escs.extend(tuple(r) for _, r in sorted(replay.escalations.items()))
+        return rows, replay.fields
+
+    def _supervise_overdue(
+        self, replay: _Replay, rows: list[tuple], status: CaseStatus, last_at: datetime, operator: int
+    ) -> None:
+        """Overdue and still open: the command centre supervises (督办) once it turns black."""
+        rng, now, f = self.rng, self.now, replay.fields
         black = f["black"]
-        if (
-            status in OPEN_STATUSES
-            and not f["supervised"]
-            and black is not None
-            and black < now
-            and rng.random() < 0.8
-        ):
-            t_sup = max(black + timedelta(seconds=rng.randint(600, 86_400)), last_at + timedelta(seconds=60))
-            if t_sup <= now:
-                self._event_id += 1
-                rows.append(
-                    (
-                        self._event_id,
-                        cid,
-                        t_sup,
-                        operator,
-                        "supervise",
-                        status.value,
-                        None,
-                        rng.choice(texts.SUPERVISE_NOTES),
-                        "{}",
-                    )
-                )
-                f["supervised"] = True
-        f["status"] = status
-        if ext is not None:
-            self._exts.append(tuple(ext))
-        self._escs.extend(tuple(r) for _, r in sorted(escs.items()))
-        return rows, f
+        if f["supervised"] or black is None or black >= now or rng.random() >= 0.8:
+            return
+        t_sup = max(black + timedelta(seconds=rng.randint(600, 86_400)), last_at + timedelta(seconds=60))
+        if t_sup > now:
+            return
+        self._event_id += 1
+        rows.append(
+            (
+                self._event_id,
+                replay.cid,
+                t_sup,
+                operator,
+                "supervise",
+                status.value,
+                None,
+                rng.choice(texts.SUPERVISE_NOTES),
+                "{}",
+            )
+        )
+        f["supervised"] = True
+
+    # What each kept event sets on the case row (or its extension and escalation rows).
+
+    def _on_accept(self, r: _Replay, at: datetime, actor: int, note: str, meta: Any) -> None:
+        r.fields["accepted_at"] = r.fields["accepted_at"] or at
+
+    def _on_dispatch(self, r: _Replay, at: datetime, actor: int, note: str, meta: Any) -> None:
+        r.fields["dispatched_at"] = at
+        r.fields["assignee"], r.fields["department"] = meta
+
+    def _on_start(self, r: _Replay, at: datetime, actor: int, note: str, meta: Any) -> None:
+        r.fields["assignee"], r.fields["department"] = meta
+
+    def _on_return(self, r: _Replay, at: datetime, actor: int, note: str, meta: Any) -> None:
+        r.fields["assignee"] = r.fields["department"] = None
+
+    def _on_resolve(self, r: _Replay, at: datetime, actor: int, note: str, meta: Any) -> None:
+        r.fields["resolved_at"] = at
+
+    def _on_rework(self, r: _Replay, at: datetime, actor: int, note: str, meta: Any) -> None:
+        r.fields["reworks"] += 1
+        r.fields["verified_at"] = None
+
+    def _on_verify(self, r: _Replay, at: datetime, actor: int, note: str, meta: Any) -> None:
+        r.fields["verified_at"] = at
+
+    def _on_follow_up(self, r: _Replay, at: datetime, actor: int, note: str, meta: Any) -> None:
+        r.fields["satisfaction"] = meta.value
+
+    def _on_close(self, r: _Replay, at: datetime, actor: int, note: str, meta: Any) -> None:
+        r.fields["closed_at"] = at
+        r.fields["solved"] = meta
+
+    def _on_merge(self, r: _Replay, at: datetime, actor: int, note: str, meta: Any) -> None:
+        r.fields["closed_at"] = at
+
+    def _on_extend_request(self, r: _Replay, at: datetime, actor: int, note: str, meta: Any) -> None:
+        self._ext_id += 1
+        amount, reason = meta
+        r.extension = [
+            self._ext_id,
+            r.cid,
+            actor,
+            at,
+            amount,
+            reason,
+            "pending",
+            None,
+            None,
+            r.fields["due"],
+            None,
+        ]
+
+    def _on_extend_approve(self, r: _Replay, at: datetime, actor: int, note: str, meta: Any) -> None:
+        if r.extension is None:
+            return
+        r.extension[6:9] = ["approved", actor, at]
+        r.extension[10] = meta[0]
+        r.fields["due"], r.fields["warn"], r.fields["black"] = meta
+        r.fields["extensions"] += 1
+
+    def _on_extend_refuse(self, r: _Replay, at: datetime, actor: int, note: str, meta: Any) -> None:
+        if r.extension is not None:
+            r.extension[6:9] = ["refused", actor, at]
+
+    def _on_escalate(self, r: _Replay, at: datetime, actor: int, note: str, meta: Any) -> None:
+        level, depts = meta
+        r.fields["escalation"] = level.value
+        esc_due = self._escalation_due(at, level)
+        for d in depts:
+            self._esc_id += 1
+            r.escalations[d] = [self._esc_id, r.cid, d, level.value, at, actor, esc_due, None, None, ""]
+
+    def _on_report_back(self, r: _Replay, at: datetime, actor: int, note: str, meta: Any) -> None:
+        row = r.escalations.get(meta)
+        if row is not None:
+            row[7], row[8], row[9] = at, actor, note
+
+    def _on_supervise(self, r: _Replay, at: datetime, actor: int, note: str, meta: Any) -> None:
+        r.fields["supervised"] = True
+
+    def _on_assign_volunteer(self, r: _Replay, at: datetime, actor: int, note: str, meta: Any) -> None:
+        r.fields["service_kept"] = True
+
+    _APPLY: ClassVar[dict[str, Callable[[CaseGenerator, _Replay, datetime, int, str, Any], None]]] = {
+        "accept": _on_accept,
+        "dispatch": _on_dispatch,
+        "start": _on_start,
+        "return": _on_return,
+        "resolve": _on_resolve,
+        "rework": _on_rework,
+        "verify": _on_verify,
+        "follow_up": _on_follow_up,
+        "close": _on_close,
+        "merge": _on_merge,
+        "extend_request": _on_extend_request,
+        "extend_approve": _on_extend_approve,
+        "extend_refuse": _on_extend_refuse,
+        "escalate": _on_escalate,
+        "report_back": _on_report_back,
+        "supervise": _on_supervise,
+        "assign_volunteer": _on_assign_volunteer,
+    }
+    """The step of :meth:`_replay` for each action that sets something (report, reject and comment set nothing)."""
 
     def _report_payload(self, source: CaseSource, limit: float) -> str:
         key = (source, limit)

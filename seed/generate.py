@@ -44,11 +44,25 @@ Progress = Callable[[float, str], None]
 
 _SATISFACTION_TARGETS = (0.962, 0.84, 0.932, 0.925, 0.918, 0.912, 0.905, 0.9, 0.893, 0.885, 0.875)
 """Satisfaction level of the 11 communities (assigned in a shuffled order): one clearly best, one worst."""
-_DEPARTMENT_ADJ = {"ZJ": -0.04, "CG": 0.01, "PCS": 0.02, "SF": -0.01, "YJ": 0.02, "JGW": -0.03, "RS": -0.02,
-                   "DZB": 0.01}  # fmt: skip
+_DEPARTMENT_ADJ = {
+    "ZJ": -0.04,
+    "CG": 0.01,
+    "PCS": 0.02,
+    "SF": -0.01,
+    "YJ": 0.02,
+    "JGW": -0.03,
+    "RS": -0.02,
+    "DZB": 0.01,
+}
 """Departments' on-time tendency (added to the probability of closing on time)."""
-BULK_TABLES = ("cases", "case_events", "case_extensions", "case_escalations", "service_records",
-               "grid_visits")  # fmt: skip
+BULK_TABLES = (
+    "cases",
+    "case_events",
+    "case_extensions",
+    "case_escalations",
+    "service_records",
+    "grid_visits",
+)
 """Tables loaded with their secondary indexes dropped and rebuilt at the end (seed.bulk.bulk_load)."""
 ACTUAL_RESIDENTS = 100_000
 """About this many people actually live in the sub-district (DESIGN §3), registered or not."""
@@ -533,13 +547,25 @@ class _Builder:
             shapely.prepare(shapes[index])
             blds = buildings[g.code]
             kind_factor = {"urban": 1.15, "suburban": 1.0, "farm": 0.8}.get(g.kind, 1.0)
-            infos.append(GridInfo(
-                index=index, id=grid_ids[g.code], code=g.code, name=g.name, community_index=ci,
-                community_id=ci + 1, kind=g.kind, households=g.households, population=dict(g.population),
-                buildings=blds, building_cum=_cumulative([b.households for b in blds]), polygon=shapes[index],
-                worker_id=worker_of_grid[g.code], neighbours=sorted(adjacency[index]),
-                case_weight=g.households ** 0.9 * kind_factor * rng.lognormvariate(0.0, 0.25),
-            ))  # fmt: skip
+            infos.append(
+                GridInfo(
+                    index=index,
+                    id=grid_ids[g.code],
+                    code=g.code,
+                    name=g.name,
+                    community_index=ci,
+                    community_id=ci + 1,
+                    kind=g.kind,
+                    households=g.households,
+                    population=dict(g.population),
+                    buildings=blds,
+                    building_cum=_cumulative([b.households for b in blds]),
+                    polygon=shapes[index],
+                    worker_id=worker_of_grid[g.code],
+                    neighbours=sorted(adjacency[index]),
+                    case_weight=g.households**0.9 * kind_factor * rng.lognormvariate(0.0, 0.25),
+                )
+            )
         # Blind spots: one old-town grid and three outer ones went quiet 5–10 weeks ago.
         urban = [g for g in infos[1:] if g.kind == "urban"]
         outer = [g for g in infos if g.kind != "urban"]

@@ -168,8 +168,11 @@ def start_session(session: Session, actor: Actor, secret: str) -> str:
     return f"{payload}.{_sign(secret, payload)}"
 
 
-def resume_session(session: Session, cookie: str | None, secret: str, idle_minutes: int) -> Actor | None:
-    """The actor of a valid, unexpired, unrevoked session cookie (touching it), else None."""
+def resume_session(
+    session: Session, cookie: str | None, secret: str, idle_minutes: int, *, touch: bool = True
+) -> Actor | None:
+    """The actor of a valid, unexpired, unrevoked session cookie of an active user, else None. With
+    `touch` the check counts as activity (at most one write a minute); an auto-refresh passes False."""
     if not cookie or cookie.count(".") != 2:
         return None
     sid, token, signature = cookie.split(".")
@@ -190,7 +193,7 @@ def resume_session(session: Session, cookie: str | None, secret: str, idle_minut
     user = session.get(User, row.user_id)
     if user is None or not user.active:
         return None
-    if (now - row.last_seen_at).total_seconds() > 60:
+    if touch and (now - row.last_seen_at).total_seconds() > 60:
         row.last_seen_at = now
         session.add(row)
     return actor_of(user)

@@ -1,4 +1,5 @@
-"""Text rules shared by the services: what a phone number must look like.
+"""Text rules shared by the services: what a phone number must look like, what free text may hold, and
+how text is escaped when it is shown as Markdown.
 
 Three kinds of number, with different jobs, and so their rules side by side:
 
@@ -75,3 +76,36 @@ def clean_text(value: object) -> str:
     text = "" if value is None else str(value)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return _BIDI.sub("", _CONTROLS.sub("", text))
+
+
+# ---------------------------------------------------------------- text shown as Markdown
+
+
+class Markup(str):
+    """Text that already is Markdown: a translated text (its values escaped), text escaped by
+    :func:`escape_markdown`, or formatting a caller built itself and vouches for (:func:`trusted`).
+    ``dashboard.i18n.t`` interpolates it as it is; any other value is escaped.
+
+    Joining or concatenating gives an ordinary ``str`` again, which would be escaped: wrap a join of
+    Markup parts in :func:`trusted`."""
+
+    __slots__ = ()
+
+
+def trusted(text: object) -> Markup:
+    """`text` as markup the caller built (``**bold**``, a badge): interpolated without escaping. Never for
+    text that came from a user, a file or a URL."""
+    return text if isinstance(text, Markup) else Markup("" if text is None else str(text))
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:&=])")
+"""Characters that start Markdown syntax in Streamlit (CommonMark and GFM, ``$`` math, ``:red[…]`` and
+``:icon:`` directives, entities, setext headings) or HTML; a backslash makes each one literal."""
+
+
+def escape_markdown(text: object) -> Markup:
+    """`text` escaped so Markdown shows it literally: no link, image, HTML, autolink, formatting, math or
+    directive. Markup (already escaped or trusted) is returned unchanged, so escaping twice is escaping once."""
+    if isinstance(text, Markup):
+        return text
+    return Markup(_MD_SPECIAL.sub(r"\\\1", "" if text is None else str(text)))

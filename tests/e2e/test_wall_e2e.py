@@ -124,3 +124,23 @@ def test_revoked_link_stops_the_wall(chromium, wall_app) -> None:  # type: ignor
     page.wait_for_selector("text=大屏链接无效", timeout=30000)
     assert page.locator(".wall-tiles").count() == 0
     page.context.close()
+
+
+def test_a_logged_in_wall_stops_when_the_account_is_disabled(chromium, wall_app) -> None:  # type: ignore[no-untyped-def]
+    """The wall's parts refresh as fragments, which do not pass through app.py's login check: each one
+    re-validates the session, so a disabled account's open wall shows the login form within a refresh."""
+    from dashboard.admin import users
+
+    base, _, db_url = wall_app
+    page = b.new_page(chromium, base)
+    b.login_page(page, base, "operator")
+    b.goto(page, base, "wall")
+    page.wait_for_selector(".wall-tiles", timeout=120000)
+    with Session(get_engine(db_url)) as s:
+        admin = actor_of(s.exec(select(User).where(User.username == "admin")).scalar_one())  # type: ignore[call-overload]
+        operator = s.exec(select(User).where(User.username == "operator")).scalar_one()  # type: ignore[call-overload]
+        users.set_active(s, admin, operator.id, False)  # revokes the account's sessions
+        s.commit()
+    dispose_engines()
+    page.wait_for_selector("[data-testid=stForm]", timeout=REFRESH_SECONDS * 1000 * 5 + 30000)
+    assert page.locator(".wall-tiles").count() == 0

@@ -77,3 +77,17 @@ def test_one_writer_of_the_case_timeline() -> None:
         if pattern.search(line)
     ]
     assert len(places) == 1 and places[0].startswith("dashboard/cases/change.py:"), places
+
+
+def test_every_fragment_checks_the_session() -> None:
+    """Fragment reruns skip app.py's login check: pages use dashboard.ui.session.fragment, never
+    st.fragment directly."""
+    direct = [
+        f"{p.relative_to(ROOT)}:{i}"
+        for base in ("pages", "dashboard")
+        for p in sorted((ROOT / base).rglob("*.py"))
+        if p.name != "session.py"
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if re.search(r"(?<!`)\bst\.fragment\b", line)  # code, not ``st.fragment`` in a docstring
+    ]
+    assert direct == []
