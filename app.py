@@ -6,6 +6,7 @@ pages the user's role may open. A wall screen opened with ``?display=TOKEN`` sho
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import datetime, timedelta
 from urllib.parse import urlparse
@@ -15,17 +16,30 @@ import streamlit as st
 from dashboard import clock, db
 from dashboard.admin import auth
 from dashboard.admin.settings import cached_setting
+from dashboard.api import session_cookie
 from dashboard.config import get_settings
 from dashboard.i18n import LANGS, label, t
+from dashboard.kernel.errors import DomainError
 from dashboard.reporting import display_links as display
+from dashboard.ui.common import plain
+from dashboard.ui.errors import show_error
 from dashboard.ui.nav import DEFAULT_PAGE, PAGES, PageSpec, pages_for, spec
-
-st.set_page_config(page_title="网格治理指挥平台", page_icon="static/logo.png", layout="wide")
 
 _seed_lock = threading.Lock()
 SSO_FRESH = timedelta(minutes=5)
 _KEEP_ON_LANGUAGE_CHANGE = frozenset(
-    {"actor", "cookie", "ended_cookie", "display", "expired", "sso_refused", "next"}
+    {
+        "actor",
+        "cookie",
+        "cookie_sent",
+        "login_remember",
+        "ended_cookie",
+        "display",
+        "display_token",
+        "expired",
+        "sso_refused",
+        "next",
+    }
 )
 """How recent the provider's confirmation must be for single sign-on to open a session."""
 
@@ -61,14 +75,39 @@ def _ready(url: str) -> bool:
     return True
 
 
-def _cookie_script(value: str | None, max_age: int) -> None:
-    """Set (or clear) the session cookie in the browser; the value is our own token, never user text."""
-    cookie = (
-        f"{auth.COOKIE_NAME}={value}; path=/; max-age={max_age}; SameSite=Strict"
-        if value
-        else (f"{auth.COOKIE_NAME}=; path=/; max-age=0; SameSite=Strict")
+COOKIE_REFRESH = timedelta(minutes=10)
+"""How often a remembered cookie's lifetime is renewed while the user is active."""
+
+
+def _send_cookie(value: str | None) -> None:
+    """Have the server set the HttpOnly session cookie to `value`, or clear it (None).
+
+    The page posts a one-time ticket to the app's own route (:mod:`dashboard.api.session_cookie`); no
+    script ever sees the cookie. It ends with the browser session unless the user ticked "remember me".
+    """
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    prefix = f"/{base}" if base else ""
+    if value:
+        remember = bool(st.session_state.get("login_remember"))
+        ticket = session_cookie.issue(value, _idle_minutes() * 60 if remember else None)
+        path, body = session_cookie.SESSION_PATH, json.dumps({"ticket": ticket})
+    else:
+        path, body = session_cookie.LOGOUT_PATH, "{}"
+    script = (
+        f"fetch({json.dumps(prefix + path)}, {{method: 'POST', credentials: 'same-origin', "
+        f"headers: {{'Content-Type': 'application/json'}}, body: {json.dumps(body)}}});"
     )
-    st.html(f"<script>document.cookie = {cookie!r};</script>", unsafe_allow_javascript=True)
+    st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
+
+
+def _keep_cookie(cookie: str) -> None:
+    """Send the session cookie once after login (and renew a remembered one now and then)."""
+    sent = st.session_state.get("cookie_sent")
+    remember = bool(st.session_state.get("login_remember"))
+    if sent is not None and sent[0] == cookie and (not remember or clock.now() - sent[1] < COOKIE_REFRESH):
+        return
+    _send_cookie(cookie)
+    st.session_state["cookie_sent"] = (cookie, clock.now())
 
 
 def _login_form() -> None:
@@ -85,6 +124,7 @@ def _login_form() -> None:
             password = st.text_input(
                 t("login.password"), type="password", key="login_password", autocomplete="current-password"
             )
+            st.checkbox(t("login.remember"), key="login_remember", help=t("login.remember_help"))
             submitted = st.form_submit_button(
                 t("login.submit"), key="login_submit", type="primary", width="stretch"
             )
@@ -92,21 +132,26 @@ def _login_form() -> None:
             if not username or not password:
                 st.error(t("login.required"))
             else:
-                with db.session_scope() as s:
-                    result = auth.authenticate(s, username, password)
+                # Attempts are counted per address: the connection's, or behind the trusted proxy (setting
+                # DASHBOARD_TRUSTED_PROXY) the address it appended to X-Forwarded-For.
+                forwarded = ",".join(st.context.headers.get_all("X-Forwarded-For"))
+                source = auth.client_address(st.context.ip_address, forwarded, int(settings.trusted_proxy))
+                try:
+                    result = auth.authenticate(username, password, source=source)
                     cookie = (
-                        auth.start_session(s, result.actor, settings.secret_key) if result.actor else None
+                        db.run_unit(lambda s: auth.start_session(s, result.actor, settings.secret_key))
+                        if result.actor
+                        else None
                     )
-                if result.actor:
-                    st.session_state["actor"] = result.actor
-                    st.session_state["cookie"] = cookie
-                    st.rerun()
-                elif result.error == "locked":
-                    st.error(t("login.locked", until=f"{result.locked_until:%H:%M}"))
-                elif result.error == "inactive":
-                    st.error(t("login.inactive"))
+                except DomainError as err:  # the database stayed busy
+                    show_error(err)
                 else:
-                    st.error(t("login.failed"))
+                    if result.actor:
+                        st.session_state["actor"] = result.actor
+                        st.session_state["cookie"] = cookie
+                        st.rerun()
+                    # Unknown user, wrong password, too many attempts: one answer (auth.authenticate).
+                    st.error(t("login.inactive" if result.error == "inactive" else "login.failed"))
         _sso_section()
         st.caption(t("login.demo_hint"))
         _language_switch()
@@ -187,11 +232,12 @@ def _sso_actor():  # type: ignore[no-untyped-def]
         return None
     if not _sso_fresh():
         return None
-    with db.session_scope() as s:
-        result = auth.sso_login(s, st.user.get("sub"), st.user.get("email"))
+    with db.session_scope(write=True) as s:
+        verified = auth.claim_true(st.user.get("email_verified"))
+        result = auth.sso_login(s, st.user.get("sub"), st.user.get("email"), verified)
         cookie = auth.start_session(s, result.actor, get_settings().secret_key) if result.actor else None
     if result.actor is None:
-        st.session_state["sso_refused"] = (result.error, result.locked_until)
+        st.session_state["sso_refused"] = result.error
         return None
     st.session_state.pop("expired", None)
     st.session_state["actor"] = result.actor
@@ -206,13 +252,8 @@ def _sso_section() -> None:
         return
     refused = st.session_state.get("sso_refused")
     if refused:
-        error, until = refused
-        if error == "locked":
-            st.error(t("login.locked", until=f"{until:%H:%M}"))
-        elif error == "inactive":
-            st.error(t("login.inactive"))
-        else:
-            st.error(t("sso.unknown"))
+        messages = {"inactive": "login.inactive", "unverified": "sso.unverified"}
+        st.error(t(messages.get(refused, "sso.unknown")))
         if st.button(t("sso.logout"), key="sso_logout", width="stretch"):
             st.session_state.pop("sso_refused", None)
             st.logout()
@@ -264,8 +305,8 @@ def _current_actor():  # type: ignore[no-untyped-def]
 def _sidebar(actor) -> None:  # type: ignore[no-untyped-def]
     with st.sidebar:
         st.markdown(f"**{t('app.title')}**")
-        st.caption(f"{actor.display_name} · {label('role', actor.role)}")
-        st.caption(f"{t('app.scope')}: {_scope_text(actor)}")
+        st.caption(f"{plain(actor.display_name)} · {label('role', actor.role)}")
+        st.caption(f"{t('app.scope')}: {plain(_scope_text(actor))}")
         _language_switch()
         if st.button(t("app.logout"), key="logout", icon=":material/logout:"):
             ended = st.session_state.get("cookie")
@@ -275,7 +316,7 @@ def _sidebar(actor) -> None:  # type: ignore[no-untyped-def]
             st.session_state["logged_out"] = True
             st.session_state["ended_cookie"] = ended
             if _sso_provider() is not None and st.user.get("is_logged_in", False):
-                _cookie_script(None, 0)
+                _send_cookie(None)
                 st.logout()  # redirects the browser through Streamlit's /auth/logout
                 st.stop()
             st.rerun()
@@ -303,6 +344,7 @@ def _scope_text(actor) -> str:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
+    st.set_page_config(page_title="网格治理指挥平台", page_icon="static/logo.png", layout="wide")
     settings = get_settings()
     _ready(db.normalise_url(settings.database_url))
 
@@ -330,10 +372,10 @@ def main() -> None:
         # Know every page's address while the login form shows, so a deep link is not "page not found".
         st.navigation([_home_page(None), *(_page(p) for p in PAGES if p.exists)], position="hidden")
         if st.session_state.pop("logged_out", False) or st.context.cookies.get(auth.COOKIE_NAME):
-            _cookie_script(None, 0)
+            _send_cookie(None)
         _login_form()
         return
-    _cookie_script(st.session_state["cookie"], _idle_minutes() * 60)
+    _keep_cookie(st.session_state["cookie"])
     _sidebar(actor)
 
     available = pages_for(actor.role)
@@ -366,4 +408,9 @@ def _home_page(start: st.Page | None) -> st.Page:
     return st.Page(home, title=t("app.title"), url_path="home", default=True, visibility="hidden")
 
 
-main()
+if __name__ == "__main__":
+    main()  # a page run: Streamlit executes this file as __main__ for every rerun
+else:
+    # Imported by the server: ``streamlit run app.py`` finds this st.App and serves the pages with the app's
+    # own HTTP routes beside them (the session cookie, set by the server).
+    app = st.App(__file__, routes=session_cookie.routes())

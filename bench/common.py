@@ -134,8 +134,13 @@ def sqlite_db(cases: int, directory: Path = BENCH_DIR, rebuild: bool = False) ->
         p.unlink(missing_ok=True)
     seconds = seed(f"sqlite:///{building}", cases)
     building.rename(path)
-    meta = {"cases": cases, "seconds": round(seconds, 1), "today": date.today(), "analyzed": True,
-            "built": datetime.now().isoformat(timespec="seconds")}  # fmt: skip
+    meta = {
+        "cases": cases,
+        "seconds": round(seconds, 1),
+        "today": date.today(),
+        "analyzed": True,
+        "built": datetime.now().isoformat(timespec="seconds"),
+    }
     write_meta(meta_path, meta)
     return BenchDb("sqlite", cases, url, round(seconds, 1), True, str(meta["today"]))
 
@@ -197,8 +202,12 @@ class PgCluster:
             return BenchDb("postgresql", cases, url, meta.get("seconds"), False, str(meta.get("today", "?")))
         self.server.execute_autocommit(f'CREATE DATABASE "{name}"')
         seconds = seed(url, cases, today)
-        meta = {"cases": cases, "seconds": round(seconds, 1), "today": today or date.today(),
-                "built": datetime.now().isoformat(timespec="seconds")}  # fmt: skip
+        meta = {
+            "cases": cases,
+            "seconds": round(seconds, 1),
+            "today": today or date.today(),
+            "built": datetime.now().isoformat(timespec="seconds"),
+        }
         self.record(name, meta)
         return BenchDb("postgresql", cases, url, round(seconds, 1), True, str(meta["today"]))
 
@@ -249,10 +258,13 @@ def recent_open_case(url: str) -> str:
 def machine() -> dict[str, str]:
     """Cores, memory, CPU model, disk and load, for the results file."""
     cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")),
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
         platform.processor(),
-    )  # fmt: skip
+    )
     mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
     disk = shutil.disk_usage(BENCH_DIR if BENCH_DIR.exists() else ROOT)
     import sqlite3

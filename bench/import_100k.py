@@ -77,14 +77,32 @@ def write_csv(path: Path, url: str, rows: int, seed: int = 1) -> None:
                 continue
             n += 1
             at = start + timedelta(minutes=rng.randrange(0, 360 * 24 * 60))
-            date = [f"{at:%Y-%m-%d %H:%M}", f"{at:%Y/%m/%d %H:%M:%S}", f"{at:%Y年%m月%d日 %H时%M分}",
-                    f"{at:%Y.%m.%d}"][n % 4]  # fmt: skip
+            date = [
+                f"{at:%Y-%m-%d %H:%M}",
+                f"{at:%Y/%m/%d %H:%M:%S}",
+                f"{at:%Y年%m月%d日 %H时%M分}",
+                f"{at:%Y.%m.%d}",
+            ][n % 4]
             code, name = cats[n % len(cats)]
             status = STATUSES[n % len(STATUSES)]
             closed = f"{at + timedelta(days=2):%Y-%m-%d %H:%M}" if status in ("已结案", "closed") else ""
-            w.writerow([f"LEGACY-{n:07d}", f"历史案件 {n}", "从旧系统导入的案件描述", code if n % 2 else name, date,
-                        f"{lon:.6f}", f"{lat:.6f}", f"项里街道{n % 300}号", "12345", status, closed,
-                        "王小明" if n % 3 else "", "13812345678" if n % 3 else ""])  # fmt: skip
+            w.writerow(
+                [
+                    f"LEGACY-{n:07d}",
+                    f"历史案件 {n}",
+                    "从旧系统导入的案件描述",
+                    code if n % 2 else name,
+                    date,
+                    f"{lon:.6f}",
+                    f"{lat:.6f}",
+                    f"项里街道{n % 300}号",
+                    "12345",
+                    status,
+                    closed,
+                    "王小明" if n % 3 else "",
+                    "13812345678" if n % 3 else "",
+                ]
+            )
 
 
 def main() -> int:
@@ -119,9 +137,11 @@ def main() -> int:
             )
             s.commit()
             elapsed, cpu = time.perf_counter() - t, time.process_time() - cpu
-        line = (f"{label:20s} {elapsed:6.1f} s (CPU {cpu:5.1f} s)  {args.rows / elapsed:7,.0f} rows/s  "
-                f"peak RSS {peak_mb():5.0f} MB "
-                f"(before imports {base_mb:.0f} MB)  progress callbacks {len(ticks)}  {report.summary('en')}")  # fmt: skip
+        line = (
+            f"{label:20s} {elapsed:6.1f} s (CPU {cpu:5.1f} s)  {args.rows / elapsed:7,.0f} rows/s  "
+            f"peak RSS {peak_mb():5.0f} MB "
+            f"(before imports {base_mb:.0f} MB)  progress callbacks {len(ticks)}  {report.summary('en')}"
+        )
         print(line)
         lines.append(line)
     backend = "postgresql" if url.startswith("postgres") else "sqlite"

@@ -31,8 +31,16 @@ _ACTIVE = [s.value for s in ACTIVE_STATUSES]
 _OPEN = [s.value for s in OPEN_STATUSES]
 _GOOD = ("satisfied", "basically")
 _FOLLOWED = (*_GOOD, "dissatisfied")
-_DATES = ["reported_at", "accepted_at", "resolved_at", "closed_at", "due_at", "response_due_at",
-          "warn_at", "black_at"]  # fmt: skip
+_DATES = [
+    "reported_at",
+    "accepted_at",
+    "resolved_at",
+    "closed_at",
+    "due_at",
+    "response_due_at",
+    "warn_at",
+    "black_at",
+]
 
 
 def load_cases(url: str) -> pd.DataFrame:
@@ -69,23 +77,49 @@ def figures(df: pd.DataFrame, period: kpi.Period, now: datetime, by: str | None)
     running = nd[nd["status"].isin(_ACTIVE)]
     day_key = "reported_at" if by == "day" else key
     frames = [
-        agg(rep, day_key, reported=pd.Series(1, index=rep.index),
-            responded_in_time=rep["accepted_at"].notna() & (rep["accepted_at"] <= rep["response_due_at"])),
-        agg(due, "due_at" if by == "day" else key, due=pd.Series(1, index=due.index),
-            closed_on_time=due["closed_at"].notna() & (due["closed_at"] <= due["due_at"])),
-        agg(acc, "accepted_at" if by == "day" else key, accepted=pd.Series(1, index=acc.index),
-            closed_of_accepted=acc["closed_at"].notna(), escalated=acc["escalation_level"].notna()),
-        agg(clo, "closed_at" if by == "day" else key, closed=pd.Series(1, index=clo.index),
-            solved=clo["solved"] == 1, followed_up=clo["satisfaction"].isin(_FOLLOWED),
-            satisfied=clo["satisfaction"].isin(_GOOD)),
-        agg(res, "resolved_at" if by == "day" else key, resolved=pd.Series(1, index=res.index),
-            reworked=res["rework_count"] > 0),
-    ]  # fmt: skip
+        agg(
+            rep,
+            day_key,
+            reported=pd.Series(1, index=rep.index),
+            responded_in_time=rep["accepted_at"].notna() & (rep["accepted_at"] <= rep["response_due_at"]),
+        ),
+        agg(
+            due,
+            "due_at" if by == "day" else key,
+            due=pd.Series(1, index=due.index),
+            closed_on_time=due["closed_at"].notna() & (due["closed_at"] <= due["due_at"]),
+        ),
+        agg(
+            acc,
+            "accepted_at" if by == "day" else key,
+            accepted=pd.Series(1, index=acc.index),
+            closed_of_accepted=acc["closed_at"].notna(),
+            escalated=acc["escalation_level"].notna(),
+        ),
+        agg(
+            clo,
+            "closed_at" if by == "day" else key,
+            closed=pd.Series(1, index=clo.index),
+            solved=clo["solved"] == 1,
+            followed_up=clo["satisfaction"].isin(_FOLLOWED),
+            satisfied=clo["satisfaction"].isin(_GOOD),
+        ),
+        agg(
+            res,
+            "resolved_at" if by == "day" else key,
+            resolved=pd.Series(1, index=res.index),
+            reworked=res["rework_count"] > 0,
+        ),
+    ]
     if by != "day":
         frames.append(
-            agg(running, key, open_now=pd.Series(1, index=running.index),
-                overdue_now=running["due_at"] < pd.Timestamp(now))
-        )  # fmt: skip
+            agg(
+                running,
+                key,
+                open_now=pd.Series(1, index=running.index),
+                overdue_now=running["due_at"] < pd.Timestamp(now),
+            )
+        )
     out = pd.concat(frames, axis=1).fillna(0).astype("int64")
     for rate, (num, den) in kpi.RATE_COLUMNS.items():
         if num in out and den in out:

@@ -63,8 +63,14 @@ def seed_sqlite(cases: int) -> dict[str, Any]:
     for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         p.unlink(missing_ok=True)
     building.rename(path)
-    meta = {"cases": cases, "seconds": result["wall_s"], "today": date.today(), "analyzed": True,
-            "built": result["at"], "source": "bench.seed_time (python -m seed)"}  # fmt: skip
+    meta = {
+        "cases": cases,
+        "seconds": result["wall_s"],
+        "today": date.today(),
+        "analyzed": True,
+        "built": result["at"],
+        "source": "bench.seed_time (python -m seed)",
+    }
     common.write_meta(path.with_suffix(".json"), meta)
     result.update(backend="sqlite", size_mb=round(path.stat().st_size / 2**20))
     return result
@@ -77,8 +83,16 @@ def seed_postgresql(cluster: common.PgCluster, cases: int) -> dict[str, Any]:
         cluster.server.execute_autocommit(f'DROP DATABASE "{name}"')
     cluster.server.execute_autocommit(f'CREATE DATABASE "{name}"')
     result = run_seed(cluster.server.url(name), cases)
-    cluster.record(name, {"cases": cases, "seconds": result["wall_s"], "today": date.today(),
-                          "built": result["at"], "source": "bench.seed_time (python -m seed)"})  # fmt: skip
+    cluster.record(
+        name,
+        {
+            "cases": cases,
+            "seconds": result["wall_s"],
+            "today": date.today(),
+            "built": result["at"],
+            "source": "bench.seed_time (python -m seed)",
+        },
+    )
     import psycopg
 
     with psycopg.connect(f"host=127.0.0.1 port={cluster.server.port} user=postgres dbname=postgres") as c:
@@ -101,9 +115,11 @@ def main(argv: list[str] | None = None) -> None:
         runs.append(result)
         common.save_json("seed", {"machine": common.machine(), "runs": runs})
         label = common.size_label(result["cases"])
-        print(f"{result['backend']:<11}{label:>8}  wall {result['wall_s']:7.1f} s  cpu {result['cpu_s']:7.1f} s"
-              f"  peak {result['peak_rss_mb']} MB  load {result['load_before']} → {result['load_after']}",
-              flush=True)  # fmt: skip
+        print(
+            f"{result['backend']:<11}{label:>8}  wall {result['wall_s']:7.1f} s  cpu {result['cpu_s']:7.1f} s"
+            f"  peak {result['peak_rss_mb']} MB  load {result['load_before']} → {result['load_after']}",
+            flush=True,
+        )
 
     if "sqlite" in args.backends:
         for cases in sizes:

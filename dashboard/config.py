@@ -22,6 +22,14 @@ class Settings:
     auto_seed: bool
     seed_cases: int | None
     max_upload_mb: int
+    trusted_proxy: bool = False
+    """Behind a reverse proxy that sets X-Forwarded-For/-Proto (nginx): believe those headers."""
+    backup_dir: str = str(ROOT / "data" / "backups")
+    """Where ``python -m dashboard backup`` writes and the backup page looks (setting ``backup.dir``)."""
+    backup_interval_hours: int = 24
+    """A backup older than this is reported as missing (setting ``backup.interval_hours``)."""
+    retention_mask_after_years: int = 0
+    """Mask reporters' personal data of cases closed longer ago than this; 0: never."""
 
 
 def _secret_key() -> str:
@@ -55,4 +63,8 @@ def get_settings() -> Settings:
         auto_seed=os.environ.get("DASHBOARD_AUTO_SEED", "1") not in ("0", "false", "no"),
         seed_cases=int(seed_cases) if seed_cases else None,
         max_upload_mb=int(os.environ.get("DASHBOARD_MAX_UPLOAD_MB", "50")),
+        trusted_proxy=os.environ.get("DASHBOARD_TRUSTED_PROXY", "0") in ("1", "true", "yes"),
+        backup_dir=os.environ.get("DASHBOARD_BACKUP_DIR", str(ROOT / "data" / "backups")),
+        backup_interval_hours=int(os.environ.get("DASHBOARD_BACKUP_INTERVAL_HOURS", "24")),
+        retention_mask_after_years=int(os.environ.get("DASHBOARD_RETENTION_MASK_AFTER_YEARS", "0")),
     )

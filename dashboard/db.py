@@ -29,6 +29,7 @@ from sqlmodel import Session, create_engine
 import models  # noqa: F401  (registers the tables)
 from dashboard.config import ROOT, get_settings
 from dashboard.kernel.errors import Busy
+from dashboard.kernel.privacy import address_shown
 
 T = TypeVar("T")
 _engines: dict[str, Engine] = {}
@@ -49,6 +50,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
+    # SQL functions of the kernel that SQLite has no form of (PostgreSQL's is plain SQL): see privacy.py
+    dbapi_connection.create_function("address_shown", 1, address_shown, deterministic=True)
 
 
 def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]

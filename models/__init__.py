@@ -1,6 +1,14 @@
 """SQLModel tables. Importing this package registers every table on ``SQLModel.metadata``."""
 
-from models.activity import AuditLog, CalendarOverride, DisplayLink, GridVisit, Setting, UserSession
+from models.activity import (
+    AuditLog,
+    CalendarOverride,
+    DisplayLink,
+    GridVisit,
+    LoginAttempt,
+    Setting,
+    UserSession,
+)
 from models.cases import Case, CaseEscalation, CaseEvent, CaseExtension, CaseNumberCounter
 from models.org import Category, Department, User
 from models.territory import (
@@ -31,6 +39,7 @@ __all__ = [
     "GridPopulationHistory",
     "GridVisit",
     "GridWorkerHistory",
+    "LoginAttempt",
     "NeedRule",
     "ResidentUnit",
     "ServiceRecord",

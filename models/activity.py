@@ -1,5 +1,5 @@
 """Field activity and system records: grid visits (走访), the audit log, settings, display links, sessions,
-and local calendar overrides."""
+failed login attempts, and local calendar overrides."""
 
 from datetime import date
 
@@ -76,6 +76,20 @@ class UserSession(SQLModel, table=True):
     created_at: NaiveDatetime
     last_seen_at: NaiveDatetime
     revoked_at: NaiveDatetime | None = None
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Failed password logins counted per (username, source address), and per source address alone
+    (``username == ""``): how many, since when, and until when further attempts are refused."""
+
+    __tablename__ = "login_attempts"
+
+    username: str = Field(primary_key=True, max_length=64, description="normalised; '' = the address")
+    source: str = Field(primary_key=True, max_length=64)
+    failures: int = 0
+    window_started_at: NaiveDatetime
+    last_failure_at: NaiveDatetime = Field(index=True)
+    blocked_until: NaiveDatetime | None = None
 
 
 class CalendarOverride(SQLModel, table=True):

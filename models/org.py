@@ -51,8 +51,6 @@ class User(SQLModel, table=True):
     phone: str = Field(default="", max_length=32)
     password_hash: str = Field(max_length=256)
     active: bool = True
-    failed_logins: int = 0
-    locked_until: NaiveDatetime | None = None
     last_login_at: NaiveDatetime | None = None
     created_at: NaiveDatetime
     sso_subject: str | None = Field(default=None, max_length=256, unique=True)

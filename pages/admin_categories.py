@@ -13,7 +13,7 @@ from dashboard.admin.categories import CategoryInput
 from dashboard.i18n import label, t
 from dashboard.territory import lookups as territory
 from dashboard.ui.admin import AdminPage, change_log
-from dashboard.ui.common import db_session, plain
+from dashboard.ui.common import db_session
 from models.enums import CalendarKind, Priority
 
 PAGE = AdminPage("admin.categories", t("admin.cat_caption"), "admin_cat_flash")
@@ -146,26 +146,26 @@ with tab_edit:
         if submitted:
             PAGE.save(
                 lambda s: categories.update_category(s, me, picked, data),
-                t("admin.saved", what=plain(row["code"])),
+                t("admin.saved", what=row["code"]),
             )
         c1, c2, _ = st.columns([1, 1, 3])
         if row["active"]:
             if c1.button(t("admin.cat_retire"), key=f"cat_{picked}_retire", help=t("admin.cat_retire_help")):
                 PAGE.attempt(
                     lambda s: categories.set_category_active(s, me, picked, False),
-                    t("admin.cat_retired", code=plain(row["code"])),
+                    t("admin.cat_retired", code=row["code"]),
                 )
         elif c1.button(t("admin.cat_restore"), key=f"cat_{picked}_restore"):
             PAGE.attempt(
                 lambda s: categories.set_category_active(s, me, picked, True),
-                t("admin.cat_restored", code=plain(row["code"])),
+                t("admin.cat_restored", code=row["code"]),
             )
         if not row["in_use"] and c2.button(
             t("admin.delete"), key=f"cat_{picked}_delete", help=t("admin.cat_delete_help")
         ):
             PAGE.attempt(
                 lambda s: categories.delete_category(s, me, picked),
-                t("admin.deleted", what=plain(row["code"])),
+                t("admin.deleted", what=row["code"]),
             )
 
 with tab_new:
@@ -176,7 +176,7 @@ with tab_new:
     if created:
         PAGE.attempt(
             lambda s: categories.create_category(s, me, code, new_data),
-            t("admin.created", what=plain(code.strip().upper())),
+            t("admin.created", what=code.strip().upper()),
         )
 
 with tab_log:

@@ -10,7 +10,7 @@ from dashboard.admin import departments
 from dashboard.admin.departments import DepartmentInput
 from dashboard.i18n import t
 from dashboard.ui.admin import AdminPage, change_log
-from dashboard.ui.common import db_session, plain
+from dashboard.ui.common import db_session
 from models.enums import DepartmentKind
 
 PAGE = AdminPage("admin.departments", t("admin.dept_caption"), "admin_dept_flash")
@@ -106,7 +106,7 @@ with tab_edit:
         if submitted:
             PAGE.save(
                 lambda s: departments.update_department(s, me, picked, data),
-                t("admin.saved", what=plain(data.name.strip())),
+                t("admin.saved", what=data.name.strip()),
             )
         if row["active"]:
             if st.button(
@@ -114,12 +114,12 @@ with tab_edit:
             ):
                 PAGE.attempt(
                     lambda s: departments.set_department_active(s, me, picked, False),
-                    t("admin.deactivated", what=plain(row["name"])),
+                    t("admin.deactivated", what=row["name"]),
                 )
         elif st.button(t("admin.reactivate"), key=f"dept_{picked}_on"):
             PAGE.attempt(
                 lambda s: departments.set_department_active(s, me, picked, True),
-                t("admin.reactivated", what=plain(row["name"])),
+                t("admin.reactivated", what=row["name"]),
             )
 
 with tab_new:
@@ -129,7 +129,7 @@ with tab_new:
     if created:
         PAGE.attempt(
             lambda s: departments.create_department(s, me, new_data),
-            t("admin.created", what=plain(new_data.name.strip())),
+            t("admin.created", what=new_data.name.strip()),
         )
 
 with tab_log:

@@ -12,12 +12,12 @@ from dashboard import clock
 from dashboard.admin import grids as grid_admin
 from dashboard.admin import population
 from dashboard.config import get_settings
-from dashboard.i18n import label, t
+from dashboard.i18n import label, t, t_plain
 from dashboard.kernel.formatting import pct
 from dashboard.kernel.scope import Actor
 from dashboard.reporting import kpi
 from dashboard.ui.admin import AdminPage
-from dashboard.ui.common import db_session, page_link, plain
+from dashboard.ui.common import db_session, page_link
 
 IMPORT_PAGE = "pages/import_data.py"
 NO_WORKER = 0  # the "(none)" choice of the worker picker (user ids start at 1)
@@ -86,7 +86,7 @@ with st.expander(t("admin.grid_edit_community")):
     if comm_saved:
         PAGE.save(
             lambda s: grid_admin.update_community(s, me, comm_id, name=comm_name, code=comm_code),
-            t("admin.saved", what=plain(comm_name.strip())),
+            t("admin.saved", what=comm_name.strip()),
         )
 
 grid_rows = {int(r["id"]): r for _, r in in_comm.iterrows()}
@@ -120,12 +120,12 @@ with tab_basic:
     if saved:
         PAGE.save(
             lambda s: grid_admin.update_grid(s, me, grid_id, name=name, code=code),
-            t("admin.saved", what=plain(code.strip().upper())),
+            t("admin.saved", what=code.strip().upper()),
         )
 
 with tab_worker:
     current_worker = int(grid["worker_id"]) if pd.notna(grid["worker_id"]) else None
-    st.markdown(t("admin.worker_current", name=plain(grid["worker"]) if current_worker else "—"))
+    st.markdown(t("admin.worker_current", name=grid["worker"] if current_worker else "—"))
     with db_session() as s:
         movable = grid_admin.movable_case_count(s, me, grid_id)
         history = grid_admin.worker_history(s, grid_id)
@@ -138,10 +138,11 @@ with tab_worker:
     workers = {int(r.id): r for r in candidates.itertuples()}
 
     def _worker_label(i: int) -> str:
+        """Plain text (a selectbox option; t() escapes it where it is a value)."""
         if i == NO_WORKER:
             return t("admin.worker_none")
         w = workers[i]
-        held = f" · {t('admin.worker_holds', code=w.grid_code)}" if w.grid_code else ""
+        held = f" · {t_plain('admin.worker_holds', code=w.grid_code)}" if w.grid_code else ""
         return f"{w.display_name} ({w.username}){held}"
 
     options = [NO_WORKER, *workers]
@@ -168,8 +169,8 @@ with tab_worker:
             lambda s: grid_admin.assign_worker(s, me, grid_id, new_worker or None, move_open_cases=move),
             lambda result: t(
                 "admin.worker_assigned",
-                code=plain(grid["code"]),
-                name=plain(_worker_label(new_worker)),
+                code=grid["code"],
+                name=_worker_label(new_worker),
                 n=len(result.moved_case_ids),
             ),
         )
@@ -230,7 +231,7 @@ with tab_population:
             lambda s: population.set_population(s, me, grid_id, entered, effective),
             lambda applied: t(
                 "admin.population_applied" if applied else "admin.population_recorded",
-                code=plain(grid["code"]),
+                code=grid["code"],
                 day=f"{effective:%Y-%m-%d}",
             ),
         )

@@ -13,7 +13,7 @@ from dashboard.admin import settings
 from dashboard.i18n import t
 from dashboard.reporting import display_links as display
 from dashboard.ui.admin import AdminPage
-from dashboard.ui.common import db_session, plain
+from dashboard.ui.common import db_session
 from dashboard.ui.errors import run_action
 
 PAGE = AdminPage("admin.settings", t("settings.caption"), "admin_set_flash")
@@ -130,7 +130,5 @@ else:
         if pick is not None and st.button(t("settings.display_revoke"), key="display_revoke"):
             ok, _ = run_action(display.revoke_link, me, pick)
             if ok:
-                st.session_state["admin_set_flash"] = t(
-                    "settings.display_revoked_done", name=plain(live[pick].name)
-                )
+                st.session_state["admin_set_flash"] = t("settings.display_revoked_done", name=live[pick].name)
                 st.rerun()

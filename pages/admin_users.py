@@ -11,7 +11,7 @@ from dashboard.admin.users import SCOPE_OF_ROLE, UserInput, UserRow
 from dashboard.i18n import label, t
 from dashboard.kernel.policy import may
 from dashboard.territory import lookups as territory
-from dashboard.ui.common import actor, db_session, page_title, plain
+from dashboard.ui.common import actor, db_session, page_title
 from dashboard.ui.errors import run_action
 from models.enums import Role
 
@@ -183,11 +183,11 @@ with tab_edit:
                 ):
                     ok, _ = run_action(users.set_active, me, u.id, False)
                     if ok:
-                        _done(t("users.deactivated", username=plain(u.username)))
+                        _done(t("users.deactivated", username=u.username))
             elif st.button(t("users.reactivate"), key=f"{k}_reactivate", icon=":material/person_check:"):
                 ok, _ = run_action(users.set_active, me, u.id, True)
                 if ok:
-                    _done(t("users.reactivated", username=plain(u.username)))
+                    _done(t("users.reactivated", username=u.username))
         with b:
             if (
                 u.locked_until is not None
@@ -196,7 +196,7 @@ with tab_edit:
             ):
                 ok, _ = run_action(users.unlock, me, u.id)
                 if ok:
-                    _done(t("users.unlocked", username=plain(u.username)))
+                    _done(t("users.unlocked", username=u.username))
         with c, st.form(f"{k}_reset_form", border=True):
             st.markdown(f"**{t('users.reset')}**")
             pw1 = st.text_input(
@@ -212,7 +212,7 @@ with tab_edit:
                 else:
                     ok, _ = run_action(users.reset_password, me, u.id, pw1)
                     if ok:
-                        _done(t("users.reset_done", username=plain(u.username)))
+                        _done(t("users.reset_done", username=u.username))
 
 # ---- create ----
 with tab_new:
@@ -252,4 +252,4 @@ with tab_new:
             if ok:
                 for key in ("un_username", "un_name", "un_role", "un_phone", "un_sso", "un_pw1", "un_pw2"):
                     st.session_state.pop(key, None)
-                _done(t("users.created", username=plain(username.strip())))
+                _done(t("users.created", username=username.strip()))

@@ -17,7 +17,7 @@ from dashboard.kernel.policy import may
 from dashboard.ui.common import actor, db_session, page_title
 
 PAGE_SIZE = 50
-OUTCOMES = ["ok", "failed", "locked", "inactive", "denied", "unmasked"]
+OUTCOMES = ["ok", "failed", "throttled", "locked", "inactive", "denied", "unmasked"]
 
 me = actor()
 if not may(me, "audit.read"):

@@ -46,7 +46,7 @@ with st.spinner(t("app.loading")), db_session() as s:
     duplicates = (
         case_intake.find_duplicates(
             s, me, detail.category_id, detail.lon, detail.lat, detail.reported_at, exclude_id=detail.id
-        )  # fmt: skip
+        )
         if detail is not None and detail.status in OPEN_STATUSES and detail.duplicate_of_id is None
         else []
     )
@@ -59,8 +59,11 @@ d: CaseDetail = detail
 running = d.status in ACTIVE_STATUSES
 colour = ageing.colour_at(now, d.warn_at, d.due_at, d.black_at, closed=not running)
 st.subheader(f"{d.number} · {plain(d.title)}")
-badges = [f":blue-badge[{label('status', d.status)}]", ui.ageing_badge(colour.value if colour else None),
-          f":gray-badge[{label('priority', d.priority)}]"]  # fmt: skip
+badges = [
+    f":blue-badge[{label('status', d.status)}]",
+    ui.ageing_badge(colour.value if colour else None),
+    f":gray-badge[{label('priority', d.priority)}]",
+]
 if d.supervised:
     badges.append(f":red-badge[{t('queue.flag_supervised')}]")
 if d.escalation_level:
@@ -107,9 +110,13 @@ with left:
     _field("case.grid", f"{d.grid_code} {d.grid_name} · {d.community}")
     _field("case.handler", " / ".join(x for x in (d.assignee, d.department) if x) or "—")
     _field("case.reported_at", ui.fmt_dt(d.reported_at))
-    for key, value in (("case.accepted_at", d.accepted_at), ("case.dispatched_at", d.dispatched_at),
-                       ("case.resolved_at", d.resolved_at), ("case.verified_at", d.verified_at),
-                       ("case.closed_at", d.closed_at)):  # fmt: skip
+    for key, value in (
+        ("case.accepted_at", d.accepted_at),
+        ("case.dispatched_at", d.dispatched_at),
+        ("case.resolved_at", d.resolved_at),
+        ("case.verified_at", d.verified_at),
+        ("case.closed_at", d.closed_at),
+    ):
         if value is not None:
             _field(key, ui.fmt_dt(value))
     if d.satisfaction:
@@ -125,68 +132,105 @@ with right:
         st.markdown(
             f"{ui.ageing_badge(colour.value if colour else None)}　{plain(ui.clock_text(d.due_at, now, True))}"
         )
-    st.caption(t("case.limit", limit=f"{d.sla_limit:g}", unit=label("calendar", d.calendar),
-                 response=ui.fmt_dt(d.response_due_at), ext=d.extension_count, rework=d.rework_count))  # fmt: skip
+    st.caption(
+        t(
+            "case.limit",
+            limit=f"{d.sla_limit:g}",
+            unit=label("calendar", d.calendar),
+            response=ui.fmt_dt(d.response_due_at),
+            ext=d.extension_count,
+            rework=d.rework_count,
+        )
+    )
     ui.case_map(d)
 
 # ---------------------------------------------------------------- timeline and the rest
-tabs = st.tabs([
-    t("case.timeline") + f" ({len(events)})",
-    t("case.escalations") + f" ({len(d.escalations)})",
-    t("case.extensions") + f" ({len(d.extensions)})",
-    t("case.duplicates") + f" ({len(duplicates)})",
-])  # fmt: skip
+tabs = st.tabs(
+    [
+        t("case.timeline") + f" ({len(events)})",
+        t("case.escalations") + f" ({len(d.escalations)})",
+        t("case.extensions") + f" ({len(d.extensions)})",
+        t("case.duplicates") + f" ({len(duplicates)})",
+    ]
+)
 with tabs[0]:
     st.dataframe(
-        pd.DataFrame({
-            t("timeline.at"): [ui.fmt_dt(e.at) for e in events],
-            t("timeline.actor"): [e.actor or "—" for e in events],
-            t("timeline.action"): [ui.action_label(e.action) for e in events],
-            t("timeline.status"): [
-                f"{label('status', e.from_status) if e.from_status else '∅'} → {label('status', e.to_status)}"
-                if e.to_status and e.to_status != e.from_status else "" for e in events
-            ],
-            t("timeline.note"): [e.note for e in events],
-            t("timeline.detail"): [ui.event_text(e.action, e.payload) for e in events],
-        }),
-        hide_index=True, width="stretch", key="timeline_table",
-    )  # fmt: skip
+        pd.DataFrame(
+            {
+                t("timeline.at"): [ui.fmt_dt(e.at) for e in events],
+                t("timeline.actor"): [e.actor or "—" for e in events],
+                t("timeline.action"): [ui.action_label(e.action) for e in events],
+                t("timeline.status"): [
+                    f"{label('status', e.from_status) if e.from_status else '∅'} → {label('status', e.to_status)}"
+                    if e.to_status and e.to_status != e.from_status
+                    else ""
+                    for e in events
+                ],
+                t("timeline.note"): [e.note for e in events],
+                t("timeline.detail"): [ui.event_text(e.action, e.payload) for e in events],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+        key="timeline_table",
+    )
 with tabs[1]:
     if not d.escalations:
         st.caption(t("case.no_escalations"))
     else:
         st.dataframe(
-            pd.DataFrame({
-                t("dept.col_department"): [e.department for e in d.escalations],
-                t("dept.col_level"): [label("escalation", e.level) for e in d.escalations],
-                t("dept.col_escalated_at"): [ui.fmt_dt(e.escalated_at) for e in d.escalations],
-                t("dept.col_due"): [ui.fmt_dt(e.due_at) for e in d.escalations],
-                t("dept.col_state"): [
-                    t("dept.state_done") if e.reported_back_at else
-                    (t("dept.state_overdue") if e.due_at and e.due_at <= now else t("dept.state_pending"))
-                    for e in d.escalations
-                ],
-                t("dept.col_reported_at"): [ui.fmt_dt(e.reported_back_at) for e in d.escalations],
-                t("dept.col_report"): [e.report for e in d.escalations],
-            }),
-            hide_index=True, width="stretch", key="escalation_table",
-        )  # fmt: skip
+            pd.DataFrame(
+                {
+                    t("dept.col_department"): [e.department for e in d.escalations],
+                    t("dept.col_level"): [label("escalation", e.level) for e in d.escalations],
+                    t("dept.col_escalated_at"): [ui.fmt_dt(e.escalated_at) for e in d.escalations],
+                    t("dept.col_due"): [ui.fmt_dt(e.due_at) for e in d.escalations],
+                    t("dept.col_state"): [
+                        t("dept.state_done")
+                        if e.reported_back_at
+                        else (
+                            t("dept.state_overdue")
+                            if e.due_at and e.due_at <= now
+                            else t("dept.state_pending")
+                        )
+                        for e in d.escalations
+                    ],
+                    t("dept.col_reported_at"): [ui.fmt_dt(e.reported_back_at) for e in d.escalations],
+                    t("dept.col_report"): [e.report for e in d.escalations],
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+            key="escalation_table",
+        )
 with tabs[2]:
     if not d.extensions:
         st.caption(t("case.no_extensions"))
     else:
         st.dataframe(
-            pd.DataFrame({
-                t("case.ext_requested"): [f"{ui.fmt_dt(x.requested_at)} {x.requested_by}" for x in d.extensions],
-                t("case.ext_amount"): [f"{x.amount:g} {label('calendar', d.calendar)}" for x in d.extensions],
-                t("case.ext_reason"): [x.reason for x in d.extensions],
-                t("case.ext_decision"): [t(f"case.ext_{x.decision}") for x in d.extensions],
-                t("case.ext_decided"): [f"{ui.fmt_dt(x.decided_at)} {x.decided_by}" if x.decided_at else ""
-                                        for x in d.extensions],
-                t("case.ext_new_due"): [ui.fmt_dt(x.new_due_at) if x.new_due_at else "" for x in d.extensions],
-            }),
-            hide_index=True, width="stretch", key="extension_table",
-        )  # fmt: skip
+            pd.DataFrame(
+                {
+                    t("case.ext_requested"): [
+                        f"{ui.fmt_dt(x.requested_at)} {x.requested_by}" for x in d.extensions
+                    ],
+                    t("case.ext_amount"): [
+                        f"{x.amount:g} {label('calendar', d.calendar)}" for x in d.extensions
+                    ],
+                    t("case.ext_reason"): [x.reason for x in d.extensions],
+                    t("case.ext_decision"): [t(f"case.ext_{x.decision}") for x in d.extensions],
+                    t("case.ext_decided"): [
+                        f"{ui.fmt_dt(x.decided_at)} {x.decided_by}" if x.decided_at else ""
+                        for x in d.extensions
+                    ],
+                    t("case.ext_new_due"): [
+                        ui.fmt_dt(x.new_due_at) if x.new_due_at else "" for x in d.extensions
+                    ],
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+            key="extension_table",
+        )
 with tabs[3]:
     if not duplicates:
         st.caption(t("case.no_duplicates"))
@@ -194,7 +238,9 @@ with tabs[3]:
         st.caption(t("case.duplicates_hint"))
         for h in duplicates:
             c1, c2 = st.columns([4, 1])
-            c1.markdown(f"**{h.number}** · {plain(h.title)} · {label('status', h.status)} · "
-                        f"{ui.fmt_dt(h.reported_at)} · {t('case.metres', m=f'{h.distance_m:.0f}')}")  # fmt: skip
+            c1.markdown(
+                f"**{h.number}** · {plain(h.title)} · {label('status', h.status)} · "
+                f"{ui.fmt_dt(h.reported_at)} · {t('case.metres', m=f'{h.distance_m:.0f}')}"
+            )
             if c2.button(t("case.open"), key=f"dup_{h.id}"):
                 st.switch_page(ui.CASE_PAGE, query_params={"case": h.number})

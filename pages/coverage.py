@@ -12,7 +12,7 @@ from dashboard.i18n import current_lang, label, t
 from dashboard.kernel.formatting import pct
 from dashboard.kernel.policy import may
 from dashboard.ui import volunteers as ui
-from dashboard.ui.common import actor, db_session, page_link, page_title
+from dashboard.ui.common import actor, chart_text, db_session, page_link, page_title
 from dashboard.ui.errors import run_action
 from dashboard.volunteers import need
 
@@ -82,8 +82,8 @@ else:
     fig = go.Figure(
         go.Heatmap(
             z=z,
-            x=codes,
-            y=[ui.skill_label(s) for s in skills],
+            x=chart_text(pd.Series(codes, dtype=object)).tolist(),
+            y=chart_text(pd.Series([ui.skill_label(s) for s in skills], dtype=object)).tolist(),
             zmin=0,
             zmax=1,
             colorscale="RdYlGn",

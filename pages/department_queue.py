@@ -15,7 +15,7 @@ from dashboard.i18n import label, t
 from dashboard.kernel.formatting import pct
 from dashboard.reporting import kpi
 from dashboard.ui import cases as ui
-from dashboard.ui.common import actor, db_session, page_title
+from dashboard.ui.common import actor, db_session, page_title, plain
 from models.enums import ACTIVE_STATUSES, Role
 
 me = actor()
@@ -28,7 +28,7 @@ if me.role == Role.department:
     if dept is None:
         st.warning(t("dept.no_department"))
         st.stop()
-    st.markdown(f"**{DEPTS.get(dept, '')}**")
+    st.markdown(f"**{plain(DEPTS.get(dept, ''))}**")
 elif me.reads_all:
     if "dq_dept" not in st.session_state:
         raw = st.query_params.get("dept", "")
@@ -53,38 +53,55 @@ c1, c2, c3, c4 = st.columns(4)
 c1.metric(t("dept.escalated_90"), f"{int(row['escalated']) if row is not None else 0:,}", border=True)
 c2.metric(t("dept.pending"), f"{int(row['pending']) if row is not None else 0:,}", border=True)
 c3.metric(t("dept.overdue"), f"{int(row['overdue_now']) if row is not None else 0:,}", border=True)
-c4.metric(t("dept.on_time_rate"), pct(None if row is None or pd.isna(row["on_time_rate"]) else row["on_time_rate"]),
-          border=True)  # fmt: skip
+c4.metric(
+    t("dept.on_time_rate"),
+    pct(None if row is None or pd.isna(row["on_time_rate"]) else row["on_time_rate"]),
+    border=True,
+)
 
 # ---------------------------------------------------------------- escalations to the department
 st.subheader(t("dept.escalations"))
 pending_only = st.toggle(t("dept.pending_only"), value=True, key="dq_pending")
 pager_key = f"dq_pager_{dept}_{pending_only}"
 with st.spinner(t("app.loading")), db_session() as s:
-    esc = queue.department_escalations(s, me, dept, pending_only=pending_only,
-                                       page=int(st.session_state.get(pager_key) or 1), now=now)  # fmt: skip
+    esc = queue.department_escalations(
+        s, me, dept, pending_only=pending_only, page=int(st.session_state.get(pager_key) or 1), now=now
+    )
 chosen: int | None = None
 if esc.rows.empty:
     st.info(t("dept.no_escalations"), icon=":material/inbox:")
 else:
     rows = esc.rows
-    table = pd.DataFrame({
-        t("queue.col_number"): rows["number"],
-        t("queue.col_title"): rows["title"],
-        t("dept.col_level"): rows["level"].map(lambda v: label("escalation", v)),
-        t("dept.col_escalated_at"): rows["escalated_at"].map(ui.fmt_dt),
-        t("dept.col_due"): rows["due_at"].map(ui.fmt_dt),
-        t("dept.col_state"): [t("dept.state_done") if pd.notna(back) else
-                              (t("dept.state_overdue") if late else t("dept.state_pending"))
-                              for back, late in zip(rows["reported_back_at"], rows["overdue"], strict=True)],
-        t("dept.col_left"): [ui.clock_text(due, now, pd.isna(back))
-                             for due, back in zip(rows["due_at"], rows["reported_back_at"], strict=True)],
-        t("queue.col_status"): rows["status"].map(lambda v: label("status", v)),
-        t("dept.col_case_due"): rows["case_due_at"].map(ui.fmt_dt),
-        t("dept.col_report"): rows["report"],
-    })  # fmt: skip
-    event = st.dataframe(table, hide_index=True, width="stretch", key="dq_escalations", on_select="rerun",
-                         selection_mode="single-row")  # fmt: skip
+    table = pd.DataFrame(
+        {
+            t("queue.col_number"): rows["number"],
+            t("queue.col_title"): rows["title"],
+            t("dept.col_level"): rows["level"].map(lambda v: label("escalation", v)),
+            t("dept.col_escalated_at"): rows["escalated_at"].map(ui.fmt_dt),
+            t("dept.col_due"): rows["due_at"].map(ui.fmt_dt),
+            t("dept.col_state"): [
+                t("dept.state_done")
+                if pd.notna(back)
+                else (t("dept.state_overdue") if late else t("dept.state_pending"))
+                for back, late in zip(rows["reported_back_at"], rows["overdue"], strict=True)
+            ],
+            t("dept.col_left"): [
+                ui.clock_text(due, now, pd.isna(back))
+                for due, back in zip(rows["due_at"], rows["reported_back_at"], strict=True)
+            ],
+            t("queue.col_status"): rows["status"].map(lambda v: label("status", v)),
+            t("dept.col_case_due"): rows["case_due_at"].map(ui.fmt_dt),
+            t("dept.col_report"): rows["report"],
+        }
+    )
+    event = st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        key="dq_escalations",
+        on_select="rerun",
+        selection_mode="single-row",
+    )
     if esc.pages > 1:
         st.pagination(esc.pages, default=esc.page, key=pager_key)
     picked = list(event.selection.rows) if event and event.selection else []  # type: ignore[union-attr]
@@ -97,24 +114,39 @@ else:
 st.subheader(t("dept.dispatched"))
 dispatched_key = f"dq_dispatched_pager_{dept}"
 with db_session() as s:
-    mine = queue.queue_page(s, me, QueueFilters(view="open", handler_department_id=dept),
-                            page=int(st.session_state.get(dispatched_key) or 1), now=now)  # fmt: skip
+    mine = queue.queue_page(
+        s,
+        me,
+        QueueFilters(view="open", handler_department_id=dept),
+        page=int(st.session_state.get(dispatched_key) or 1),
+        now=now,
+    )
 handled = mine.rows
 if handled.empty:
     st.info(t("dept.no_dispatched"), icon=":material/inbox:")
 else:
     running = handled["status"].isin([s.value for s in ACTIVE_STATUSES])
-    table2 = pd.DataFrame({
-        t("queue.col_ageing"): handled["ageing"].map(ui.ageing_text),
-        t("queue.col_number"): handled["number"],
-        t("queue.col_title"): handled["title"],
-        t("queue.col_status"): handled["status"].map(lambda v: label("status", v)),
-        t("queue.col_due"): handled["due_at"].map(ui.fmt_dt),
-        t("queue.col_left"): [ui.clock_text(d, now, r) for d, r in zip(handled["due_at"], running, strict=True)],
-        t("queue.col_grid"): handled["grid_code"],
-    })  # fmt: skip
-    event2 = st.dataframe(ui.style_ageing(table2, t("queue.col_ageing"), handled["ageing"]), hide_index=True, width="stretch", key="dq_dispatched", on_select="rerun",
-                          selection_mode="single-row")  # fmt: skip
+    table2 = pd.DataFrame(
+        {
+            t("queue.col_ageing"): handled["ageing"].map(ui.ageing_text),
+            t("queue.col_number"): handled["number"],
+            t("queue.col_title"): handled["title"],
+            t("queue.col_status"): handled["status"].map(lambda v: label("status", v)),
+            t("queue.col_due"): handled["due_at"].map(ui.fmt_dt),
+            t("queue.col_left"): [
+                ui.clock_text(d, now, r) for d, r in zip(handled["due_at"], running, strict=True)
+            ],
+            t("queue.col_grid"): handled["grid_code"],
+        }
+    )
+    event2 = st.dataframe(
+        ui.style_ageing(table2, t("queue.col_ageing"), handled["ageing"]),
+        hide_index=True,
+        width="stretch",
+        key="dq_dispatched",
+        on_select="rerun",
+        selection_mode="single-row",
+    )
     if mine.pages > 1:
         st.pagination(mine.pages, default=mine.page, key=dispatched_key)
     picked2 = list(event2.selection.rows) if event2 and event2.selection else []  # type: ignore[union-attr]

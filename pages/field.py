@@ -90,8 +90,9 @@ if not quiet.empty:
             else t("field.never")
         )
         st.markdown(
-            f"- **{row.code}** {plain(row.worker or t('field.no_worker'))} · {plain(row.community)} · "
-            + plain("；".join(reasons) + " · " + last)
+            f"- **{plain(row.code)}** {plain(row.worker or t('field.no_worker'))} · {plain(row.community)} · "
+            + "；".join(reasons)  # translated texts: t() escaped their values
+            + f" · {last}"
         )
 st.caption(
     t(

@@ -28,7 +28,7 @@ from dashboard.io.uploads import check_upload
 from dashboard.kernel.errors import DomainError
 from dashboard.kernel.policy import may
 from dashboard.territory import lookups as territory
-from dashboard.ui.common import actor, db_session, page_title
+from dashboard.ui.common import actor, db_session, page_title, plain
 from dashboard.ui.errors import run_action, show_error
 
 TABLE_KINDS = ("cases", "volunteers", "service_records")
@@ -230,7 +230,7 @@ if report.relocated:
     st.caption(t("io.relocated", n=report.relocated))
 if report.file_error is not None:
     st.error(
-        report.file_error.reason()
+        plain(report.file_error.reason())  # plain text about the file, which may quote it
         + (f" ({t('io.col.row')} {report.file_error.row})" if report.file_error.row else "")
     )
 elif report.error_rows and not skip:

@@ -27,8 +27,14 @@ if me.role == Role.grid_worker:
 else:
     if me.role == Role.community:
         GRIDS = {gid: f"{code} {name}" for gid, code, name, comm in look["grids"] if comm == me.community_id}
-    SOURCES = [CaseSource.hotline, CaseSource.walk_in, CaseSource.proxy, CaseSource.online, CaseSource.assigned,
-               CaseSource.grid_visit]  # fmt: skip
+    SOURCES = [
+        CaseSource.hotline,
+        CaseSource.walk_in,
+        CaseSource.proxy,
+        CaseSource.online,
+        CaseSource.assigned,
+        CaseSource.grid_visit,
+    ]
 
 saved = st.session_state.get("intake_saved")
 if saved:
@@ -40,23 +46,50 @@ if saved:
 form_no = st.session_state.setdefault("intake_form_no", 0)
 k = f"intake{form_no}_"
 with st.form(f"intake_form_{form_no}", border=True):
-    category = st.selectbox(t("casefield.category") + " *", list(CATS), index=None, key=k + "category",
-                            format_func=CATS.get, placeholder=t("intake.choose"))  # fmt: skip
-    source = st.selectbox(t("casefield.source") + " *", SOURCES, key=k + "source",
-                          format_func=lambda v: label("source", v))  # fmt: skip
-    title = st.text_input(t("casefield.title") + " *", key=k + "title", max_chars=TITLE_MAX,
-                          placeholder=t("intake.title_hint"))  # fmt: skip
-    description = st.text_area(t("casefield.description"), key=k + "description", max_chars=DESCRIPTION_MAX,
-                               height=110)  # fmt: skip
+    category = st.selectbox(
+        t("casefield.category") + " *",
+        list(CATS),
+        index=None,
+        key=k + "category",
+        format_func=CATS.get,
+        placeholder=t("intake.choose"),
+    )
+    source = st.selectbox(
+        t("casefield.source") + " *", SOURCES, key=k + "source", format_func=lambda v: label("source", v)
+    )
+    title = st.text_input(
+        t("casefield.title") + " *", key=k + "title", max_chars=TITLE_MAX, placeholder=t("intake.title_hint")
+    )
+    description = st.text_area(
+        t("casefield.description"), key=k + "description", max_chars=DESCRIPTION_MAX, height=110
+    )
     grid_options: list[int | None] = [None, *GRIDS]
-    grid = st.selectbox(t("casefield.grid"), grid_options, key=k + "grid",
-                        index=grid_options.index(me.grid_id) if me.grid_id in grid_options else 0,
-                        format_func=lambda g: t("intake.grid_from_point") if g is None else GRIDS[g])  # fmt: skip
+    grid = st.selectbox(
+        t("casefield.grid"),
+        grid_options,
+        key=k + "grid",
+        index=grid_options.index(me.grid_id) if me.grid_id in grid_options else 0,
+        format_func=lambda g: t("intake.grid_from_point") if g is None else GRIDS[g],
+    )
     c1, c2 = st.columns(2)
-    lon = c1.number_input(t("intake.lon"), value=None, min_value=-180.0, max_value=180.0, format="%.6f",
-                          key=k + "lon", placeholder="118.280000")  # fmt: skip
-    lat = c2.number_input(t("intake.lat"), value=None, min_value=-90.0, max_value=90.0, format="%.6f",
-                          key=k + "lat", placeholder="33.960000")  # fmt: skip
+    lon = c1.number_input(
+        t("intake.lon"),
+        value=None,
+        min_value=-180.0,
+        max_value=180.0,
+        format="%.6f",
+        key=k + "lon",
+        placeholder="118.280000",
+    )
+    lat = c2.number_input(
+        t("intake.lat"),
+        value=None,
+        min_value=-90.0,
+        max_value=90.0,
+        format="%.6f",
+        key=k + "lat",
+        placeholder="33.960000",
+    )
     address = st.text_input(t("casefield.address"), key=k + "address", max_chars=ADDRESS_MAX)
     anonymous = st.checkbox(t("casefield.anonymous"), key=k + "anonymous")
     name = st.text_input(t("casefield.reporter_name"), key=k + "name", max_chars=NAME_MAX)
@@ -65,12 +98,23 @@ with st.form(f"intake_form_{form_no}", border=True):
     )
     st.caption(t("intake.contact_hint"))
     with st.expander(t("intake.more")):
-        priority = st.selectbox(t("casefield.priority"), [None, *Priority], key=k + "priority",
-                                format_func=lambda v: t("intake.priority_default") if v is None
-                                else label("priority", v), placeholder=t("intake.priority_default"))  # fmt: skip
+        priority = st.selectbox(
+            t("casefield.priority"),
+            [None, *Priority],
+            key=k + "priority",
+            format_func=lambda v: t("intake.priority_default") if v is None else label("priority", v),
+            placeholder=t("intake.priority_default"),
+        )
         external = st.text_input(t("intake.external_id"), key=k + "external", max_chars=64)
-        limit = st.number_input(t("intake.limit"), value=None, min_value=0.5, max_value=365.0, step=0.5,
-                                key=k + "limit", help=t("intake.limit_help"))  # fmt: skip
+        limit = st.number_input(
+            t("intake.limit"),
+            value=None,
+            min_value=0.5,
+            max_value=365.0,
+            step=0.5,
+            key=k + "limit",
+            help=t("intake.limit_help"),
+        )
     submitted = st.form_submit_button(t("intake.submit"), type="primary", width="stretch", key=k + "submit")
 
 

@@ -14,7 +14,7 @@ import streamlit as st
 from dashboard import clock
 from dashboard.admin.settings import cached_setting
 from dashboard.config import get_settings
-from dashboard.i18n import current_lang, label, t
+from dashboard.i18n import current_lang, label, t, t_plain
 from dashboard.kernel.formatting import pct
 from dashboard.kernel.policy import may
 from dashboard.kernel.scope import Actor
@@ -129,7 +129,7 @@ def _summary(values: pd.Series | None) -> None:
 
 def _show_grid_panel(p: grid_panel.GridPanel) -> None:
     st.subheader(plain(p.name))
-    st.caption(f"{p.code} · {plain(p.community_name)}")
+    st.caption(f"{plain(p.code)} · {plain(p.community_name)}")
     st.markdown(f"{t('map.profile.worker')}：{plain(p.worker) if p.worker else t('map.profile.no_worker')}")
     v = p.values
     c1, c2 = st.columns(2)
@@ -252,15 +252,15 @@ if first:
 
 grid_area = territory.grid(qp.get("grid")) if qp.get("grid") else None
 if qp.get("grid") and grid_area is None:
-    st.warning(t("map.unknown_area", code=plain(qp.get("grid"))))
+    st.warning(t("map.unknown_area", code=qp.get("grid")))
     _go(qp.get("community"), None)
 elif grid_area is not None and not grid_area.in_scope:
-    st.warning(t("map.not_in_scope", code=plain(grid_area.code)))
+    st.warning(t("map.not_in_scope", code=grid_area.code))
     _go(grid_area.parent, None)
     grid_area = None
 community_area = territory.community(grid_area.parent if grid_area else qp.get("community"))
 if qp.get("community") and community_area is None:
-    st.warning(t("map.unknown_area", code=plain(qp.get("community"))))
+    st.warning(t("map.unknown_area", code=qp.get("community")))
     _go(None, None)
 level = "grid" if grid_area else "community" if community_area else "subdistrict"
 if (qp.get("community"), qp.get("grid")) != (
@@ -367,7 +367,7 @@ with left:
         scene.scale,
         aggregates=bool(scene.aggregates),
         points=bool(scene.points),
-        point_note=t(
+        point_note=t_plain(  # the legend is HTML: legend_html escapes it
             "map.legend.points", shown=f"{len(points):,}", total=f"{max(open_total, len(points)):,}"
         ),
     )
@@ -382,12 +382,12 @@ with right:
     if level == "grid" and grid_area is not None:
         panel = _panel(scope, url, grid_area.code, period, minute, blind_days, lang)
         if panel is None:
-            st.warning(t("map.not_in_scope", code=plain(grid_area.code)))
+            st.warning(t("map.not_in_scope", code=grid_area.code))
         else:
             _show_grid_panel(panel)
     elif level == "community" and community_area is not None:
         st.subheader(plain(community_area.name))
-        st.caption(community_area.code)
+        st.caption(plain(community_area.code))
         if community_area.in_scope:
             _summary(
                 community_vals.loc[community_area.id] if community_area.id in community_vals.index else None

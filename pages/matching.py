@@ -79,7 +79,7 @@ if mode == "case":
     c1, c2, c3, c4 = st.columns([1.2, 2.5, 1, 1])
     c1.metric(t("vol.case_number"), found.number)
     c2.markdown(f"**{t('vol.case_title')}**  \n{plain(found.title)}")
-    c3.metric(t("vol.category"), found.category_code)
+    c3.metric(t("vol.category"), plain(found.category_code))  # a metric's value is Markdown
     c4.metric(t("vol.case_status"), label("status", found.status))
     target_grid = found.grid_id
     st.caption(t("vol.case_grid", code=found.grid_code))

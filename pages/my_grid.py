@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import clock
-from dashboard.i18n import t
+from dashboard.i18n import t, t_plain
 from dashboard.kernel.errors import DomainError
 from dashboard.kernel.formatting import pct, points_delta
 from dashboard.territory import my_grid, todo_list, visits
@@ -28,7 +28,7 @@ except DomainError as err:
     show_error(err)
     st.stop()
 activity: my_grid.GridActivity = data["activity"]
-page_title("field.my_grid", f"{activity.code} {activity.name} · {activity.community}")
+page_title("field.my_grid", f"{plain(activity.code)} {plain(activity.name)} · {plain(activity.community)}")
 case_ui.flash()
 
 with st.container(horizontal=True, gap="small", key="my_grid_go"):
@@ -80,7 +80,8 @@ rates: my_grid.RateComparison = data["rates"]
 
 def _vs(mine: float | None, theirs: float | None) -> str | None:
     delta = points_delta(None if mine is None or theirs is None else mine - theirs)
-    return t("field.vs_community", delta=delta) if delta else None
+    # plain: a metric's delta is red with a down arrow only when its text starts with a minus sign
+    return t_plain("field.vs_community", delta=delta) if delta else None
 
 
 ui.metric_row(

@@ -12,10 +12,12 @@ from dashboard import clock
 from dashboard.config import get_settings
 from dashboard.i18n import t
 from dashboard.kernel.formatting import change_delta, pct, points_delta
+from dashboard.kernel.policy import may
 from dashboard.kernel.scope import Actor
 from dashboard.reporting import kpi
 from dashboard.territory import lookups as territory
-from dashboard.ui.common import actor, db_session, page_title
+from dashboard.ui.backup import current_status, stale_warning
+from dashboard.ui.common import actor, chart_text, db_session, page_title
 
 
 @st.cache_data(ttl=60, max_entries=64, show_spinner=False)
@@ -53,6 +55,8 @@ def _load(me: Actor, url: str, day: str) -> dict:
 
 me = actor()
 page_title("overview.title")
+if may(me, "admin.manage"):  # the admin's start page: say when backups stopped
+    stale_warning(current_status()[1])
 with st.spinner(t("app.loading")):
     data = _load(me, get_settings().database_url, clock.now().strftime("%Y-%m-%d %H:%M"))
 f30, p30, fm, pm = data["f30"], data["p30"], data["fm"], data["pm"]
@@ -124,6 +128,7 @@ with left:
     name_col = "name_zh" if st.session_state.get("lang", "zh") == "zh" else "name_en"
     by_cat = data["by_cat"].merge(cats[["id", name_col]], left_on="key", right_on="id", how="left")
     by_cat = by_cat[by_cat["reported"] > 0].sort_values("reported")
+    by_cat[name_col] = chart_text(by_cat[name_col])
     if by_cat.empty:
         st.info(t("app.nothing"))
     else:

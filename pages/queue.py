@@ -14,6 +14,7 @@ from dashboard.cases.queue import QueueFilters
 from dashboard.config import get_settings
 from dashboard.i18n import current_lang, label, t
 from dashboard.io.exports import may_export_unmasked
+from dashboard.kernel import privacy
 from dashboard.kernel.scope import Actor
 from dashboard.ui import cases as ui
 from dashboard.ui.common import actor, db_session, page_title
@@ -72,10 +73,12 @@ if "qf_page" not in st.session_state:
 
 # ---------------------------------------------------------------- filters
 top = st.columns([3, 1])
-top[0].text_input(t("queue.search"), key="qf_q", placeholder=t("queue.search_hint"), max_chars=60)
+hint = "queue.search_hint" if privacy.searchable(me, "case") == "substring" else "queue.search_hint_exact"
+top[0].text_input(t("queue.search"), key="qf_q", placeholder=t(hint), max_chars=60)
 top[1].selectbox(t("queue.sort"), SORTS, key="qf_sort", format_func=lambda v: t(f"queue.sort_{v}"))
-active_filters = any(st.session_state[k] for k in ("qf_age", "qf_cat", "qf_src", "qf_comm", "qf_grid", "qf_dept",
-                                                   "qf_dates"))  # fmt: skip
+active_filters = any(
+    st.session_state[k] for k in ("qf_age", "qf_cat", "qf_src", "qf_comm", "qf_grid", "qf_dept", "qf_dates")
+)
 with st.expander(t("queue.filters"), expanded=active_filters, icon=":material/filter_list:"):
     st.pills(t("queue.ageing"), AGES, key="qf_age", selection_mode="multi", format_func=ui.ageing_text)
     c1, c2 = st.columns(2)
@@ -95,8 +98,13 @@ with st.expander(t("queue.filters"), expanded=active_filters, icon=":material/fi
     )
     c3, c4, c5 = st.columns(3)
     if me.reads_all:
-        c3.selectbox(t("queue.community"), [None, *COMMS], key="qf_comm",
-                     format_func=lambda c: t("app.all") if c is None else COMMS[c][1], placeholder=t("app.all"))  # fmt: skip
+        c3.selectbox(
+            t("queue.community"),
+            [None, *COMMS],
+            key="qf_comm",
+            format_func=lambda c: t("app.all") if c is None else COMMS[c][1],
+            placeholder=t("app.all"),
+        )
     comm = st.session_state.get("qf_comm") if me.reads_all else None
     grid_options = [code for code, (_, _, cid) in GRIDS.items() if comm is None or COMMS[comm][0] == cid]
     if me.community_id and not me.reads_all:
@@ -104,10 +112,20 @@ with st.expander(t("queue.filters"), expanded=active_filters, icon=":material/fi
     if me.grid_id is None:
         if st.session_state.get("qf_grid") not in (None, *grid_options):
             st.session_state["qf_grid"] = None
-        c4.selectbox(t("queue.grid"), [None, *grid_options], key="qf_grid",
-                     format_func=lambda c: t("app.all") if c is None else f"{c} {GRIDS[c][1]}", placeholder=t("app.all"))  # fmt: skip
-    c5.selectbox(t("queue.department"), [None, *DEPTS], key="qf_dept",
-                 format_func=lambda c: t("app.all") if c is None else DEPTS[c][1], placeholder=t("app.all"))  # fmt: skip
+        c4.selectbox(
+            t("queue.grid"),
+            [None, *grid_options],
+            key="qf_grid",
+            format_func=lambda c: t("app.all") if c is None else f"{c} {GRIDS[c][1]}",
+            placeholder=t("app.all"),
+        )
+    c5.selectbox(
+        t("queue.department"),
+        [None, *DEPTS],
+        key="qf_dept",
+        format_func=lambda c: t("app.all") if c is None else DEPTS[c][1],
+        placeholder=t("app.all"),
+    )
     st.date_input(t("queue.dates"), key="qf_dates", format="YYYY-MM-DD", max_value=clock.now().date())
     if st.button(t("queue.clear"), key="qf_clear", icon=":material/filter_alt_off:"):
         for k in (
@@ -155,9 +173,15 @@ now = clock.now()
 url = get_settings().database_url
 with st.spinner(t("app.loading")):
     counts = _counts(me, _filters("all"), url)
-st.segmented_control(t("queue.view"), list(queue.VIEWS), key="qf_view", required=True,
-                     format_func=lambda v: f"{t('queue.view_' + v) if v in ('open', 'all') else label('status', v)}"
-                                           f" {counts.get(v, 0):,}")  # fmt: skip
+st.segmented_control(
+    t("queue.view"),
+    list(queue.VIEWS),
+    key="qf_view",
+    required=True,
+    format_func=lambda v: (
+        f"{t('queue.view_' + v) if v in ('open', 'all') else label('status', v)} {counts.get(v, 0):,}"
+    ),
+)
 filters = _filters(st.session_state.get("qf_view") or "open")
 
 # A new filter starts again at page 1; the pager's key follows the filter so that it restarts too.
@@ -202,34 +226,61 @@ def _sync_url(page: int) -> None:
 rows = result.rows
 if rows.empty:
     _sync_url(1)
-    st.info(t("queue.empty") if result.total == 0 and not filters.text else t("queue.empty_filtered"),
-            icon=":material/inbox:")  # fmt: skip
+    st.info(
+        t("queue.empty") if result.total == 0 and not filters.text else t("queue.empty_filtered"),
+        icon=":material/inbox:",
+    )
     st.stop()
 
+
+def _flags(supervised: bool, escalation: object, extensions: int) -> str:
+    """督办 / 吹哨 level / extended n times, as the flags column shows them."""
+    flags = (
+        t("queue.flag_supervised") if supervised else "",
+        label("escalation", escalation) if isinstance(escalation, str) else "",
+        t("queue.flag_extended", n=extensions) if extensions else "",
+    )
+    return " ".join(x for x in flags if x)
+
+
 running = rows["status"].isin([s.value for s in ACTIVE_STATUSES])
-table = pd.DataFrame({
-    t("queue.col_ageing"): rows["ageing"].map(ui.ageing_text),
-    t("queue.col_number"): "case?case=" + rows["number"],
-    t("queue.col_title"): rows["title"],
-    t("queue.col_status"): rows["status"].map(lambda v: label("status", v)),
-    t("queue.col_category"): [ui.category_name(zh, en) for zh, en in zip(rows["category_zh"], rows["category_en"],
-                                                                          strict=True)],
-    t("queue.col_grid"): rows["grid_code"],
-    t("queue.col_handler"): [" / ".join(x for x in (a, d) if isinstance(x, str) and x)
-                             for a, d in zip(rows["assignee"], rows["department"], strict=True)],
-    t("queue.col_due"): rows["due_at"].map(ui.fmt_dt),
-    t("queue.col_left"): [ui.clock_text(due, now, run) for due, run in zip(rows["due_at"], running, strict=True)],
-    t("queue.col_reported"): rows["reported_at"].map(ui.fmt_dt),
-    t("queue.col_source"): rows["source"].map(lambda v: label("source", v)),
-    t("queue.col_flags"): [" ".join(x for x in (t("queue.flag_supervised") if sup else "",
-                                                label("escalation", esc) if isinstance(esc, str) else "",
-                                                t("queue.flag_extended", n=ext) if ext else "") if x)
-                           for sup, esc, ext in zip(rows["supervised"], rows["escalation_level"],
-                                                    rows["extension_count"], strict=True)],
-    t("queue.col_address"): rows["address"],
-})  # fmt: skip
-st.caption(t("queue.showing", start=(result.page - 1) * result.page_size + 1,
-             end=(result.page - 1) * result.page_size + len(rows), total=result.total))  # fmt: skip
+table = pd.DataFrame(
+    {
+        t("queue.col_ageing"): rows["ageing"].map(ui.ageing_text),
+        t("queue.col_number"): "case?case=" + rows["number"],
+        t("queue.col_title"): rows["title"],
+        t("queue.col_status"): rows["status"].map(lambda v: label("status", v)),
+        t("queue.col_category"): [
+            ui.category_name(zh, en) for zh, en in zip(rows["category_zh"], rows["category_en"], strict=True)
+        ],
+        t("queue.col_grid"): rows["grid_code"],
+        t("queue.col_handler"): [
+            " / ".join(x for x in (a, d) if isinstance(x, str) and x)
+            for a, d in zip(rows["assignee"], rows["department"], strict=True)
+        ],
+        t("queue.col_due"): rows["due_at"].map(ui.fmt_dt),
+        t("queue.col_left"): [
+            ui.clock_text(due, now, run) for due, run in zip(rows["due_at"], running, strict=True)
+        ],
+        t("queue.col_reported"): rows["reported_at"].map(ui.fmt_dt),
+        t("queue.col_source"): rows["source"].map(lambda v: label("source", v)),
+        t("queue.col_flags"): [
+            _flags(sup, esc, ext)
+            for sup, esc, ext in zip(
+                rows["supervised"], rows["escalation_level"], rows["extension_count"], strict=True
+            )
+        ],
+        t("queue.col_address"): rows["address"],
+    }
+)
+st.caption(
+    t(
+        "queue.showing",
+        start=(result.page - 1) * result.page_size + 1,
+        end=(result.page - 1) * result.page_size + len(rows),
+        total=result.total,
+    )
+)
 event = st.dataframe(
     ui.style_ageing(table, t("queue.col_ageing"), rows["ageing"]),
     hide_index=True,
@@ -264,11 +315,16 @@ else:
     bar[0].caption(t("queue.select_hint"))
 bulk_rows = [(int(r.id), r.number, int(r.version)) for r in picked.itertuples()]
 if me.is_supervisor:
-    if bar[1].button(t("queue.bulk_dispatch"), key="queue_bulk_dispatch", disabled=not bulk_rows,
-                     icon=":material/send:"):  # fmt: skip
+    if bar[1].button(
+        t("queue.bulk_dispatch"), key="queue_bulk_dispatch", disabled=not bulk_rows, icon=":material/send:"
+    ):
         st.session_state[ui.BULK_KEY] = "dispatch"
-    if bar[2].button(t("queue.bulk_supervise"), key="queue_bulk_supervise", disabled=not bulk_rows,
-                     icon=":material/campaign:"):  # fmt: skip
+    if bar[2].button(
+        t("queue.bulk_supervise"),
+        key="queue_bulk_supervise",
+        disabled=not bulk_rows,
+        icon=":material/campaign:",
+    ):
         st.session_state[ui.BULK_KEY] = "supervise"
     if st.session_state.get(ui.BULK_KEY) and bulk_rows:
         ui.bulk_dialog(st.session_state[ui.BULK_KEY], bulk_rows, me)
@@ -289,9 +345,22 @@ def _export_filtered() -> bytes:
 
 
 stamp = f"{now:%Y%m%d-%H%M}"
-bar[3].download_button(t("queue.export_selected"), data=_export_selected, file_name=f"cases-{stamp}.csv",
-                       mime="text/csv", key="queue_export_selected", disabled=not ids, on_click="ignore",
-                       icon=":material/download:")  # fmt: skip
-st.download_button(t("queue.export_filtered", count=min(result.total, queue.EXPORT_MAX)), data=_export_filtered,
-                   file_name=f"cases-{stamp}-all.csv", mime="text/csv", key="queue_export_filtered",
-                   on_click="ignore", icon=":material/download:")  # fmt: skip
+bar[3].download_button(
+    t("queue.export_selected"),
+    data=_export_selected,
+    file_name=f"cases-{stamp}.csv",
+    mime="text/csv",
+    key="queue_export_selected",
+    disabled=not ids,
+    on_click="ignore",
+    icon=":material/download:",
+)
+st.download_button(
+    t("queue.export_filtered", count=min(result.total, queue.EXPORT_MAX)),
+    data=_export_filtered,
+    file_name=f"cases-{stamp}-all.csv",
+    mime="text/csv",
+    key="queue_export_filtered",
+    on_click="ignore",
+    icon=":material/download:",
+)

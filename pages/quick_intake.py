@@ -18,7 +18,7 @@ from dashboard.kernel.errors import DomainError
 from dashboard.territory import quick_intake, visits
 from dashboard.ui import cases as case_ui
 from dashboard.ui import field as ui
-from dashboard.ui.common import actor, db_session, page_title
+from dashboard.ui.common import actor, db_session, page_title, plain
 from dashboard.ui.errors import run_action, show_error
 
 me = actor()
@@ -68,7 +68,7 @@ pick = st.pills(
     t("casefield.category") + " *",
     [*QUICK, MORE],
     key=k + "pick",
-    format_func=lambda c: t("field.more_categories") if c == MORE else CATS[c][1],
+    format_func=lambda c: t("field.more_categories") if c == MORE else plain(CATS[c][1]),  # pills: Markdown
 )
 category = pick
 if pick == MORE:

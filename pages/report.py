@@ -19,7 +19,7 @@ from dashboard.kernel.scope import Actor
 from dashboard.reporting import export, kpi, periods, ranking, reports, tables
 from dashboard.reporting.kpi import Period
 from dashboard.territory import lookups as territory
-from dashboard.ui.common import actor, db_session, page_title, plain
+from dashboard.ui.common import actor, chart_text, db_session, page_title, plain
 from models.enums import Role
 
 KINDS = ["week", "month", "quarter", "custom"]
@@ -174,6 +174,7 @@ def _categories(rep: reports.Report) -> None:
     left, right = st.columns([1, 1])
     top = cats.head(12).iloc[::-1]
     long = top.melt(id_vars="name", value_vars=["reported", "previous"], var_name="kind", value_name="n")
+    long["name"] = chart_text(long["name"])
     long["kind"] = long["kind"].map(
         {"reported": t("report.col.current"), "previous": t("report.col.previous")}
     )
@@ -246,7 +247,7 @@ def _rankings(rep: reports.Report) -> None:
             scored = ranked[ranked["rank"].notna()]
             if by != "grid" and not scored.empty:
                 fig = px.bar(
-                    scored.iloc[::-1],
+                    scored.iloc[::-1].assign(name=lambda d: chart_text(d["name"])),
                     x="score",
                     y="name",
                     orientation="h",
@@ -298,7 +299,7 @@ def _volunteers(rep: reports.Report) -> None:
     left, right = st.columns([1, 1])
     hours = rep.volunteer_hours
     if not hours.empty:
-        top = hours.head(15).iloc[::-1]
+        top = hours.head(15).iloc[::-1].assign(name=lambda d: chart_text(d["name"]))
         fig = px.bar(
             top, x="hours", y="name", orientation="h", labels={"hours": t("report.col.hours"), "name": ""}
         )

@@ -16,7 +16,7 @@ from dashboard.kernel.formatting import pct
 from dashboard.kernel.policy import may
 from dashboard.reporting import kpi
 from dashboard.ui import volunteers as ui
-from dashboard.ui.common import actor, db_session, page_title
+from dashboard.ui.common import actor, chart_text, db_session, page_title
 from dashboard.ui.errors import run_action
 from dashboard.volunteers import hours, registry, report_in
 
@@ -43,7 +43,7 @@ if "record" in tabs:
         nonce = st.session_state.get(f"{KEY}_nonce", 0)
         c1, c2 = st.columns([1, 2])
         who_text = c1.text_input(
-            t("vol.find_volunteer"), key=f"{KEY}_who_text", max_chars=40, placeholder=t("vol.search_hint")
+            t("vol.find_volunteer"), key=f"{KEY}_who_text", max_chars=40, placeholder=ui.search_hint(me)
         )
         with db_session() as s:
             picks = registry.pick_volunteers(s, me, who_text.strip())
@@ -239,7 +239,7 @@ with tabs["totals"]:
             "volunteers": t("vol.volunteers_n", LANG),
             "hours": t("vol.hours_col", LANG),
         }
-        chart = totals.head(30)
+        chart = totals.head(30).assign(label=lambda d: chart_text(d["label"]))
         fig = px.bar(chart, x="label", y="hours", labels={"label": "", "hours": headers["hours"]})
         fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 10, "b": 10})
         st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key=f"{KEY}_totals_chart")
@@ -278,7 +278,7 @@ with tabs["leaderboard"]:
     else:
         board.insert(0, "rank", range(1, len(board) + 1))
         fig = px.bar(
-            board.iloc[::-1],
+            board.iloc[::-1].assign(label=lambda d: chart_text(d["label"])),
             x="hours",
             y="label",
             orientation="h",

@@ -111,10 +111,10 @@ for v in recent:
     with st.container(border=True, key=f"visit_card_{v.id}"):
         place = plain(v.building) if v.building else t("field.whole_grid")
         st.markdown(f"**{place}** · {ui.fmt_dt(v.at)}")
-        parts = [ui.met_label(v.met), t("field.households", n=v.households_visited)]
-        parts += [ui.group_label(g) for g in v.groups]
+        parts = [plain(ui.met_label(v.met)), t("field.households", n=v.households_visited)]
+        parts += [plain(ui.group_label(g)) for g in v.groups]
         if v.case_number:
             parts.append(t("field.case_linked", number=v.case_number))
-        st.caption(plain(" · ".join(parts)))
+        st.caption(" · ".join(parts))  # each part escaped: by plain() or, for its values, by t()
         if v.note:
             st.text(v.note)

@@ -48,7 +48,7 @@ if st.session_state.get(f"{KEY}_qp") != qp_state:
 
 # ---------------------------------------------------------------- filters
 c1, c2, c3, c4 = st.columns([2, 1.4, 1.6, 1.2])
-text = c1.text_input(t("vol.search"), key=f"{KEY}_text", placeholder=t("vol.search_hint"), max_chars=40)
+text = c1.text_input(t("vol.search"), key=f"{KEY}_text", placeholder=ui.search_hint(me), max_chars=40)
 community_id = c2.selectbox(
     t("vol.community"),
     [None, *comms["id"].tolist()],

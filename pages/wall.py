@@ -14,7 +14,7 @@ import streamlit as st
 
 from dashboard import clock
 from dashboard.config import get_settings
-from dashboard.i18n import current_lang, t
+from dashboard.i18n import current_lang, t, t_plain
 from dashboard.kernel.scope import Actor
 from dashboard.reporting import kpi, wall
 from dashboard.territory import areas, map_scene
@@ -75,7 +75,7 @@ wall_ui.inject_css()
 @fragment(run_every=interval)
 def _top() -> None:
     snap = _snapshot(viewer, url, _bucket(interval), lang)
-    st.html(wall_ui.header_html(t("wall.screen_title", lang, scope=snap.scope_name), snap.at, lang))
+    st.html(wall_ui.header_html(t_plain("wall.screen_title", lang, scope=snap.scope_name), snap.at, lang))
     st.html(wall_ui.tiles_html(snap, lang))
 
 

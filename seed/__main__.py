@@ -23,7 +23,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--random-seed", type=int, default=20261123)
     parser.add_argument(
-        "--no-demo-users", action="store_true", help="no demo accounts; others get no password"
+        "--no-demo-users", action="store_true", help="no demo accounts (other accounts never get a password)"
     )
     parser.add_argument("--demo-password", default="demo1234")
     parser.add_argument("--reset", action="store_true", help="drop every table first, then seed")

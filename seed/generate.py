@@ -9,6 +9,7 @@ is later than "now" (the current time when `today` is today, else 18:00 of `toda
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import time as timer
@@ -341,7 +342,6 @@ class _Builder:
             "phone",
             "password_hash",
             "active",
-            "failed_logins",
             "created_at",
         )
         insert_rows(conn, "users", user_cols, users)
@@ -408,14 +408,15 @@ class _Builder:
 
     # -------------------------------------------------------------- users
 
-    def _password_hash(self) -> str:
-        """argon2 hash of the demo password with PasswordHasher's parameters and a seed-derived salt.
+    def _password_hash(self, salt_base: bytes, username: str) -> str:
+        """An argon2 hash of the demo password for one demo account, with PasswordHasher's parameters and a
+        salt of its own (no two accounts share a hash; about 0.1–0.4 s each, hence demo accounts only).
 
-        Hashing is slow, so it is done once and shared; the salt comes from the seed's generator so that
-        the same seed gives identical rows (the demo password is public anyway).
+        The salt derives from `salt_base`, one draw of the seed's generator, and the username, so that the
+        same seed gives identical rows and the generator's later draws do not shift.
         """
         ph = PasswordHasher()
-        salt = self.rng.randbytes(16)
+        salt = hashlib.blake2b(salt_base + username.encode(), digest_size=16).digest()
         return low_level.hash_secret(
             self.demo_password.encode(),
             salt,
@@ -428,8 +429,7 @@ class _Builder:
 
     def _users(self, grids: list, grid_ids: dict[str, int], dept_ids: dict[str, int]):  # type: ignore[no-untyped-def]
         rng = self.rng
-        demo_hash = self._password_hash()
-        other_hash = demo_hash if self.demo_users else _UNUSABLE_HASH
+        salt_base = rng.randbytes(16)
         created = datetime.combine(self.first_day - timedelta(days=30), time(9, 0))
         first_comm = self.t.communities[0]
         first_grid = first_comm.grids[0]
@@ -442,9 +442,11 @@ class _Builder:
             community: int | None = None,
             grid: int | None = None,
             dept: int | None = None,
-            pw: str = other_hash,
+            demo: bool = False,
         ) -> int:
+            """One account: a demo account gets the demo password, any other account no usable password."""
             uid = len(rows) + 1
+            pw = self._password_hash(salt_base, username) if demo else _UNUSABLE_HASH
             rows.append(
                 (
                     uid,
@@ -457,7 +459,6 @@ class _Builder:
                     names.mobile(rng),
                     pw,
                     True,
-                    0,
                     created,
                 )
             )
@@ -469,11 +470,11 @@ class _Builder:
         manager = None
         operators: list[int] = []
         if self.demo_users:
-            add("admin", "系统管理员", Role.admin, pw=demo_hash)
-            add("leader", "街道领导", Role.leader, pw=demo_hash)
-            operators.append(add("operator", "指挥中心值班员", Role.operator, pw=demo_hash))
+            add("admin", "系统管理员", Role.admin, demo=True)
+            add("leader", "街道领导", Role.leader, demo=True)
+            operators.append(add("operator", "指挥中心值班员", Role.operator, demo=True))
             community_users[0] = [
-                add("community", f"{first_comm.name}书记", Role.community, community=1, pw=demo_hash)
+                add("community", f"{first_comm.name}书记", Role.community, community=1, demo=True)
             ]
             worker_of_grid[first_grid.code] = add(
                 "grid",
@@ -481,12 +482,12 @@ class _Builder:
                 Role.grid_worker,
                 community=1,
                 grid=grid_ids[first_grid.code],
-                pw=demo_hash,
+                demo=True,
             )
             dept_handlers[dept_ids["CG"]] = [
-                add("department", "城管处置员", Role.department, dept=dept_ids["CG"], pw=demo_hash)
+                add("department", "城管处置员", Role.department, dept=dept_ids["CG"], demo=True)
             ]
-            manager = add("volunteers", "志愿服务站管理员", Role.volunteer_manager, pw=demo_hash)
+            manager = add("volunteers", "志愿服务站管理员", Role.volunteer_manager, demo=True)
         for k in range(1, 4):
             operators.append(add(f"cc-{k:02d}", names.person_name(rng), Role.operator))
         for ci, c in enumerate(self.t.communities):

@@ -1,4 +1,5 @@
-"""Passwords (argon2), login with lockout, and server-side sessions behind a signed browser cookie.
+"""Passwords (argon2), login (throttled: :mod:`dashboard.admin.throttle`), single sign-on, and server-side
+sessions behind a signed browser cookie.
 
 A login creates a `user_sessions` row; the browser keeps ``<id>.<token>.<signature>`` in a cookie so a
 reload within the idle limit stays logged in. Only a hash of the token is stored. Sessions expire after
@@ -9,24 +10,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from dashboard import clock
+from dashboard import clock, db
+from dashboard.admin import throttle
 from dashboard.kernel import audit
 from dashboard.kernel.scope import Actor
 from models import User, UserSession
 from models.enums import Role
 
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 8
 COOKIE_NAME = "gg_session"
 
@@ -72,77 +74,112 @@ def actor_of(user: User) -> Actor:
 @dataclass(frozen=True)
 class LoginResult:
     actor: Actor | None
-    error: str | None = None  # "failed" | "locked" | "inactive" | "unknown" (SSO identity without a user)
-    locked_until: datetime | None = None
+    error: str | None = None
+    """"failed" (unknown username, wrong password or too many attempts: one answer) | "inactive" (right
+    password, deactivated account) | "unknown" (SSO identity without a user) | "unverified" (SSO e-mail
+    the provider has not verified)"""
 
 
-def authenticate(session: Session, username: str, password: str) -> LoginResult:
-    """Check a username and password, counting failures and locking the account after five."""
-    now = clock.now()
-    user = session.exec(select(User).where(User.username == username.strip())).first()
-    if user is None:
-        # Spend the same time as a real check so that timing does not reveal which usernames exist.
-        verify_password(_DUMMY_HASH, password)
-        audit.record(
-            session, None, "login", username[:64], "failed", "unknown user", actor_name=username[:64]
-        )
+def authenticate(username: str, password: str, *, source: str, engine: Engine | None = None) -> LoginResult:
+    """Check a username and password sent from `source` (the client's address, :func:`client_address`).
+
+    The attempt is counted before the password is checked, and refused without a check while that username
+    or that address must wait (:mod:`dashboard.admin.throttle`): parallel attempts cannot guess more often
+    than the limit allows. Unknown usernames, wrong passwords and refused attempts get one answer
+    ("failed") after one argon2 check each, so neither the text nor the time taken tells them apart; only
+    the audit log does ("failed", "throttled"). Two short writer transactions (counting, then the outcome)
+    leave the password check itself outside any transaction.
+    """
+    name = username.strip()
+
+    def count(s: Session) -> tuple[bool, tuple[int, str] | None]:
+        admitted = throttle.admit(s, name, source)
+        user = s.exec(select(User).where(User.username == name)).first() if name else None
+        return admitted, (user.id, user.password_hash) if user and user.id is not None else None
+
+    admitted, found = db.run_unit(count, engine)
+    checked = verify_password(found[1] if admitted and found else _DUMMY_HASH, password)
+    right = checked and admitted and found is not None
+    user_id = found[0] if right and found else None
+    return db.run_unit(lambda s: _outcome(s, name, source, admitted, user_id), engine)
+
+
+def _outcome(session: Session, name: str, source: str, admitted: bool, user_id: int | None) -> LoginResult:
+    """Record how a password login ended: `user_id` is the user whose password was right, else None."""
+    label, src = name[:64], throttle.normalise_source(source)
+    if user_id is None:
+        found = session.exec(select(User.id).where(User.username == name)).first() if name else None
+        detail = f"{'' if found else 'unknown user; '}source={src}"
+        audit.record(session, None, "login", label, "failed" if admitted else "throttled", detail, label)
         return LoginResult(None, "failed")
-    if user.locked_until and user.locked_until > now:
-        audit.record(session, None, "login", user.username, "locked", actor_name=user.username)
-        return LoginResult(None, "locked", user.locked_until)
-    if not verify_password(user.password_hash, password):
-        user.failed_logins += 1
-        outcome = "failed"
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = now + LOCKOUT
-            user.failed_logins = 0
-            outcome = "locked"
-        session.add(user)
-        audit.record(session, None, "login", user.username, outcome, actor_name=user.username)
-        return LoginResult(None, outcome, user.locked_until if outcome == "locked" else None)
+    throttle.succeeded(session, name, source)
+    user = session.get(User, user_id)
+    assert user is not None
     if not user.active:
-        audit.record(session, None, "login", user.username, "inactive", actor_name=user.username)
+        audit.record(session, None, "login", user.username, "inactive", f"source={src}", user.username)
         return LoginResult(None, "inactive")
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
+    user.last_login_at = clock.now()
     session.add(user)
     actor = actor_of(user)
-    audit.record(session, actor, "login", user.username)
+    audit.record(session, actor, "login", user.username, detail=f"source={src}")
     return LoginResult(actor)
 
 
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(8))
 
 
-def sso_login(session: Session, subject: str | None, email: str | None) -> LoginResult:
+def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies: int) -> str:
+    """The address a login comes from: the connection's peer (Streamlit gives None for loopback: "local"),
+    or, behind `trusted_proxies` proxies that each append to ``X-Forwarded-For``, the address the outermost
+    of them saw (that many entries from the right; entries further left are whatever the client sent)."""
+    hops = [h.strip() for h in (forwarded_for or "").split(",") if h.strip()]
+    if trusted_proxies > 0 and len(hops) >= trusted_proxies:
+        candidate = hops[-trusted_proxies]
+        try:
+            return str(ipaddress.ip_address(candidate))
+        except ValueError:
+            pass
+    return peer[:64] if isinstance(peer, str) and peer.strip() else "local"
+
+
+def claim_true(value: object) -> bool:
+    """Whether an ID-token claim says yes (a JSON true; some providers send the string "true")."""
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def sso_login(
+    session: Session, subject: str | None, email: str | None, email_verified: bool = False
+) -> LoginResult:
     """Log in an identity confirmed by the OIDC provider (st.login): map it to a user and audit it.
 
-    The identity maps to the user whose `sso_subject` equals the provider's subject or e-mail, else to the
-    user whose username is the e-mail. Unknown identities, inactive and locked accounts are refused.
+    The identity maps to the user whose `sso_subject` equals the provider's subject, or, only when the
+    provider says the e-mail is verified (`email_verified`), its e-mail; failing that to the user whose
+    username is that verified e-mail. Anyone can put someone else's address on an account at many
+    providers, so an unverified e-mail maps to nobody. Unknown identities and inactive accounts are
+    refused. (Password throttling does not apply: no password is guessed here.)
     """
-    keys = [k.strip() for k in (subject, email) if k and k.strip()]
-    label = (email or subject or "").strip()[:64]
+    mail = (email or "").strip()
+    keys = [k for k in ((subject or "").strip(), mail if email_verified else "") if k]
+    label = (mail or subject or "").strip()[:64]
     user = (
         session.exec(select(User).where(User.sso_subject.in_(keys)).order_by(User.id)).first()
         if keys
         else None
     )
-    if user is None and email and email.strip():
-        user = session.exec(select(User).where(func.lower(User.username) == email.strip().lower())).first()
+    if user is None and mail and email_verified:
+        user = session.exec(select(User).where(func.lower(User.username) == mail.lower())).first()
     if user is None:
-        audit.record(
-            session, None, "login", label, "failed", "sso: no user for this identity", actor_name=label
+        reason, error = (
+            ("sso: e-mail not verified", "unverified")
+            if mail and not email_verified
+            else ("sso: no user for this identity", "unknown")
         )
-        return LoginResult(None, "unknown")
-    now = clock.now()
-    if user.locked_until and user.locked_until > now:
-        audit.record(session, None, "login", user.username, "locked", "sso", actor_name=user.username)
-        return LoginResult(None, "locked", user.locked_until)
+        audit.record(session, None, "login", label, "failed", reason, actor_name=label)
+        return LoginResult(None, error)
     if not user.active:
         audit.record(session, None, "login", user.username, "inactive", "sso", actor_name=user.username)
         return LoginResult(None, "inactive")
-    user.last_login_at = now
+    user.last_login_at = clock.now()
     session.add(user)
     actor = actor_of(user)
     audit.record(session, actor, "login", user.username, detail="sso")

@@ -30,6 +30,8 @@ from models import Setting
 Value = int | str
 
 
+_PATH = re.compile(r"^/[^\x00-\x1f\x7f]*$")
+"""A folder on the server: an absolute path (the app and the backup job run in different folders)."""
 _URL = re.compile(r"^(/[^\s\"'<>\\]*|https?://[^\s\"'<>\\/]+(/[^\s\"'<>\\]*)?)$")
 
 
@@ -52,6 +54,9 @@ SPECS: dict[str, SettingSpec] = {
         SettingSpec("blind_spot_days", int, lambda c: c.blind_spot_days, 1, 365),
         SettingSpec("map_style_url", str, lambda c: c.map_style_url),
         SettingSpec("session_idle_minutes", int, lambda c: c.session_idle_minutes, 5, 1440),
+        SettingSpec("backup.dir", str, lambda c: c.backup_dir, max_length=300),
+        SettingSpec("backup.interval_hours", int, lambda c: c.backup_interval_hours, 1, 720),
+        SettingSpec("retention.mask_after_years", int, lambda c: c.retention_mask_after_years, 0, 100),
     )
 }
 """The settings an admin may change, in display order."""
@@ -91,6 +96,8 @@ def parse(key: str, value: object) -> Value:
         raise Invalid("settings.bad_length", setting=key, maximum=spec.max_length)
     if key == "map_style_url" and not _URL.match(text):
         raise Invalid("settings.bad_url", setting=key)
+    if key == "backup.dir" and not _PATH.match(text):
+        raise Invalid("settings.bad_path", setting=key)
     return text
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from dashboard import clock
-from dashboard.admin import auth, grids
+from dashboard.admin import auth, grids, throttle
 from dashboard.kernel import audit
 from dashboard.kernel.errors import Conflict, Invalid, NotFound, NotPermitted, Problem
 from dashboard.kernel.policy import may
@@ -82,7 +82,7 @@ def _require_admin(actor: Actor | None) -> None:
         raise NotPermitted("users.err_forbidden")
 
 
-def _row(u: User) -> UserRow:
+def _row(u: User, locked_until: datetime | None) -> UserRow:
     assert u.id is not None
     return UserRow(
         u.id,
@@ -94,7 +94,7 @@ def _row(u: User) -> UserRow:
         u.department_id,
         u.phone,
         u.active,
-        u.locked_until,
+        locked_until,
         u.last_login_at,
         u.created_at,
         u.sso_subject,
@@ -132,7 +132,8 @@ def list_users(
         stmt = stmt.where(User.role == role)
     if active is not None:
         stmt = stmt.where(User.active.is_(active))
-    return [_row(u) for u in session.exec(stmt).all()]
+    blocked = throttle.blocked_until(session)
+    return [_row(u, blocked.get(throttle.normalise_username(u.username))) for u in session.exec(stmt).all()]
 
 
 def _load(session: Session, user_id: int) -> User:
@@ -307,23 +308,19 @@ def reset_password(session: Session, actor: Actor | None, user_id: int, password
     if problems:
         raise _invalid(problems)
     user.password_hash = auth.hash_password(password)
-    user.failed_logins = 0
-    user.locked_until = None
     session.add(user)
+    throttle.clear(session, user.username)
     auth.revoke_user_sessions(session, user_id)
     _record(session, actor, "password_reset", user.username, {})
 
 
 def unlock(session: Session, actor: Actor, user_id: int) -> None:
-    """Lift a lockout after failed logins before its time is up."""
+    """Lift the delays failed logins put on a user before their time is up, at every address (and those
+    addresses' own delays), and forget the failures; nothing to lift, nothing recorded."""
     _require_admin(actor)
     user = _load(session, user_id)
-    if user.locked_until is None and user.failed_logins == 0:
-        return
-    user.locked_until = None
-    user.failed_logins = 0
-    session.add(user)
-    _record(session, actor, "user_unlock", user.username, {})
+    if throttle.clear(session, user.username):
+        _record(session, actor, "user_unlock", user.username, {})
 
 
 def find_by_username(session: Session, username: str) -> int | None:

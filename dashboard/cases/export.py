@@ -99,13 +99,35 @@ def selected_pages(
 
 
 def _select() -> Select:
+    """One row per case with the fields of :data:`COLUMNS` (by name) and ``Case.id`` first (for paging)."""
     dup = aliased(Case)
     return (
         select(
-            Case.id, Case.number, Case.status, Category.code, Category.name_zh, Category.name_en, Case.title,
-            Case.description, Community.name, Grid.code, Case.lon, Case.lat, Case.address, Case.source,
-            Case.reporter_name, Case.reporter_phone, Case.priority, Case.reported_at, Case.accepted_at,
-            Case.resolved_at, Case.closed_at, Case.due_at, Department.name, Case.satisfaction, dup.number,
+            Case.id,
+            Case.number,
+            Case.status,
+            Category.code.label("category"),
+            Category.name_zh,
+            Category.name_en,
+            Case.title,
+            Case.description,
+            Community.name.label("community"),
+            Grid.code.label("grid"),
+            Case.lon,
+            Case.lat,
+            Case.address,
+            Case.source,
+            Case.reporter_name,
+            Case.reporter_phone,
+            Case.priority,
+            Case.reported_at,
+            Case.accepted_at,
+            Case.resolved_at,
+            Case.closed_at,
+            Case.due_at,
+            Department.name.label("department"),
+            Case.satisfaction,
+            dup.number.label("duplicate_of"),
         )
         .select_from(Case)
         .join(Category, Category.id == Case.category_id)
@@ -113,25 +135,38 @@ def _select() -> Select:
         .join(Community, Community.id == Case.community_id)
         .outerjoin(Department, Department.id == Case.department_id)
         .outerjoin(dup, dup.id == Case.duplicate_of_id)
-    )  # fmt: skip
+    )
 
 
 def _frame(rows: list[Any], lang: str) -> pd.DataFrame:
-    records = []
-    for r in rows:
-        (_id, number, status, code, name_zh, name_en, title, description, community, grid, lon, lat, address,
-         source, rname, rphone, priority, reported, accepted, resolved, closed, due, dept, satisfaction,
-         dup) = r  # fmt: skip
-        records.append({
-            "number": number, "status": label("status", status, lang), "category": code,
-            "category_name": name_zh if lang == "zh" else name_en, "title": title, "description": description,
-            "community": community, "grid": grid, "lon": lon, "lat": lat, "address": address,
-            "source": label("source", source, lang), "reporter_name": rname, "reporter_phone": rphone,
-            "priority": label("priority", priority, lang), "reported_at": reported, "accepted_at": accepted,
-            "resolved_at": resolved, "closed_at": closed, "due_at": due, "department": dept or "",
-            "satisfaction": label("satisfaction", satisfaction, lang) if satisfaction else "",
-            "duplicate_of": dup or "",
-        })  # fmt: skip
+    records = [
+        {
+            "number": r.number,
+            "status": label("status", r.status, lang),
+            "category": r.category,
+            "category_name": r.name_zh if lang == "zh" else r.name_en,
+            "title": r.title,
+            "description": r.description,
+            "community": r.community,
+            "grid": r.grid,
+            "lon": r.lon,
+            "lat": r.lat,
+            "address": r.address,
+            "source": label("source", r.source, lang),
+            "reporter_name": r.reporter_name,
+            "reporter_phone": r.reporter_phone,
+            "priority": label("priority", r.priority, lang),
+            "reported_at": r.reported_at,
+            "accepted_at": r.accepted_at,
+            "resolved_at": r.resolved_at,
+            "closed_at": r.closed_at,
+            "due_at": r.due_at,
+            "department": r.department or "",
+            "satisfaction": label("satisfaction", r.satisfaction, lang) if r.satisfaction else "",
+            "duplicate_of": r.duplicate_of or "",
+        }
+        for r in rows
+    ]
     return pd.DataFrame(records, columns=[c for c, _zh, _en in COLUMNS])
 
 

@@ -24,7 +24,7 @@ from dashboard import clock
 from dashboard.cases import ageing
 from dashboard.i18n import label, t
 from dashboard.io import exports
-from dashboard.kernel.privacy import mask_address
+from dashboard.kernel.privacy import address_matches, mask_address, searchable
 from dashboard.kernel.scope import Actor, case_filter
 from dashboard.reporting import kpi
 from models import Case, CaseEscalation, Category, Community, Department, Grid, User
@@ -111,7 +111,8 @@ def conditions(
             or_(
                 Case.number.contains(text.upper(), autoescape=True),
                 Case.title.icontains(text, autoescape=True),
-                Case.address.icontains(text, autoescape=True),
+                # the address is masked to the building: matched only where the role may see it
+                address_matches(Case.address, text, searchable(actor, "case")),
             )
         )
     return out
@@ -219,11 +220,33 @@ def queue_sql(
 
 
 QUEUE_COLUMNS = [
-    "id", "number", "title", "status", "ageing", "category_id", "category_code", "category_zh", "category_en",
-    "grid_id", "grid_code", "community_id", "community", "address", "source", "priority", "reported_at", "due_at",
-    "department_id", "department", "assignee_id", "assignee", "supervised", "escalation_level", "extension_count",
+    "id",
+    "number",
+    "title",
+    "status",
+    "ageing",
+    "category_id",
+    "category_code",
+    "category_zh",
+    "category_en",
+    "grid_id",
+    "grid_code",
+    "community_id",
+    "community",
+    "address",
+    "source",
+    "priority",
+    "reported_at",
+    "due_at",
+    "department_id",
+    "department",
+    "assignee_id",
+    "assignee",
+    "supervised",
+    "escalation_level",
+    "extension_count",
     "version",
-]  # fmt: skip
+]
 
 
 def count_sql(actor: Actor, filters: QueueFilters, *, now: datetime) -> Select:
@@ -270,13 +293,37 @@ def status_counts(
 # ---------------------------------------------------------------- export
 
 EXPORT_COLUMNS = [
-    "number", "status", "ageing", "category", "title", "description", "community", "grid", "address",
-    "reporter_name", "reporter_phone", "source", "priority", "reported_at", "due_at", "resolved_at", "closed_at",
-    "department", "assignee", "extension_count", "rework_count", "satisfaction",
-]  # fmt: skip
+    "number",
+    "status",
+    "ageing",
+    "category",
+    "title",
+    "description",
+    "community",
+    "grid",
+    "address",
+    "reporter_name",
+    "reporter_phone",
+    "source",
+    "priority",
+    "reported_at",
+    "due_at",
+    "resolved_at",
+    "closed_at",
+    "department",
+    "assignee",
+    "extension_count",
+    "rework_count",
+    "satisfaction",
+]
 PII_COLUMNS = {"reporter_name": "name", "reporter_phone": "phone", "address": "address"}
-_LABELLED = {"status": "status", "ageing": "ageing", "source": "source", "priority": "priority",
-             "satisfaction": "satisfaction"}  # fmt: skip
+_LABELLED = {
+    "status": "status",
+    "ageing": "ageing",
+    "source": "source",
+    "priority": "priority",
+    "satisfaction": "satisfaction",
+}
 
 
 def export_rows(
@@ -364,9 +411,20 @@ def export_csv(
 # ---------------------------------------------------------------- department queue
 
 DEPT_COLUMNS = [
-    "escalation_id", "case_id", "number", "title", "status", "case_due_at", "level", "escalated_at", "due_at",
-    "reported_back_at", "report", "overdue", "version",
-]  # fmt: skip
+    "escalation_id",
+    "case_id",
+    "number",
+    "title",
+    "status",
+    "case_due_at",
+    "level",
+    "escalated_at",
+    "due_at",
+    "reported_back_at",
+    "report",
+    "overdue",
+    "version",
+]
 
 
 def escalation_sql(

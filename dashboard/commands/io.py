@@ -140,7 +140,7 @@ def import_file(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from dashboard.db import get_engine, session_scope, upgrade
-    from dashboard.i18n import t
+    from dashboard.i18n import t_plain
     from dashboard.io.imports import run_import
     from dashboard.kernel.errors import DomainError
 
@@ -172,7 +172,7 @@ def import_file(args: argparse.Namespace) -> int:
                 s, actor, args.kind, args.file, mapping, args.commit, progress=progress, **options
             )
         except DomainError as e:
-            print(f"refused: {t(e.key, args.lang, **e.values)}", file=sys.stderr)
+            print(f"refused: {t_plain(e.key, args.lang, **e.values)}", file=sys.stderr)
             return 1
     bar.close()
     return _print_report(report, args)
@@ -282,10 +282,10 @@ def export_file(args: argparse.Namespace) -> int:
                     s, actor, out, conds, args.number, unmasked=args.unmasked, lang=args.lang, filters=filters
                 )
         except (DomainError, ValueError) as e:
-            from dashboard.i18n import t
+            from dashboard.i18n import t_plain
 
             partial.unlink(missing_ok=True)
-            reason = t(e.key, args.lang, **e.values) if isinstance(e, DomainError) else e
+            reason = t_plain(e.key, args.lang, **e.values) if isinstance(e, DomainError) else e
             print(f"refused: {reason}", file=sys.stderr)
             return 1
         if not to_stdout:

@@ -25,9 +25,11 @@ def _password(args: argparse.Namespace) -> str | None:
 
 def _explain(err: DomainError) -> str:
     """The refusal in English: each broken rule, else the reason."""
-    from dashboard.i18n import t
+    from dashboard.i18n import t_plain
 
-    return "; ".join(t(p.key, "en", **p.values) for p in err.details) or t(err.key, "en", **err.values)
+    return "; ".join(t_plain(p.key, "en", **p.values) for p in err.details) or t_plain(
+        err.key, "en", **err.values
+    )
 
 
 def _create_args(p: argparse.ArgumentParser) -> None:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from dashboard.cases.export import PAGE_SIZE, check_unmasked, selected_pages
-from dashboard.i18n import current_lang, label, t
+from dashboard.i18n import current_lang, label, t_plain
 from dashboard.io import exports
 from dashboard.kernel.privacy import mask_address
 from dashboard.kernel.scope import Actor
@@ -69,7 +69,7 @@ def iso(value: datetime | None) -> str | None:
 def status_notes(status: CaseStatus | str, duplicate_of: str | None, lang: str) -> str:
     note = label("status", status, lang)
     if duplicate_of:
-        note += t("io.open311.duplicate_of", lang, number=duplicate_of)
+        note += t_plain("io.open311.duplicate_of", lang, number=duplicate_of)
     return note
 
 

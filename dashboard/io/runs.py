@@ -25,7 +25,7 @@ from sqlmodel import Session, SQLModel, select
 
 from dashboard import clock
 from dashboard.cases import sla
-from dashboard.i18n import LANGS, current_lang, label, t
+from dashboard.i18n import LANGS, current_lang, label, t, t_plain
 from dashboard.io import exports
 from dashboard.io.headers import missing_fields, norm_key, suggest_mapping
 from dashboard.io.sources import FileProblem, Progress, RawRow, Source
@@ -68,7 +68,7 @@ class RowError:
     values: dict[str, Any] = field(default_factory=dict)
 
     def reason(self, lang: str | None = None) -> str:
-        return t(self.key, lang, **self.values)
+        return t_plain(self.key, lang, **self.values)
 
 
 @dataclass
@@ -127,7 +127,7 @@ class ImportReport:
         return exports.to_csv_bytes(self.problems_frame(lang))
 
     def summary(self, lang: str | None = None) -> str:
-        return t(
+        return t_plain(
             "io.summary",
             lang,
             rows=self.rows,

@@ -74,7 +74,7 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "volunteer.edit_rules": frozenset({R.admin, R.volunteer_manager}),  # the need rules of coverage
     "volunteer.match": SUPERVISORS | {R.volunteer_manager},  # propose and assign volunteers to cases
     "audit.read": frozenset({R.admin, R.leader}),
-    "admin.manage": ADMINS,  # users, categories, departments, grids, calendar, settings
+    "admin.manage": ADMINS,  # users, categories, departments, grids, calendar, settings, backups
 }
 """Named actions outside the case loop → the roles allowed."""
 
@@ -114,7 +114,8 @@ PAGE_ROLES: dict[str, frozenset[Role]] = {
     "report": DESK,
     "audit": ACTIONS["audit.read"],
     **dict.fromkeys(
-        ("users", "categories", "departments", "grids", "calendar", "settings"), ACTIONS["admin.manage"]
+        ("users", "categories", "departments", "grids", "calendar", "settings", "backup"),
+        ACTIONS["admin.manage"],
     ),
     "import": ACTIONS["data.import"],
 }

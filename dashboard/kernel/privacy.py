@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any, Literal
 
+from sqlalchemy import ColumnElement, FunctionElement, String, and_, case, func, literal
+from sqlalchemy.ext.compiler import compiles
 from sqlmodel import Session
 
 from dashboard.kernel import audit
-from dashboard.kernel.policy import may
+from dashboard.kernel.policy import HasRole, may
 from dashboard.kernel.scope import Actor
+from dashboard.kernel.text import mobile_digits
 
 # Spreadsheets run a cell as a formula when it starts with one of these (full-width forms: WPS and Excel with
 # a Chinese input method); leading blanks are skipped by some importers, so they do not protect.
@@ -54,19 +58,28 @@ def mask_id_number(value: str | None) -> str:
     return value[:3] + "*" * (len(value) - 5) + value[-2:]
 
 
-_BUILDING = re.compile(r"\d+\s*(?:号楼|栋|幢|号院|座|号)|[东西南北中]?院|\d+组")
+_DIGIT = "[0123456789０１２３４５６７８９]"
+BUILDING_PATTERN = f"{_DIGIT}+[ \u3000]*(?:号楼|栋|幢|号院|座|号)|[东西南北中]?院|{_DIGIT}+组"
+"""Where an address reaches its building (3号楼, 5栋, 东院, 11组). Written with listed characters only, so
+that Python's ``re`` and PostgreSQL's regular expressions read it alike (see :class:`address_shown_sql`)."""
+_BUILDING = re.compile(BUILDING_PATTERN)
+ADDRESS_SHOWN_FALLBACK = 6
+"""Characters shown of an address in which no building is found."""
+
+
+def address_shown(address: str | None) -> str:
+    """The part of an address its mask shows: up to the end of the first building (…3号楼), else the first
+    six characters."""
+    if not address:
+        return ""
+    m = _BUILDING.search(address)
+    return address[: m.end()] if m else address[:ADDRESS_SHOWN_FALLBACK]
 
 
 def mask_address(address: str | None) -> str:
     """Keep the address down to the building; hide unit and room (…3号楼2单元301 → …3号楼***)."""
-    if not address:
-        return ""
-    m = _BUILDING.search(address)
-    if m and m.end() < len(address):
-        return address[: m.end()] + "***"
-    if m:
-        return address
-    return address if len(address) <= 6 else address[:6] + "***"
+    shown = address_shown(address)
+    return shown + "***" if len(shown) < len(address or "") else shown
 
 
 def neutralise_formula(value: object) -> object:
@@ -100,3 +113,74 @@ def reveal(session: Session, actor: Actor, kind: str, target_label: str) -> bool
     allowed = can_reveal(actor, kind)
     audit.record(session, actor, "view_pii", target_label, "ok" if allowed else "denied", detail=kind)
     return allowed
+
+
+# ---------------------------------------------------------------- searching masked fields
+
+SearchMode = Literal["substring", "exact"]
+
+
+def searchable(who: HasRole, kind: str) -> SearchMode:
+    """How a search may match the personal fields of `kind` records for a role: a case's reporter name,
+    phone and address ("case"), a volunteer's name and phone ("volunteer").
+
+    "substring" for a role that may reveal them ("pii.reveal.<kind>"); otherwise "exact": a role searches only
+    what it sees, so a masked field matches only as a whole value (the whole name, the whole phone number)
+    and an address only in the part its mask shows, never in the hidden part.
+    """
+    return "substring" if may(who, f"pii.reveal.{kind}") else "exact"
+
+
+def name_matches(column: Any, text: str, mode: SearchMode) -> ColumnElement[bool]:
+    """The condition that a name column matches the search `text`: a part of it, or the whole name."""
+    text = text.strip()
+    return column.contains(text, autoescape=True) if mode == "substring" else column == text
+
+
+_PHONE_TEXT = re.compile(r"[0-9]+")
+
+
+def phone_matches(column: Any, text: str, mode: SearchMode) -> ColumnElement[bool] | None:
+    """The condition that a phone column (stored as :func:`~dashboard.kernel.text.mobile_digits`) matches
+    `text`, None when `text` is no phone number: some of its digits, or the whole number."""
+    digits = mobile_digits(text)
+    if not _PHONE_TEXT.fullmatch(digits):
+        return None
+    return column.contains(digits, autoescape=True) if mode == "substring" else column == digits
+
+
+def address_matches(column: Any, text: str, mode: SearchMode) -> ColumnElement[bool]:
+    """The condition that an address column contains `text` (ignoring case): anywhere, or only inside the
+    part its mask shows (:func:`address_shown`)."""
+    text = text.strip()
+    anywhere = column.icontains(text, autoescape=True)
+    if mode == "substring":
+        return anywhere
+    return and_(anywhere, address_shown_sql(column).icontains(text, autoescape=True))
+
+
+class address_shown_sql(FunctionElement):
+    """:func:`address_shown` in SQL. SQLite calls the Python function itself (registered on every connection
+    by ``dashboard.db``); PostgreSQL takes :data:`BUILDING_PATTERN`'s leftmost match. PostgreSQL picks the
+    longest match there and Python the first alternative, which for this pattern (号楼 and 号院 listed before
+    号) is the same (tests/unit/test_security_search.py compares the two on every address)."""
+
+    type = String()
+    inherit_cache = True
+    name = "address_shown"
+
+
+@compiles(address_shown_sql, "sqlite")
+def _address_shown_sqlite(element: address_shown_sql, compiler: Any, **kw: Any) -> str:
+    return f"address_shown({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(address_shown_sql)
+def _address_shown_postgresql(element: address_shown_sql, compiler: Any, **kw: Any) -> str:
+    address = next(iter(element.clauses))
+    building = func.substring(address, literal(f"({BUILDING_PATTERN})"))
+    end = func.strpos(address, building) + func.char_length(building) - 1
+    shown = case(
+        (building.is_(None), func.left(address, ADDRESS_SHOWN_FALLBACK)), else_=func.left(address, end)
+    )
+    return compiler.process(shown, **kw)

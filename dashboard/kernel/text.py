@@ -98,14 +98,25 @@ def trusted(text: object) -> Markup:
     return text if isinstance(text, Markup) else Markup("" if text is None else str(text))
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:&=])")
-"""Characters that start Markdown syntax in Streamlit (CommonMark and GFM, ``$`` math, ``:red[…]`` and
-``:icon:`` directives, entities, setext headings) or HTML; a backslash makes each one literal."""
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:&])")
+"""The characters that start Markdown syntax Streamlit reads: CommonMark and GFM (links, images, emphasis,
+code, tables, block markers, autolinks ``http://`` and ``www.``, entities), ``$`` math, ``:red[…]`` and
+``:icon:`` directives, and HTML. CommonMark shows each one literally after a backslash."""
+
+
+WORD_JOINER = "\u2060"
+_AUTOLINK = re.compile(r"(?<=\\:)(?=//)|(?<=www)(?=\\\.)|(?<=@)", re.IGNORECASE)
+"""Where GFM would still see a bare URL (``http://…``, ``www.…``) or an e-mail address after the escaping:
+Streamlit's Markdown finds those in the text once the backslashes are gone."""
 
 
 def escape_markdown(text: object) -> Markup:
     """`text` escaped so Markdown shows it literally: no link, image, HTML, autolink, formatting, math or
-    directive. Markup (already escaped or trusted) is returned unchanged, so escaping twice is escaping once."""
+    directive. Markup (already escaped or trusted) is returned unchanged, so escaping twice is escaping once.
+
+    A backslash cannot stop a bare URL or e-mail address from becoming a link, so an invisible
+    :data:`WORD_JOINER` goes after the ``:`` of ``://``, between ``www`` and its dot, and after an ``@``."""
     if isinstance(text, Markup):
         return text
-    return Markup(_MD_SPECIAL.sub(r"\\\1", "" if text is None else str(text)))
+    escaped = _MD_SPECIAL.sub(r"\\\1", "" if text is None else str(text))
+    return Markup(_AUTOLINK.sub(WORD_JOINER, escaped))

@@ -16,7 +16,7 @@ from pptx.presentation import Presentation as Deck
 from pptx.slide import Slide
 from pptx.util import Emu, Inches
 
-from dashboard.i18n import t
+from dashboard.i18n import t, t_plain
 from dashboard.reporting import ranking
 from dashboard.reporting.periods import period_label
 from dashboard.reporting.reports import Report
@@ -70,13 +70,13 @@ def title_slide(prs: Deck, report: Report) -> None:
     title.text_frame.clear()
     write(title.text_frame, [report.title], 40, bold=True, color=RED, align=PP_ALIGN.CENTER)
     subtitle.text_frame.clear()
-    compared = t(
+    compared = t_plain(
         "report.compared",
         lang,
         previous=period_label(comp.previous, lang),
         last_year=period_label(comp.last_year, lang),
     )
-    generated = t("report.generated", lang, at=f"{report.generated_at:%Y-%m-%d %H:%M}")
+    generated = t_plain("report.generated", lang, at=f"{report.generated_at:%Y-%m-%d %H:%M}")
     lines = [report.period_label, compared, generated]
     write(subtitle.text_frame, lines, 18, color=GREY, align=PP_ALIGN.CENTER)
 
@@ -267,7 +267,7 @@ def volunteers_slide(prs: Deck, report: Report) -> None:
 def method_slide(prs: Deck, report: Report) -> None:
     """How the figures and the ranking score are defined."""
     lang = report.lang
-    score_formula = t("report.score_formula", lang, min=ranking.MIN_CASES)
+    score_formula = t_plain("report.score_formula", lang, min=ranking.MIN_CASES)
     slide = content_slide(prs, t("report.method", lang), score_formula)
     box = slide.shapes.add_textbox(MARGIN, BODY_TOP, BODY_W, Inches(3))
     write(box.text_frame, [t("report.method_text", lang)], 16, color=GREY)

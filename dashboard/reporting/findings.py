@@ -12,7 +12,7 @@ from datetime import datetime
 import pandas as pd
 from sqlmodel import Session
 
-from dashboard.i18n import t
+from dashboard.i18n import t, t_plain
 from dashboard.kernel.formatting import as_number, change, pct, points
 from dashboard.kernel.scope import Actor
 from dashboard.reporting import kpi, ranking
@@ -28,7 +28,7 @@ def _target_text(sat: float | None, lang: str) -> str:
     if sat is None:
         return t("report.target_none", lang)
     key = "report.target_met" if sat >= kpi.SATISFACTION_TARGET else "report.target_missed"
-    return t(key, lang, target=pct(kpi.SATISFACTION_TARGET, 0))
+    return t_plain(key, lang, target=pct(kpi.SATISFACTION_TARGET, 0))
 
 
 def headline_finding(headline: pd.DataFrame, lang: str, mom_word: str) -> str:
@@ -36,7 +36,7 @@ def headline_finding(headline: pd.DataFrame, lang: str, mom_word: str) -> str:
     row = headline.set_index("metric")
     sat = as_number(row.at["satisfaction_rate", "current"])
     unit = t("report.points", lang)
-    return t(
+    return t_plain(
         "report.finding.headline",
         lang,
         mom_word=mom_word,
@@ -56,7 +56,7 @@ def trend_finding(trend: pd.DataFrame, unit: str, lang: str) -> str:
     if total == 0:
         return t("report.finding.trend_none", lang)
     peak = trend.loc[trend["reported"].idxmax()]
-    return t(
+    return t_plain(
         f"report.finding.trend_{unit}",
         lang,
         avg=f"{total / len(trend):.1f}",
@@ -99,7 +99,7 @@ def category_finding(
     d = int(top["reported"] - top["previous"])
     if d == 0:
         share = int(cats.at[0, "reported"]) / int(cats["reported"].sum())
-        return t(
+        return t_plain(
             "report.finding.category_flat",
             lang,
             cat=cats.at[0, "name"],
@@ -109,7 +109,7 @@ def category_finding(
     where, where_delta = _where_changed(session, actor, comp, int(top["key"]), d > 0, now)
     rel = as_number(top["change"])
     key = "category_new" if rel is None else ("category_rise" if d > 0 else "category_fall")
-    return t(
+    return t_plain(
         f"report.finding.{key}",
         lang,
         cat=top["name"],
@@ -126,7 +126,7 @@ def ranking_finding(ranked: pd.DataFrame, lang: str) -> str:
     """The first and the last ranked unit, and the rate that weighs most in the gap between them."""
     eligible = ranked[ranked["rank"].notna()]
     if len(eligible) < 2:
-        return t("report.finding.ranking_few", lang, min=ranking.MIN_CASES)
+        return t_plain("report.finding.ranking_few", lang, min=ranking.MIN_CASES)
     first, last = eligible.iloc[0], eligible.iloc[-1]
     gaps = {}
     for name, weight in ranking.SCORE_WEIGHTS.items():
@@ -135,7 +135,7 @@ def ranking_finding(ranked: pd.DataFrame, lang: str) -> str:
             continue
         gaps[name] = weight * ((b - a) if name in ranking.INVERTED_RATES else (a - b))
     weak = max(gaps, key=lambda k: gaps[k]) if gaps else "on_time_rate"
-    return t(
+    return t_plain(
         "report.finding.ranking",
         lang,
         first=first["name"],
@@ -152,7 +152,7 @@ def overdue_finding(overdue: pd.DataFrame, overdue_now: int, lang: str) -> str:
     if overdue.empty:
         return t("report.finding.overdue_none", lang)
     oldest = overdue.iloc[0]
-    return t(
+    return t_plain(
         "report.finding.overdue",
         lang,
         n=f"{overdue_now:,}",
@@ -167,7 +167,7 @@ def volunteer_finding(
     totals: Mapping[str, float | None], gaps: pd.DataFrame, lang: str, mom_word: str
 ) -> str:
     """Volunteer hours with their change, people and need coverage, and the largest gap."""
-    text = t(
+    text = t_plain(
         "report.finding.volunteers",
         lang,
         hours=f"{totals['hours'] or 0:,.0f}",
@@ -179,7 +179,7 @@ def volunteer_finding(
     if gaps.empty:
         return text + t("report.finding.gaps_none", lang)
     g = gaps.iloc[0]
-    return text + t(
+    return text + t_plain(
         "report.finding.gap",
         lang,
         grid=g["name"],

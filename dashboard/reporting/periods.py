@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from dashboard.i18n import t
+from dashboard.i18n import t, t_plain
 from dashboard.reporting import kpi
 from dashboard.reporting.kpi import Period
 
@@ -52,13 +52,13 @@ def period_label(period: Period, lang: str) -> str:
     start = period.start
     last = (period.end - timedelta(seconds=1)).date()
     if period.kind == "month":
-        return t(
+        return t_plain(
             "report.label_month", lang, year=start.year, month=start.month, month_name=start.strftime("%B")
         )
     if period.kind == "quarter":
-        return t("report.label_quarter", lang, year=start.year, quarter=(start.month - 1) // 3 + 1)
+        return t_plain("report.label_quarter", lang, year=start.year, quarter=(start.month - 1) // 3 + 1)
     if period.kind == "week":
-        return t(
+        return t_plain(
             "report.label_week",
             lang,
             start=start.date().isoformat(),
@@ -66,7 +66,7 @@ def period_label(period: Period, lang: str) -> str:
             week=start.isocalendar()[1],
             year=start.isocalendar()[0],
         )
-    return t("report.label_range", lang, start=start.date().isoformat(), end=last.isoformat())
+    return t_plain("report.label_range", lang, start=start.date().isoformat(), end=last.isoformat())
 
 
 def custom_period(first: date, last: date) -> Period:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from dashboard import clock
-from dashboard.i18n import t
+from dashboard.i18n import t, t_plain
 from dashboard.kernel import privacy
 from dashboard.kernel.scope import Actor, case_filter
 from dashboard.reporting import findings, kpi, ranking
@@ -92,7 +92,7 @@ class Report:
 
     @property
     def title(self) -> str:
-        return t("report.deck_title", self.lang, scope=self.scope_name)
+        return t_plain("report.deck_title", self.lang, scope=self.scope_name)
 
     @property
     def mom_word(self) -> str:

@@ -15,7 +15,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from dashboard.i18n import t
+from dashboard.i18n import t, t_plain
 from dashboard.kernel.privacy import neutralise_formula
 from dashboard.reporting import ranking
 from dashboard.reporting.periods import period_label
@@ -85,7 +85,7 @@ def _summary_sheet(ws: Worksheet, report: Report) -> None:
         (t("report.scope", lang), report.scope_name),
         (t("report.col.generated", lang), f"{report.generated_at:%Y-%m-%d %H:%M}"),
         *((section_title(k, lang), v) for k, v in report.findings.items()),
-        (t("report.method", lang), t("report.score_formula", lang, min=ranking.MIN_CASES)),
+        (t("report.method", lang), t_plain("report.score_formula", lang, min=ranking.MIN_CASES)),
     ]
     for i, (key, value) in enumerate(lines, start=1):
         ws.cell(row=i, column=1, value=neutralise_formula(key)).font = Font(bold=True)

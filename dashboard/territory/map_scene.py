@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from dashboard.i18n import t
+from dashboard.i18n import t, t_plain
 from dashboard.kernel.policy import may
 from dashboard.kernel.scope import Actor
 from dashboard.territory.areas import Area, Level, Territory
@@ -28,13 +28,13 @@ from dashboard.territory.map_values import figure_value
 def _tip(area: Area, figure: str, values: pd.DataFrame, actor: Actor, lang: str | None) -> str:
     lines = [f"{area.name}（{area.code}）"]
     if area.level == "grid" and area.in_scope:
-        lines.append(t("map.tip.worker", lang, name=area.worker or t("map.profile.no_worker", lang)))
+        lines.append(t_plain("map.tip.worker", lang, name=area.worker or t("map.profile.no_worker", lang)))
     if not area.in_scope:
         lines.append(t("map.tip.out_of_scope", lang))
         return "\n".join(lines)
     if may(actor, "case.browse"):
         lines.append(
-            t(
+            t_plain(
                 "map.tip.open",
                 lang,
                 open=f"{int(figure_value(values, area.id, 'open_now') or 0):,}",

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from dashboard import clock
 from dashboard.cases import ageing
-from dashboard.i18n import label, t
+from dashboard.i18n import label, t_plain
 from dashboard.kernel.policy import may
 from dashboard.kernel.scope import Actor, case_filter, grid_filter
 from dashboard.reporting import kpi
@@ -226,7 +226,7 @@ def case_points(
                     [
                         f"{number} · {cat_name}",
                         f"{label('status', status, lang)} · {label('ageing', key, lang)}",
-                        t("map.tip.due", lang, due=due),
+                        t_plain("map.tip.due", lang, due=due),
                     ]
                 ),
             }

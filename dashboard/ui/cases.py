@@ -315,7 +315,7 @@ def _extend_decision(dlg: ActionDialog) -> ActionCall:
                 "actions.extend_pending",
                 amount=pending.amount,
                 unit=label("calendar", d.calendar),
-                who=plain(pending.requested_by),
+                who=pending.requested_by,
             )
         )
         st.text(pending.reason)

@@ -5,19 +5,19 @@ Number and percent formats are :mod:`dashboard.kernel.formatting`'s.
 
 from __future__ import annotations
 
-import re
+import html
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pandas as pd
 import streamlit as st
 from sqlmodel import Session
 
 from dashboard.db import session_scope
 from dashboard.i18n import t
 from dashboard.kernel.scope import Actor
+from dashboard.kernel.text import Markup, escape_markdown
 from dashboard.ui.nav import pages_for
-
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
 
 
 def _through_app() -> None:
@@ -72,9 +72,16 @@ def db_session() -> Iterator[Session]:
         yield session
 
 
-def plain(text: object) -> str:
-    """Escape Markdown (and HTML angle brackets) so user text shows literally in st.markdown/caption/etc."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text or ""))
+def plain(text: object) -> Markup:
+    """User text for Markdown a page builds itself (``f"**{plain(title)}**"``): escaped so it shows literally
+    (:func:`dashboard.kernel.text.escape_markdown`, the escaping ``t()`` applies to its values)."""
+    return escape_markdown(text)
+
+
+def chart_text(values: pd.Series) -> pd.Series:
+    """Names for a Plotly chart (axis ticks, legend, hover): Plotly reads a few HTML tags, links among them,
+    so ``&``, ``<`` and ``>`` become entities and a name shows literally."""
+    return values.map(lambda v: v if v is None or v != v else html.escape(str(v), quote=False))
 
 
 def page_title(key: str, caption: str | None = None) -> None:

@@ -2,7 +2,7 @@
 :func:`run_action`, the unit of work every page action that writes goes through.
 
 A message is its key's text with the values filled in: values that name a case status, an action, an
-admin form field, a setting or a skill are shown by their labels, every other text value is escaped
+admin form field, a setting or a skill are shown by their labels; ``t()`` escapes every other value
 (Markdown), so user text never becomes markup.
 """
 
@@ -18,7 +18,6 @@ from sqlmodel import Session
 from dashboard.db import session_scope
 from dashboard.i18n import has, label, t
 from dashboard.kernel.errors import Busy, DomainError, Problem
-from dashboard.ui.common import plain
 from dashboard.ui.volunteers import skill_label
 
 P = ParamSpec("P")
@@ -47,18 +46,13 @@ _LABELS: dict[str, Callable[[Any], str]] = {
     "field": _field,
     "total": _field,
     "setting": lambda v: t(f"settings.{v}"),
-    "skill": lambda v: plain(skill_label(v)),
+    "skill": skill_label,
 }
 """How a value of that name is shown (a raw identifier becomes its label)."""
 
 
 def _shown(values: Mapping[str, Any]) -> dict[str, object]:
-    def one(name: str, value: Any) -> object:
-        if name in _LABELS:
-            return _LABELS[name](value)
-        return value if isinstance(value, int | float) else plain(value)
-
-    return {name: one(name, value) for name, value in values.items()}
+    return {name: _LABELS[name](value) if name in _LABELS else value for name, value in values.items()}
 
 
 def _problem_text(problem: Problem) -> str:

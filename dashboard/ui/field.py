@@ -19,6 +19,7 @@ from dashboard.config import get_settings
 from dashboard.i18n import label, t
 from dashboard.kernel import privacy
 from dashboard.kernel.scope import Actor
+from dashboard.kernel.text import trusted
 from dashboard.reporting import kpi
 from dashboard.territory import my_grid, todo_list, visits
 from dashboard.territory.todo_list import TodoItem
@@ -157,10 +158,12 @@ def todo_card(item: TodoItem, me: Actor, now: datetime) -> None:
             if contact:
                 lines.append(t("field.contact", contact=contact))
         else:
-            lines.append(f"{label('status', item.status)} · {case_ui.clock_text(item.due_at, now, True)}")
+            lines.append(
+                trusted(f"{label('status', item.status)} · {case_ui.clock_text(item.due_at, now, True)}")
+            )
         if item.address:
-            lines.append(privacy.mask_address(item.address))
-        st.caption(plain(" · ".join(lines)))
+            lines.append(plain(privacy.mask_address(item.address)))
+        st.caption(trusted(" · ".join(lines)))  # translated texts (their values escaped) and escaped text
         if item.pending_escalations and item.status == CaseStatus.in_progress:
             st.caption(t("case.waiting_departments", count=len(item.pending_escalations)))
         with st.container(horizontal=True, gap="small"):

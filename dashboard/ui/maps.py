@@ -22,7 +22,7 @@ import pydeck as pdk
 import streamlit as st
 
 from dashboard.admin.settings import cached_setting
-from dashboard.i18n import label, t
+from dashboard.i18n import label, t, t_plain
 from dashboard.territory.map_figures import FIGURES, figure_label, format_value
 from dashboard.territory.map_scales import AGEING_COLOURS, NO_DATA, Scale, legend_ticks
 from dashboard.territory.map_scene import MapScene
@@ -256,7 +256,7 @@ def legend_html(scale: Scale, *, aggregates: bool = False, points: bool = False,
         target = (
             f'<div style="position:absolute;left:{pos:.1f}%;top:-3px;height:20px;border-left:2px dashed #1f2933">'
             f'</div><div style="position:absolute;left:{pos:.1f}%;top:-19px;transform:translateX(-50%);'
-            f'font-size:11px;white-space:nowrap">▼ {e(t(name, value=text))}</div>'
+            f'font-size:11px;white-space:nowrap">▼ {e(t_plain(name, value=text))}</div>'
         )
     extra = [
         f'<span style="display:inline-block;width:12px;height:12px;background:{_rgb(NO_DATA)};'

@@ -75,6 +75,7 @@ PAGES: list[PageSpec] = [
         "pages/admin_calendar.py", "admin.calendar", ":material/calendar_month:", "nav.admin", "calendar"
     ),
     PageSpec("pages/admin_settings.py", "admin.settings", ":material/settings:", "nav.admin", "settings"),
+    PageSpec("pages/admin_backup.py", "admin.backup", ":material/backup:", "nav.admin", "backup"),
     PageSpec("pages/import_data.py", "io.import_title", ":material/upload_file:", "nav.admin", "import"),
 ]
 

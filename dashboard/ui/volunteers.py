@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard import clock
 from dashboard.config import get_settings
 from dashboard.i18n import has, label, t
+from dashboard.kernel import privacy
 from dashboard.kernel.scope import Actor, community_ids_in_scope
 from dashboard.reporting import kpi
 from dashboard.reporting.kpi import Period
@@ -34,6 +35,13 @@ def skills_text(skills: list[str]) -> str:
 
 def party_kind_label(kind: str | None) -> str:
     return t("app.all") if not kind else label("party_kind", kind)
+
+
+def search_hint(me: Actor) -> str:
+    """The placeholder of a volunteer search box: a role that sees names and phones masked finds a volunteer
+    by the whole name or the whole number only (:func:`dashboard.kernel.privacy.searchable`)."""
+    exact = privacy.searchable(me, "volunteer") == "exact"
+    return t("vol.search_hint_exact" if exact else "vol.search_hint")
 
 
 def pager(total: int, pages: int, page: int, key: str) -> None:

@@ -19,7 +19,7 @@ from datetime import date, datetime
 
 import streamlit as st
 
-from dashboard.i18n import label, t
+from dashboard.i18n import label, t, t_plain
 from dashboard.kernel.formatting import pct, points
 from dashboard.reporting.kpi import SATISFACTION_TARGET, Figures, rate_change
 from dashboard.reporting.wall import TickerItem, WallSnapshot
@@ -165,7 +165,7 @@ def tiles_html(snap: WallSnapshot, lang: str) -> str:
                 _tile(
                     t("wall.overdue_now", lang),
                     f"{snap.today.overdue_now:,}",
-                    e(t("wall.open_now", lang, n=f"{snap.today.open_now:,}")),
+                    e(t_plain("wall.open_now", lang, n=f"{snap.today.open_now:,}")),
                     bad=snap.today.overdue_now > 0,
                 ),
                 _tile(
@@ -176,7 +176,7 @@ def tiles_html(snap: WallSnapshot, lang: str) -> str:
                 _tile(
                     t("wall.satisfaction_month", lang),
                     pct(month.satisfaction_rate),
-                    f"{e(mom)} {_arrow(sat)} · {e(t('wall.target', lang, target=target))}",
+                    f"{e(mom)} {_arrow(sat)} · {e(t_plain('wall.target', lang, target=target))}",
                     bad=month.satisfaction_rate is not None and month.satisfaction_rate < SATISFACTION_TARGET,
                 ),
             ]
@@ -197,7 +197,7 @@ def hotline_html(now: Figures, before: Figures, lang: str) -> str:
     """The 12345 三率 of this month: response, resolution, satisfaction (hotline cases only), with 环比."""
     return (
         f'<div class="wall-card"><div class="wall-panel-title">{e(t("wall.hotline", lang))}'
-        f' <span class="wall-sub">{e(t("wall.hotline_cases", lang, n=f"{now.reported:,}"))}</span></div>'
+        f' <span class="wall-sub">{e(t_plain("wall.hotline_cases", lang, n=f"{now.reported:,}"))}</span></div>'
         '<div class="wall-rates">'
         + _rate(
             t("wall.response_rate", lang),
@@ -273,7 +273,7 @@ def side_html(snap: WallSnapshot, lang: str) -> str:
         f'<div class="wall-card"><div class="wall-panel-title">{e(t("wall.volunteers", lang))}</div>'
         f'<div class="wall-duty"><div class="wall-rate-num">{snap.on_duty_now:,}</div>'
         f'<div class="wall-sub">{e(t("wall.on_duty_now", lang))} · '
-        f"{e(t('wall.served_today', lang, n=f'{snap.served_today:,}'))}</div></div></div>"
+        f"{e(t_plain('wall.served_today', lang, n=f'{snap.served_today:,}'))}</div></div></div>"
     )
     return (
         f'<div class="wall-side">{hotline_html(snap.hotline, snap.hotline_previous, lang)}{trend}{duty}</div>'
@@ -283,7 +283,7 @@ def side_html(snap: WallSnapshot, lang: str) -> str:
 def _ticker_item(item: TickerItem, now: datetime, lang: str) -> str:
     if item.overdue and item.due_at is not None:
         days = (now - item.due_at).total_seconds() / 86400
-        tag = t("wall.overdue_days", lang, days=f"{days:.1f}")
+        tag = t_plain("wall.overdue_days", lang, days=f"{days:.1f}")
     else:
         tag = label("priority", item.priority, lang)
     return (

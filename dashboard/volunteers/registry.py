@@ -6,7 +6,6 @@ Lookups the volunteer forms need (grid and community by code, resident units) li
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -19,7 +18,6 @@ from dashboard import clock
 from dashboard.io import exports
 from dashboard.kernel import audit, privacy
 from dashboard.kernel.errors import Invalid, NotFound, NotPermitted, Problem
-from dashboard.kernel.policy import may
 from dashboard.kernel.privacy import mask_name, mask_phone
 from dashboard.kernel.scope import Actor, grid_filter, volunteer_filter
 from dashboard.kernel.text import is_mobile, mobile_digits
@@ -92,18 +90,11 @@ def _registry_where(actor: Actor, q: VolunteerQuery, now: datetime) -> list[Colu
     conds: list[ColumnElement[bool]] = [volunteer_filter(actor)]
     text = q.text.strip()
     if text:
-        digits = re.sub(r"\D", "", text)
-        by_name = Volunteer.name.contains(text, autoescape=True)
-        if digits and len(digits) == len(text.replace(" ", "")):
-            # Searching inside phone numbers would reveal masked digits: only PII roles may.
-            by_phone = (
-                Volunteer.phone.contains(digits, autoescape=True)
-                if may(actor, "pii.reveal.volunteer")
-                else Volunteer.phone == digits
-            )
-            conds.append(or_(by_name, by_phone))
-        else:
-            conds.append(by_name)
+        # Name and phone are masked for a role that may not reveal them: for it they match only whole.
+        mode = privacy.searchable(actor, "volunteer")
+        by_name = privacy.name_matches(Volunteer.name, text, mode)
+        by_phone = privacy.phone_matches(Volunteer.phone, text, mode)
+        conds.append(by_name if by_phone is None else or_(by_name, by_phone))
     if q.community_id is not None:
         conds.append(Volunteer.community_id == q.community_id)
     if q.grid_id is not None:

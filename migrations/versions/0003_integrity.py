@@ -38,7 +38,7 @@ def upgrade() -> None:
             )
     else:
         op.execute(
-            "CREATE FUNCTION case_events_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+            "CREATE OR REPLACE FUNCTION case_events_append_only() RETURNS trigger LANGUAGE plpgsql AS "
             f"$$ BEGIN RAISE EXCEPTION '{_MESSAGE}' USING ERRCODE = 'restrict_violation'; END $$"
         )
         op.execute(

@@ -13,6 +13,8 @@ from sqlmodel import select
 
 from dashboard import clock
 from dashboard.i18n import t
+from dashboard.kernel import policy
+from dashboard.ui.cases import ACTION_FIELDS
 from models import AuditLog, Case, CaseEscalation, CaseEvent
 from models.enums import CaseStatus
 from tests.factories import CASE_LOOP, World, put_case
@@ -99,8 +101,14 @@ def test_operator_and_grid_worker_close_the_loop(world: World, login: Callable) 
         assert case is not None and case.status == S.closed and case.satisfaction == "satisfied"
         assert case.closed_at == datetime(2026, 3, 9, 15, 1)
     timeline = _table(at, t("timeline.actor"))
-    steps = list(zip(timeline[t("timeline.at")], timeline[t("timeline.actor")], timeline[t("timeline.action")],
-                     strict=True))  # fmt: skip
+    steps = list(
+        zip(
+            timeline[t("timeline.at")],
+            timeline[t("timeline.actor")],
+            timeline[t("timeline.action")],
+            strict=True,
+        )
+    )
     assert steps[1:] == [
         ("2026-03-09 10:05", "指挥中心王芳", t("actions.dispatch")),
         ("2026-03-09 10:20", "网格员刘洋", t("actions.start")),
@@ -154,8 +162,14 @@ def test_intake_validation_duplicates_and_number(world: World, login: Callable) 
     w = world
     lon, lat = 118.285, 33.965  # the middle of grid XL-01-01
     with clock.frozen(datetime(2026, 3, 9, 9, 0)), w.session() as s:
-        put_case(s, w, S.accepted, lonlat=(lon, lat + 0.0001), reported_at=datetime(2026, 3, 9, 8, 0),
-                 number="XL20260309-0001")  # fmt: skip
+        put_case(
+            s,
+            w,
+            S.accepted,
+            lonlat=(lon, lat + 0.0001),
+            reported_at=datetime(2026, 3, 9, 8, 0),
+            number="XL20260309-0001",
+        )
     at = login(w.url, "operator", "pages/intake.py")
     k = "intake0_"
     at.selectbox(key=k + "category").select(w.category["ENV"])
@@ -191,8 +205,15 @@ def test_department_reports_back(world: World, login: Callable) -> None:
     w = world
     with w.session() as s:
         c = put_case(s, w, S.in_progress, number="XL20260309-0011", title="占道经营")
-        s.add(CaseEscalation(case_id=c.id, department_id=w.department["CG"], level="daily", escalated_at=datetime(2026, 3, 9, 9),
-                             due_at=datetime(2026, 3, 10, 9)))  # fmt: skip
+        s.add(
+            CaseEscalation(
+                case_id=c.id,
+                department_id=w.department["CG"],
+                level="daily",
+                escalated_at=datetime(2026, 3, 9, 9),
+                due_at=datetime(2026, 3, 10, 9),
+            )
+        )
         s.commit()
     at = login(w.url, "department", "pages/department_queue.py")
     assert not at.exception
@@ -247,3 +268,7 @@ def test_show_personal_data_is_audited(world: World, login: Callable) -> None:
         assert [(r.actor_name, r.target) for r in log] == [("operator", c.number)]
     gw = _open(login, w, "grid", c.number)
     assert not [b for b in gw.button if b.key == "show_pii"]
+
+
+def test_every_case_action_has_a_dialog() -> None:
+    assert set(ACTION_FIELDS) == set(policy.CASE_ACTIONS)

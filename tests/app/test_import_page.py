@@ -29,9 +29,13 @@ def _points(url: str) -> list[tuple[float, float]]:
 
 def test_upload_preview_dry_run_and_commit(seeded_url: str, login) -> None:  # type: ignore[no-untyped-def]
     (x1, y1), (x2, y2) = _points(seeded_url)
-    data = _csv([["案件编号", "标题", "分类", "上报时间", "经度", "纬度", "联系电话"],
-                 ["APP-1", "楼道堆物", "ENV", "2026/11/20 09:30", x1, y1, "13812345678"],
-                 ["APP-2", "路灯不亮", "老旧小区与公共设施", "2026年11月21日", x2, y2, ""]])  # fmt: skip
+    data = _csv(
+        [
+            ["案件编号", "标题", "分类", "上报时间", "经度", "纬度", "联系电话"],
+            ["APP-1", "楼道堆物", "ENV", "2026/11/20 09:30", x1, y1, "13812345678"],
+            ["APP-2", "路灯不亮", "老旧小区与公共设施", "2026年11月21日", x2, y2, ""],
+        ]
+    )
     at = login(seeded_url, "admin", page=PAGE)
     assert not at.exception and at.info, "the page asks for a file"
     at.file_uploader[0].set_value(("cases.csv", data, "text/csv"))
@@ -39,8 +43,14 @@ def test_upload_preview_dry_run_and_commit(seeded_url: str, login) -> None:  # t
     assert not at.exception, [e.value for e in at.exception]
     editor = at.data_editor[0].value
     assert dict(zip(editor["header"], editor["field"], strict=True)) == {
-        "案件编号": "number", "标题": "title", "分类": "category", "上报时间": "reported_at", "经度": "lon",
-        "纬度": "lat", "联系电话": "reporter_phone"}  # fmt: skip
+        "案件编号": "number",
+        "标题": "title",
+        "分类": "category",
+        "上报时间": "reported_at",
+        "经度": "lon",
+        "纬度": "lat",
+        "联系电话": "reporter_phone",
+    }
     assert at.button(key="io_commit").disabled, "no commit before a dry run"
     at.button(key="io_dry_run").click()
     at.run()
@@ -60,11 +70,15 @@ def test_upload_preview_dry_run_and_commit(seeded_url: str, login) -> None:  # t
 
 def test_messy_upload_shows_row_errors_and_blocks_commit(seeded_url: str, login) -> None:  # type: ignore[no-untyped-def]
     (x1, y1), _ = _points(seeded_url)
-    data = _csv([["事件编号", "标题", "类别", "上报时间", "经度", "纬度"],
-                 ["M-1", "好的", "ENV", "2026-11-20 09:30", x1, y1],
-                 ["M-2", "坏日期", "ENV", "2026-02-30", x1, y1],
-                 ["M-3", "未知类别", "路面坑洼", "2026-11-20", x1, y1],
-                 ["M-4", "界外", "ENV", "2026-11-20", 120.0, 30.0]])  # fmt: skip
+    data = _csv(
+        [
+            ["事件编号", "标题", "类别", "上报时间", "经度", "纬度"],
+            ["M-1", "好的", "ENV", "2026-11-20 09:30", x1, y1],
+            ["M-2", "坏日期", "ENV", "2026-02-30", x1, y1],
+            ["M-3", "未知类别", "路面坑洼", "2026-11-20", x1, y1],
+            ["M-4", "界外", "ENV", "2026-11-20", 120.0, 30.0],
+        ]
+    )
     at = login(seeded_url, "admin", page=PAGE)
     at.file_uploader[0].set_value(("messy.csv", data, "text/csv"))
     at.run()
@@ -79,8 +93,11 @@ def test_messy_upload_shows_row_errors_and_blocks_commit(seeded_url: str, login)
     assert at.get("download_button"), "the problem list can be downloaded"
     # map the unknown category, check again: one error fewer
     assert at.data_editor(key="io_category_editor").value["value"].tolist() == ["路面坑洼"]
-    at.session_state["io_category_editor"] = {"edited_rows": {0: {"category": "ENV"}}, "added_rows": [],
-                                              "deleted_rows": []}  # fmt: skip
+    at.session_state["io_category_editor"] = {
+        "edited_rows": {0: {"category": "ENV"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
     at.button(key="io_apply_categories").click()
     at.run()
     at.button(key="io_dry_run").click()

@@ -78,9 +78,12 @@ def test_queue_detail_action_timeline(e2e_db_url: str, app_base: str, chromium) 
     b.assert_clean(page)
     b.shot(page, "case_detail", docs=True)
     assert _db(e2e_db_url, "SELECT status FROM cases WHERE id = ?", case_id) == [("dispatched",)]
-    assert _db(e2e_db_url, "SELECT e.action FROM case_events e JOIN users u ON u.id = e.actor_id "
-                           "WHERE e.case_id = ? AND u.username = 'operator' ORDER BY e.id DESC LIMIT 1",
-               case_id) == [("dispatch",)]  # fmt: skip
+    assert _db(
+        e2e_db_url,
+        "SELECT e.action FROM case_events e JOIN users u ON u.id = e.actor_id "
+        "WHERE e.case_id = ? AND u.username = 'operator' ORDER BY e.id DESC LIMIT 1",
+        case_id,
+    ) == [("dispatch",)]
 
     # a deep link opens the same case in a fresh tab (the page loads the app first, so only check content)
     deep = page.context.new_page()

@@ -30,13 +30,23 @@ def _hostile_cases(url: str) -> dict[str, str]:
         for i, title in enumerate((XSS_TITLE, MD_TITLE)):
             reported = now - timedelta(days=20, minutes=i)
             case = Case(
-                number=f"XL{reported:%Y%m%d}-9{i:03d}", category_id=template.category_id, title=title,
-                description=XSS_TEXT, grid_id=template.grid_id, community_id=template.community_id,
-                address="<b>幸福小区</b>3号楼2单元301", source=CaseSource.proxy, status=CaseStatus.reported,
-                reporter_name="<i>张小明</i>", reporter_phone="13812345678", reported_at=reported,
-                due_at=reported + timedelta(days=1), response_due_at=reported + timedelta(hours=2),
-                warn_at=reported + timedelta(hours=18), black_at=reported + timedelta(days=2),
-            )  # fmt: skip
+                number=f"XL{reported:%Y%m%d}-9{i:03d}",
+                category_id=template.category_id,
+                title=title,
+                description=XSS_TEXT,
+                grid_id=template.grid_id,
+                community_id=template.community_id,
+                address="<b>幸福小区</b>3号楼2单元301",
+                source=CaseSource.proxy,
+                status=CaseStatus.reported,
+                reporter_name="<i>张小明</i>",
+                reporter_phone="13812345678",
+                reported_at=reported,
+                due_at=reported + timedelta(days=1),
+                response_due_at=reported + timedelta(hours=2),
+                warn_at=reported + timedelta(hours=18),
+                black_at=reported + timedelta(days=2),
+            )
             s.add(case)
             numbers[title] = case.number
         s.commit()
@@ -173,3 +183,52 @@ def test_other_grids_case_by_url_in_the_browser(e2e_db_url: str, chromium, usern
         assert other.title not in body
         assert not b.exceptions(page)
         page.context.close()
+
+
+def _session_cookie(page):  # type: ignore[no-untyped-def]
+    from dashboard.admin.auth import COOKIE_NAME
+
+    return next((c for c in page.context.cookies() if c["name"] == COOKIE_NAME), None)
+
+
+def test_the_session_cookie_is_set_by_the_server_httponly_and_ends_with_the_browser(
+    chromium, app_base
+) -> None:  # type: ignore[no-untyped-def]
+    """No script can read the cookie, it is not sent cross-site, and without "remember me" it is a
+    session cookie (a shared office PC forgets it when the browser closes)."""
+    page = b.new_page(chromium, app_base)
+    b.login_page(page, app_base, "operator")
+    page.wait_for_function("() => true")
+    for _ in range(20):
+        cookie = _session_cookie(page)
+        if cookie:
+            break
+        page.wait_for_timeout(250)
+    assert cookie is not None
+    assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax"
+    assert cookie["expires"] == -1  # a session cookie
+    assert "gg_session" not in page.evaluate("() => document.cookie")
+    page.reload()
+    b.settle(page, 1000)
+    assert page.locator("[data-testid=stSidebar]").count() == 1  # still logged in after a reload
+    page.locator(".st-key-logout button").click()
+    page.wait_for_selector(".st-key-login_username input", timeout=60000)
+    page.wait_for_timeout(1000)
+    assert _session_cookie(page) is None
+
+
+def test_remember_me_keeps_the_cookie_for_the_idle_time(chromium, app_base) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    page = b.new_page(chromium, app_base)
+    page.goto(app_base)
+    b.settle(page)
+    page.locator(".st-key-login_username input").fill("operator")
+    page.locator(".st-key-login_password input").fill("demo1234")
+    page.locator(".st-key-login_remember label").click()
+    page.locator(".st-key-login_submit button").click()
+    page.wait_for_selector("[data-testid=stSidebar]", state="attached", timeout=60000)
+    b.settle(page, 1500)
+    cookie = _session_cookie(page)
+    assert cookie is not None and cookie["httpOnly"] is True
+    assert 60 * 60 < cookie["expires"] - time.time() <= 120 * 60 + 60  # the idle limit, 120 minutes

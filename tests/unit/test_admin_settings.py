@@ -10,6 +10,7 @@ from sqlmodel import Session, func, select
 
 from dashboard import clock
 from dashboard.admin import settings
+from dashboard.config import ROOT
 from dashboard.db import get_engine
 from dashboard.kernel.errors import Invalid, NotPermitted
 from models import AuditLog, Setting
@@ -35,6 +36,9 @@ def test_defaults_come_from_configuration(env: tuple[Session, World]) -> None:
         "blind_spot_days": 30,
         "map_style_url": "/app/static/map-style.json",
         "session_idle_minutes": 120,
+        "backup.dir": str(ROOT / "data" / "backups"),
+        "backup.interval_hours": 24,
+        "retention.mask_after_years": 0,
     }
     assert all(settings.is_default(session, key) for key in settings.SPECS)
     with pytest.raises(Invalid):
@@ -73,6 +77,10 @@ def test_set_typed_validated_and_audited(env: tuple[Session, World]) -> None:
         ("map_style_url", "", "settings.bad_length"),
         ("map_style_url", "javascript:alert(1)", "settings.bad_url"),
         ("map_style_url", "/static/a b.json", "settings.bad_url"),
+        ("backup.dir", "data/backups", "settings.bad_path"),
+        ("backup.dir", "/srv/back\x07ups", "settings.bad_path"),
+        ("backup.interval_hours", 0, "settings.out_of_range"),
+        ("retention.mask_after_years", -1, "settings.out_of_range"),
         ("nonsense", "1", "settings.unknown_key"),
     ]:
         with pytest.raises(Invalid) as err:

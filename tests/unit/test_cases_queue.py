@@ -210,8 +210,9 @@ def test_export_masks_neutralises_and_audits(qworld: World) -> None:
     w = qworld
     col = {c: t(f"case_export.{c}", "en") for c in queue.EXPORT_COLUMNS}
     with w.session() as s:
-        data = queue.export_csv(s, w.actors["operator"], filters=QueueFilters(view="all", text="特殊"), lang="en",
-                                now=NOW)  # fmt: skip
+        data = queue.export_csv(
+            s, w.actors["operator"], filters=QueueFilters(view="all", text="特殊"), lang="en", now=NOW
+        )
         s.commit()
         df = _csv(data)
         assert list(df.columns) == list(col.values()) and len(df) == 1

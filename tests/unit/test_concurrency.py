@@ -112,8 +112,14 @@ def _fresh_case(url: str, status: CaseStatus) -> tuple[int, int]:
         actor = actor_of(s.exec(select(User).where(User.username == "admin")).one())
         category = s.exec(select(Category.id).where(Category.active.is_(True)).order_by(Category.id)).first()
         grid = s.exec(select(Grid.id).order_by(Grid.id)).first()
-        data = NewCase(category_id=category, title="并发测试", source=CaseSource.hotline, grid_id=grid,
-                       reporter_name="李四", reporter_phone="13900000000")  # fmt: skip
+        data = NewCase(
+            category_id=category,
+            title="并发测试",
+            source=CaseSource.hotline,
+            grid_id=grid,
+            reporter_name="李四",
+            reporter_phone="13900000000",
+        )
         ref = create_case(s, actor, data)
         steps = {
             CaseStatus.accepted: ("accept",),

@@ -22,28 +22,53 @@ def rect(x0: float, y0: float, x1: float, y1: float) -> dict:
 
 
 def fc(*features: tuple[dict, dict]) -> bytes:
-    return json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": props, "geometry": geom} for props, geom in features]}).encode()  # fmt: skip
+    return json.dumps(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {"type": "Feature", "properties": props, "geometry": geom} for props, geom in features
+            ],
+        }
+    ).encode()
 
 
 def _world(w: World) -> None:
     """Make the sub-district outline what its four grids tile (two columns of two squares, see tests.factories)
     and put one case near TS-01-01's top."""
-    outline = {"type": "MultiPolygon", "coordinates": [rect(118.0, 33.0, 118.005, 33.01)["coordinates"],
-                                                       rect(118.01, 33.0, 118.015, 33.01)["coordinates"]]}  # fmt: skip
+    outline = {
+        "type": "MultiPolygon",
+        "coordinates": [
+            rect(118.0, 33.0, 118.005, 33.01)["coordinates"],
+            rect(118.01, 33.0, 118.015, 33.01)["coordinates"],
+        ],
+    }
     with w.session() as s:
         s.execute(update(Subdistrict).values(outline=json.dumps(outline)))
         s.commit()
-        import_cases(s, w.actors["admin"], csv_bytes([["编号", "标题", "类别", "上报时间", "经度", "纬度"],
-                                                    ["B-1", "路灯", "ENV", "2026-11-02", 118.0025, 33.0045]]),
-                             name="c.csv", commit=True)  # fmt: skip
+        import_cases(
+            s,
+            w.actors["admin"],
+            csv_bytes(
+                [
+                    ["编号", "标题", "类别", "上报时间", "经度", "纬度"],
+                    ["B-1", "路灯", "ENV", "2026-11-02", 118.0025, 33.0045],
+                ]
+            ),
+            name="c.csv",
+            commit=True,
+        )
         s.commit()
 
 
 def test_split_a_grid_keeps_cases_unless_relocated(world: World) -> None:
     _world(world)
-    split = fc(({"code": "TS-01-01", "name": "第一网格（南）"}, rect(118.0, 33.0, 118.005, 33.004)),
-               ({"网格编号": "TS-01-03", "名称": "第一网格（北）", "所属社区": "TS-01"}, rect(118.0, 33.004, 118.005, 33.005)))  # fmt: skip
+    split = fc(
+        ({"code": "TS-01-01", "name": "第一网格（南）"}, rect(118.0, 33.0, 118.005, 33.004)),
+        (
+            {"网格编号": "TS-01-03", "名称": "第一网格（北）", "所属社区": "TS-01"},
+            rect(118.0, 33.004, 118.005, 33.005),
+        ),
+    )
     g = world.grid_ids
     with world.session() as s:
         dry = import_boundaries(s, world.actors["admin"], split, name="split.geojson", relocate_cases=True)
@@ -61,15 +86,20 @@ def test_split_a_grid_keeps_cases_unless_relocated(world: World) -> None:
         case = s.exec(select(Case).where(Case.external_id == "B-1")).one()
         assert case.grid_id == g[0]  # kept its grid
     with world.session() as s:
-        again = import_boundaries(s, world.actors["admin"], split, name="split.geojson", commit=True,
-                                          relocate_cases=True)  # fmt: skip
+        again = import_boundaries(
+            s, world.actors["admin"], split, name="split.geojson", commit=True, relocate_cases=True
+        )
         assert (again.new, again.updated, again.unchanged) == (0, 0, 2)
         assert again.relocated == 1
         s.commit()
         case = s.exec(select(Case).where(Case.external_id == "B-1")).one()
         assert case.grid_id == new.id and case.community_id == world.community_ids[0] and case.version == 2
-        shrunk = import_boundaries(s, world.actors["admin"], fc(({"code": "TS-01-01"}, rect(118.0, 33.0, 118.005,
-                                                                                              33.0039))), name="m.json")  # fmt: skip
+        shrunk = import_boundaries(
+            s,
+            world.actors["admin"],
+            fc(({"code": "TS-01-01"}, rect(118.0, 33.0, 118.005, 33.0039))),
+            name="m.json",
+        )
         assert shrunk.updated == 1 and [w.key for w in shrunk.warnings] == ["io.boundary.gap"]
 
 
@@ -77,23 +107,34 @@ def test_bad_geometries_are_row_errors_and_nothing_is_written(world: World) -> N
     _world(world)
     unclosed = rect(118.0, 33.0, 118.005, 33.005)
     unclosed["coordinates"][0].pop()
-    bowtie = {"type": "Polygon", "coordinates": [[[118.005, 33.0], [118.01, 33.005], [118.01, 33.0],
-                                                  [118.005, 33.005], [118.005, 33.0]]]}  # fmt: skip
-    data = fc(({"code": "TS-01-01"}, unclosed),
-              ({"code": "TS-01-02"}, bowtie),
-              ({"name": "无编号"}, rect(118.0, 33.0, 118.001, 33.001)),
-              ({"code": "TS-03-01", "community": "TS-09"}, rect(118.02, 33.0, 118.03, 33.01)),
-              ({"code": "TS-02-01"}, rect(118.004, 33.0, 118.015, 33.005)),
-              ({"code": "TS-02-01"}, rect(118.01, 33.0, 118.015, 33.005)),
-              ({"code": "TS-02-02"}, {"type": "Point", "coordinates": [118.0, 33.0]}))  # fmt: skip
+    bowtie = {
+        "type": "Polygon",
+        "coordinates": [
+            [[118.005, 33.0], [118.01, 33.005], [118.01, 33.0], [118.005, 33.005], [118.005, 33.0]]
+        ],
+    }
+    data = fc(
+        ({"code": "TS-01-01"}, unclosed),
+        ({"code": "TS-01-02"}, bowtie),
+        ({"name": "无编号"}, rect(118.0, 33.0, 118.001, 33.001)),
+        ({"code": "TS-03-01", "community": "TS-09"}, rect(118.02, 33.0, 118.03, 33.01)),
+        ({"code": "TS-02-01"}, rect(118.004, 33.0, 118.015, 33.005)),
+        ({"code": "TS-02-01"}, rect(118.01, 33.0, 118.015, 33.005)),
+        ({"code": "TS-02-02"}, {"type": "Point", "coordinates": [118.0, 33.0]}),
+    )
     before = counts(world.url)
     with world.session() as s:
         report = import_boundaries(s, world.actors["admin"], data, name="bad.geojson", commit=True)
         s.commit()
     assert not report.committed and counts(world.url) == before
     assert sorted((e.row, e.key) for e in report.errors) == [
-        (1, "io.boundary.unclosed_ring"), (2, "io.boundary.invalid"), (3, "io.err.required"),
-        (4, "io.err.unknown_community"), (6, "io.err.duplicate_in_file"), (7, "io.boundary.wrong_type")]  # fmt: skip
+        (1, "io.boundary.unclosed_ring"),
+        (2, "io.boundary.invalid"),
+        (3, "io.err.required"),
+        (4, "io.err.unknown_community"),
+        (6, "io.err.duplicate_in_file"),
+        (7, "io.boundary.wrong_type"),
+    ]
     assert "io.boundary.overlap" in {w.key for w in report.warnings}
     assert "io.boundary.outside_outline" in {w.key for w in report.warnings}
 
@@ -114,8 +155,10 @@ def test_gcj02_boundaries_are_converted(world: World) -> None:
 
 def test_community_outlines(world: World) -> None:
     _world(world)
-    data = fc(({"社区编码": "TS-01", "社区名称": "测试一社区"}, rect(118.0, 33.0, 118.005, 33.01)),
-              ({"code": "TS-02"}, rect(118.01, 33.0, 118.015, 33.01)))  # fmt: skip
+    data = fc(
+        ({"社区编码": "TS-01", "社区名称": "测试一社区"}, rect(118.0, 33.0, 118.005, 33.01)),
+        ({"code": "TS-02"}, rect(118.01, 33.0, 118.015, 33.01)),
+    )
     with world.session() as s:
         report = import_boundaries(
             s, world.actors["admin"], data, name="c.geojson", level="community", commit=True

@@ -34,9 +34,18 @@ pytestmark = pytest.mark.world(IMPORTS, frozen_at=IMPORTS_NOW)
 HEAD = ["事件编号", "标题", "类别", "上报时间", "经度", "纬度", "地址", "状态", "结案时间", "报告人", "电话"]
 
 
-def _row(number: str, *, title: str = "垃圾未清运", category: str = "ENV", at: str = "2026-11-02 09:00",
-         point: tuple[float, float] | None = INSIDE[0], status: str = "待受理", closed: str = "", name: str = "张三",
-         phone: str = "13812345678") -> list[object]:  # fmt: skip
+def _row(
+    number: str,
+    *,
+    title: str = "垃圾未清运",
+    category: str = "ENV",
+    at: str = "2026-11-02 09:00",
+    point: tuple[float, float] | None = INSIDE[0],
+    status: str = "待受理",
+    closed: str = "",
+    name: str = "张三",
+    phone: str = "13812345678",
+) -> list[object]:
     lon, lat = point if point else ("", "")
     return [number, title, category, at, lon, lat, "幸福路8号", status, closed, name, phone]
 
@@ -51,7 +60,7 @@ MESSY = [
         point=INSIDE[3],
         status="已结案",
         closed="2026年11月3日 15时00分",
-    ),  # row 3: fine (category by Chinese name), closed  # fmt: skip
+    ),  # row 3: fine (category by Chinese name), closed
     _row("OLD-8", at="2026-13-45"),  # row 4: bad date
     _row("OLD-9", category="POTHOLE"),  # row 5: unknown category
     _row("OLD-7", title="重复"),  # row 6: duplicate of row 3 in the file
@@ -109,8 +118,9 @@ def test_failed_commit_leaves_every_table_unchanged(world: World) -> None:
 
 def test_skip_bad_rows_commits_the_good_ones_with_events_and_sla(world: World) -> None:
     with world.session() as s:
-        report = import_cases(s, world.actors["admin"], csv_bytes(MESSY), name="messy.csv", commit=True,
-                                      skip_bad_rows=True)  # fmt: skip
+        report = import_cases(
+            s, world.actors["admin"], csv_bytes(MESSY), name="messy.csv", commit=True, skip_bad_rows=True
+        )
         s.commit()
         assert report.committed and (report.new, report.skipped) == (2, 7)
         kept = s.exec(select(Case).where(Case.external_id == "XL20261102-0001")).one()
@@ -155,8 +165,12 @@ def test_reimport_is_idempotent_and_updates_changed_rows(world: World) -> None:
         s.commit()
     assert (again.new, again.updated, again.unchanged) == (0, 0, 3)
     assert counts(world.url) == {**after_first, "audit_log": after_first["audit_log"] + 1}
-    changed = [HEAD, _row("A-1", title="垃圾未清运（已复查）"), _row("A-2", point=INSIDE[2], status="已结案",
-               closed="2026-11-03 10:00"), _row("A-3", status="处理中")]  # fmt: skip
+    changed = [
+        HEAD,
+        _row("A-1", title="垃圾未清运（已复查）"),
+        _row("A-2", point=INSIDE[2], status="已结案", closed="2026-11-03 10:00"),
+        _row("A-3", status="处理中"),
+    ]
     with world.session() as s:
         report = import_cases(s, world.actors["admin"], csv_bytes(changed), name="a.csv", commit=True)
         s.commit()
@@ -166,17 +180,22 @@ def test_reimport_is_idempotent_and_updates_changed_rows(world: World) -> None:
         assert a2.grid_id == world.grid_ids[2] and a2.community_id == world.community_ids[1]
         assert a2.status == CaseStatus.closed and a2.closed_at == datetime(2026, 11, 3, 10)
         assert a3.status == CaseStatus.in_progress and a3.closed_at is None
-        moves = s.exec(select(CaseEvent.action, CaseEvent.from_status, CaseEvent.to_status)
-                       .where(CaseEvent.case_id.in_([a2.id, a3.id])).order_by(CaseEvent.id)).all()  # fmt: skip
+        moves = s.exec(
+            select(CaseEvent.action, CaseEvent.from_status, CaseEvent.to_status)
+            .where(CaseEvent.case_id.in_([a2.id, a3.id]))
+            .order_by(CaseEvent.id)
+        ).all()
         assert ("close", "reported", "closed") in moves and ("reopen", "closed", "in_progress") in moves
 
 
 def test_xlsx_with_title_row_mixed_dates_and_user_mapping(world: World) -> None:
-    rows = [["Ref", "What", "Kind", "When", "X", "Y"],
-            ["R1", "路灯不亮", "env", datetime(2026, 11, 5, 8, 30), INSIDE[0][0], INSIDE[0][1]],
-            ["R2", "井盖缺失", "Safety hazards", 46331.5, INSIDE[1][0], INSIDE[1][1]],
-            ["R3", "噪音", "环境卫生", "2026.11.06", INSIDE[2][0], INSIDE[2][1]],
-            [None, None, None, None, None, None]]  # fmt: skip
+    rows = [
+        ["Ref", "What", "Kind", "When", "X", "Y"],
+        ["R1", "路灯不亮", "env", datetime(2026, 11, 5, 8, 30), INSIDE[0][0], INSIDE[0][1]],
+        ["R2", "井盖缺失", "Safety hazards", 46331.5, INSIDE[1][0], INSIDE[1][1]],
+        ["R3", "噪音", "环境卫生", "2026.11.06", INSIDE[2][0], INSIDE[2][1]],
+        [None, None, None, None, None, None],
+    ]
     data = xlsx_bytes(rows, title_row="历史台账（导出）")
     with world.session() as s:
         missing = import_cases(s, world.actors["admin"], data, name="old.xlsx")
@@ -215,9 +234,15 @@ def test_unknown_categories_can_be_mapped(world: World) -> None:
 
 def test_grid_column_is_the_fallback_outside_every_grid(world: World) -> None:
     head = [*HEAD, "网格"]
-    data = csv_bytes([head, [*_row("G-1", point=(118.5, 33.5)), "TS-02-01"],
-                      [*_row("G-2", point=INSIDE[0]), "TS-02-01"], [*_row("G-3", point=None), "ts-01-02"],
-                      [*_row("G-4", point=None), "TS-09-09"]])  # fmt: skip
+    data = csv_bytes(
+        [
+            head,
+            [*_row("G-1", point=(118.5, 33.5)), "TS-02-01"],
+            [*_row("G-2", point=INSIDE[0]), "TS-02-01"],
+            [*_row("G-3", point=None), "ts-01-02"],
+            [*_row("G-4", point=None), "TS-09-09"],
+        ]
+    )
     with world.session() as s:
         report = import_cases(s, world.actors["admin"], data, name="g.csv", commit=True, skip_bad_rows=True)
         s.commit()
@@ -251,8 +276,13 @@ def test_chinese_map_coordinates_are_converted(world: World, system: str) -> Non
 def test_number_in_our_format_already_taken_gets_a_new_one(world: World) -> None:
     data = csv_bytes([HEAD, _row("XL20261102-0001"), _row("XL20261102-0002")])
     with world.session() as s:
-        import_cases(s, world.actors["admin"], csv_bytes([HEAD, _row("XL20261102-0002", title="先到")]),
-                             name="first.csv", commit=True)  # fmt: skip
+        import_cases(
+            s,
+            world.actors["admin"],
+            csv_bytes([HEAD, _row("XL20261102-0002", title="先到")]),
+            name="first.csv",
+            commit=True,
+        )
         report = import_cases(s, world.actors["admin"], data, name="second.csv", commit=True)
         s.commit()
         numbers = dict(s.exec(select(Case.external_id, Case.number)).all())
@@ -267,8 +297,14 @@ def test_only_admins_import(world: World) -> None:
 
 
 def test_closed_without_closing_time_and_future_dates(world: World) -> None:
-    data = csv_bytes([HEAD, _row("F-1", status="closed"), _row("F-2", at="2027-01-01 08:00"),
-                      _row("F-3", at="2026-11-02 09:00", status="已结案", closed="2026-11-01 09:00")])  # fmt: skip
+    data = csv_bytes(
+        [
+            HEAD,
+            _row("F-1", status="closed"),
+            _row("F-2", at="2027-01-01 08:00"),
+            _row("F-3", at="2026-11-02 09:00", status="已结案", closed="2026-11-01 09:00"),
+        ]
+    )
     with world.session() as s:
         report = import_cases(s, world.actors["admin"], data, name="f.csv")
     assert [(w.row, w.key) for w in report.warnings] == [(2, "io.warn.closed_time_unknown")]
@@ -279,8 +315,10 @@ def test_closed_without_closing_time_and_future_dates(world: World) -> None:
 def test_large_file_streams_in_chunks_with_progress(world: World, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """10,000 rows read from disk in chunks (the 100,000-row run is bench/import_100k.py)."""
     path = tmp_path / "big.csv"
-    rows = [HEAD] + [_row(f"BIG-{i}", point=INSIDE[i % 4], at=f"2026-11-{1 + i % 20:02d} 08:{i % 60:02d}")
-                     for i in range(10_000)]  # fmt: skip
+    rows = [HEAD] + [
+        _row(f"BIG-{i}", point=INSIDE[i % 4], at=f"2026-11-{1 + i % 20:02d} 08:{i % 60:02d}")
+        for i in range(10_000)
+    ]
     path.write_bytes(csv_bytes(rows))
     ticks: list[float] = []
     with world.session() as s:

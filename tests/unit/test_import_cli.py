@@ -60,8 +60,26 @@ def test_export_formats_and_filters(world: World, tmp_path: Path, capsys: pytest
     assert main(["export", "cases", "--format", "open311", "--out", str(out), *base]) == 0
     requests = json.loads(out.read_text("utf-8"))
     assert [r["status"] for r in requests] == ["open", "closed", "closed"]
-    assert main(["export", "cases", "--format", "open311", "--out", str(out), *base, "--status", "closed",
-                 "--since", "2026-11-04", "--community", "TS-01"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "export",
+                "cases",
+                "--format",
+                "open311",
+                "--out",
+                str(out),
+                *base,
+                "--status",
+                "closed",
+                "--since",
+                "2026-11-04",
+                "--community",
+                "TS-01",
+            ]
+        )
+        == 0
+    )
     assert [r["description"] for r in json.loads(out.read_text("utf-8"))] == ['=HYPERLINK("http://x")']
     csv_out = tmp_path / "cases.csv"
     assert (
@@ -81,8 +99,22 @@ def test_export_formats_and_filters(world: World, tmp_path: Path, capsys: pytest
     services = tmp_path / "services.json"
     assert main(["export", "services", "--out", str(services), *base]) == 0
     assert [s["service_code"] for s in json.loads(services.read_text("utf-8"))] == ["ENV", "SAF"]
-    assert main(["export", "cases", "--out", str(out), "--database-url", world.url, "--user", "t-operator",
-                 "--unmasked"]) == 1  # fmt: skip
+    assert (
+        main(
+            [
+                "export",
+                "cases",
+                "--out",
+                str(out),
+                "--database-url",
+                world.url,
+                "--user",
+                "t-operator",
+                "--unmasked",
+            ]
+        )
+        == 1
+    )
     assert main(["export", "cases", "--out", str(out), *base, "--community", "NOPE"]) == 2
     # the round trip through the CLI: the exported Excel file imports back unchanged
     capsys.readouterr()

@@ -22,30 +22,62 @@ pytestmark = pytest.mark.world(IMPORTS, frozen_at=IMPORTS_NOW)
 
 FEED = [
     {  # 1: a clean closed request, UTC times, extra fields
-        "service_request_id": "638344", "status": "closed", "status_notes": "Duplicate request.",
-        "service_name": "Environment", "service_code": "ENV", "description": "路灯不亮\n小区东门口两盏路灯",
-        "agency_responsible": "城管", "service_notice": "", "requested_datetime": "2026-11-01T00:30:00Z",
-        "updated_datetime": "2026-11-02T02:00:00Z", "expected_datetime": "2026-11-05T08:00:00+08:00",
-        "address": "幸福路 8 号", "address_id": "545483", "zipcode": "223800", "lat": INSIDE[0][1],
-        "long": INSIDE[0][0], "media_url": "http://example.org/x.jpg", "extended_attributes": {"x": 1},
+        "service_request_id": "638344",
+        "status": "closed",
+        "status_notes": "Duplicate request.",
+        "service_name": "Environment",
+        "service_code": "ENV",
+        "description": "路灯不亮\n小区东门口两盏路灯",
+        "agency_responsible": "城管",
+        "service_notice": "",
+        "requested_datetime": "2026-11-01T00:30:00Z",
+        "updated_datetime": "2026-11-02T02:00:00Z",
+        "expected_datetime": "2026-11-05T08:00:00+08:00",
+        "address": "幸福路 8 号",
+        "address_id": "545483",
+        "zipcode": "223800",
+        "lat": INSIDE[0][1],
+        "long": INSIDE[0][0],
+        "media_url": "http://example.org/x.jpg",
+        "extended_attributes": {"x": 1},
     },
     {  # 2: odd spellings, "null" strings, zero coordinates but a useless address — no location at all
-        "ID": 2, "Status": "open", "SERVICE-CODE": "null", "Service_Name": "Safety hazards",
-        "Requested-Datetime": "2026-11-03 09:15", "Lat": 0, "lng": 0, "description": "null",
+        "ID": 2,
+        "Status": "open",
+        "SERVICE-CODE": "null",
+        "Service_Name": "Safety hazards",
+        "Requested-Datetime": "2026-11-03 09:15",
+        "Lat": 0,
+        "lng": 0,
+        "description": "null",
     },
     {  # 3: lon/lat spelled lon and latitude, strings; service known by Chinese name only
-        "service_request_id": "R-3", "status": "open", "service_name": "环境卫生", "lon": str(INSIDE[2][0]),
-        "latitude": str(INSIDE[2][1]), "requested_datetime": "2026-11-04T08:00:00+08:00", "description": "垃圾",
+        "service_request_id": "R-3",
+        "status": "open",
+        "service_name": "环境卫生",
+        "lon": str(INSIDE[2][0]),
+        "latitude": str(INSIDE[2][1]),
+        "requested_datetime": "2026-11-04T08:00:00+08:00",
+        "description": "垃圾",
     },
     {  # 4: unknown service
-        "service_request_id": "R-4", "status": "open", "service_code": "pothole", "service_name": "Pothole",
-        "long": INSIDE[1][0], "lat": INSIDE[1][1], "requested_datetime": "2026-11-04T09:00:00+08:00",
+        "service_request_id": "R-4",
+        "status": "open",
+        "service_code": "pothole",
+        "service_name": "Pothole",
+        "long": INSIDE[1][0],
+        "lat": INSIDE[1][1],
+        "requested_datetime": "2026-11-04T09:00:00+08:00",
     },
     {  # 5: an unknown status
-        "service_request_id": "R-5", "status": "teleported", "service_code": "ENV", "long": INSIDE[1][0],
-        "lat": INSIDE[1][1], "requested_datetime": "2026-11-04T09:00:00+08:00",
+        "service_request_id": "R-5",
+        "status": "teleported",
+        "service_code": "ENV",
+        "long": INSIDE[1][0],
+        "lat": INSIDE[1][1],
+        "requested_datetime": "2026-11-04T09:00:00+08:00",
     },
-]  # fmt: skip
+]
 
 
 def _import(w: World, data: bytes, name: str = "requests.json", **kw: object) -> ImportReport:
@@ -155,18 +187,27 @@ def test_export_shape_paging_masking_and_audit(world: World) -> None:
         with pytest.raises(NotPermitted):
             next(open311.cases_to_open311(s, operator, unmasked=True))
         buf = io.BytesIO()
-        n = open311.write_open311(s, operator, buf, queue.conditions(operator, queue.QueueFilters(view="open"),
-                                                                     datetime(2026, 11, 25)))  # fmt: skip
+        n = open311.write_open311(
+            s,
+            operator,
+            buf,
+            queue.conditions(operator, queue.QueueFilters(view="open"), datetime(2026, 11, 25)),
+        )
         s.commit()
         assert n == 1 and [r["service_request_id"] for r in json.loads(buf.getvalue())] == [number["E-0"]]
-        picked = json.loads(open311.open311_bytes(s, world.actors["admin"], numbers=[number["E-3"], number["E-1"], "nope"],
-                                                  unmasked=True))  # fmt: skip
+        picked = json.loads(
+            open311.open311_bytes(
+                s, world.actors["admin"], numbers=[number["E-3"], number["E-1"], "nope"], unmasked=True
+            )
+        )
         s.commit()
         assert [r["service_request_id"] for r in picked] == [number["E-1"], number["E-3"]]
         assert picked[0]["address"] == "幸福路3号楼2单元301"
         audits = s.exec(select(AuditLog.outcome, AuditLog.detail).where(AuditLog.action == "export")).all()
         assert [(o, json.loads(d)["format"], json.loads(d)["rows"]) for o, d in audits] == [
-            ("ok", "open311", 1), ("unmasked", "open311", 2)]  # fmt: skip
+            ("ok", "open311", 1),
+            ("unmasked", "open311", 2),
+        ]
         assert json.loads(open311.open311_bytes(s, world.actors["community"])) == []
 
 
@@ -174,4 +215,6 @@ def test_services_list(world: World) -> None:
     with world.session() as s:
         services = open311.services(s, "zh")
     assert [(x["service_code"], x["service_name"], x["description"]) for x in services] == [
-        ("ENV", "环境卫生", "3 工作日"), ("SAF", "安全隐患", "24 自然时")]  # fmt: skip
+        ("ENV", "环境卫生", "3 工作日"),
+        ("SAF", "安全隐患", "24 自然时"),
+    ]

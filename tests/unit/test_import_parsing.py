@@ -67,13 +67,30 @@ def test_suggest_mapping_chinese_and_english_headers() -> None:
         "备注",
     ]
     m = suggest_mapping("cases", zh)
-    assert m == {"事件编号": "number", "标题": "title", "分类": "category", "上报时间": "reported_at",
-                 "所属网格": "grid", "经度": "lon", "纬度": "lat", "地址": "address", "来源": "source",
-                 "状态": "status", "报告人": "reporter_name", "联系电话": "reporter_phone"}  # fmt: skip
+    assert m == {
+        "事件编号": "number",
+        "标题": "title",
+        "分类": "category",
+        "上报时间": "reported_at",
+        "所属网格": "grid",
+        "经度": "lon",
+        "纬度": "lat",
+        "地址": "address",
+        "来源": "source",
+        "状态": "status",
+        "报告人": "reporter_name",
+        "联系电话": "reporter_phone",
+    }
     en = ["Case No", "TITLE", "Category_Code", "Reported-At", "Longitude", "LAT", "*Address (required)"]
-    assert suggest_mapping("cases", en) == {"Case No": "number", "TITLE": "title",
-                                               "Category_Code": "category", "Reported-At": "reported_at",
-                                               "Longitude": "lon", "LAT": "lat", "*Address (required)": "address"}  # fmt: skip
+    assert suggest_mapping("cases", en) == {
+        "Case No": "number",
+        "TITLE": "title",
+        "Category_Code": "category",
+        "Reported-At": "reported_at",
+        "Longitude": "lon",
+        "LAT": "lat",
+        "*Address (required)": "address",
+    }
 
 
 def test_suggest_mapping_takes_each_field_once_best_spelling_first() -> None:
@@ -84,8 +101,15 @@ def test_suggest_mapping_takes_each_field_once_best_spelling_first() -> None:
 
 
 def test_csv_in_gbk_with_title_row_and_short_last_row() -> None:
-    data = csv_bytes([["项里街道 2026 年 11 月事件台账"], ["事件编号", "标题", "类别"], ["A1", "路灯不亮", "INF"],
-                      ["A2", "垃圾"]], encoding="gb18030")  # fmt: skip
+    data = csv_bytes(
+        [
+            ["项里街道 2026 年 11 月事件台账"],
+            ["事件编号", "标题", "类别"],
+            ["A1", "路灯不亮", "INF"],
+            ["A2", "垃圾"],
+        ],
+        encoding="gb18030",
+    )
     source = Source("t.csv", data=data)
     with TableReader(source, "cases") as reader:
         assert reader.headers == ["事件编号", "标题", "类别"] and reader.header_row == 2
@@ -104,8 +128,10 @@ def test_csv_cut_inside_a_quoted_field_is_a_file_problem() -> None:
 
 
 def test_xlsx_header_below_a_title_and_typed_cells() -> None:
-    data = xlsx_bytes([["编号", "标题", "上报时间", "电话"], ["A1", "井盖", datetime(2026, 11, 2, 9, 0), 13812345678]],
-                      title_row="2026 年台账")  # fmt: skip
+    data = xlsx_bytes(
+        [["编号", "标题", "上报时间", "电话"], ["A1", "井盖", datetime(2026, 11, 2, 9, 0), 13812345678]],
+        title_row="2026 年台账",
+    )
     preview = preview_table(Source("t.xlsx", data=data), "cases")
     assert preview.header_row == 2
     assert preview.rows == [
@@ -125,10 +151,22 @@ def test_truncated_xlsx_is_a_file_problem() -> None:
 
 
 def test_open311_keys_normalised_best_spelling_wins() -> None:
-    item = {"Service-Request-ID": "R1", "id": "other", "LONG": "118.1", "Lat": 33.9, "Service_Code": "ENV",
-            "requested_datetime": "2026-11-01T08:00:00Z", "extra_field": 1}  # fmt: skip
-    assert normalise_open311(item) == {"number": "R1", "lon": "118.1", "lat": 33.9, "service_code": "ENV",
-                                          "reported_at": "2026-11-01T08:00:00Z"}  # fmt: skip
+    item = {
+        "Service-Request-ID": "R1",
+        "id": "other",
+        "LONG": "118.1",
+        "Lat": 33.9,
+        "Service_Code": "ENV",
+        "requested_datetime": "2026-11-01T08:00:00Z",
+        "extra_field": 1,
+    }
+    assert normalise_open311(item) == {
+        "number": "R1",
+        "lon": "118.1",
+        "lat": 33.9,
+        "service_code": "ENV",
+        "reported_at": "2026-11-01T08:00:00Z",
+    }
     assert normalise_open311({"id": 7, "lng": 1})["number"] == 7
 
 
@@ -150,9 +188,11 @@ def test_truncated_json_is_a_file_problem(cut: int) -> None:
 
 
 def test_xml_requests_are_read_and_dtds_refused() -> None:
-    xml = ("<?xml version='1.0' encoding='utf-8'?><service_requests><request><service_request_id>R1</service_request_id>"
-           "<long>118.2</long><lat>33.9</lat></request><request><service_request_id>R2</service_request_id></request>"
-           "</service_requests>")  # fmt: skip
+    xml = (
+        "<?xml version='1.0' encoding='utf-8'?><service_requests><request><service_request_id>R1</service_request_id>"
+        "<long>118.2</long><lat>33.9</lat></request><request><service_request_id>R2</service_request_id></request>"
+        "</service_requests>"
+    )
     rows = list(iter_open311(Source("r.xml", data=xml.encode())))
     assert [r.values for r in rows] == [{"number": "R1", "lon": "118.2", "lat": "33.9"}, {"number": "R2"}]
     bomb = (

@@ -41,10 +41,18 @@ def _snapshot(url: str) -> tuple[Counter, kpi.Figures, int]:
     all time, and the number of cases."""
     with Session(get_engine(url)) as s:
         rows = s.exec(
-            select(Case.number, Category.code, Grid.code, Case.status, Case.reported_at, Case.closed_at,
-                   Case.duplicate_of_id.is_not(None))
-            .join(Category, Category.id == Case.category_id).join(Grid, Grid.id == Case.grid_id)
-        ).all()  # fmt: skip
+            select(
+                Case.number,
+                Category.code,
+                Grid.code,
+                Case.status,
+                Case.reported_at,
+                Case.closed_at,
+                Case.duplicate_of_id.is_not(None),
+            )
+            .join(Category, Category.id == Case.category_id)
+            .join(Grid, Grid.id == Case.grid_id)
+        ).all()
         period = kpi.Period(datetime(2000, 1, 1), clock.now() + timedelta(days=400))
         figures = kpi.figures(s, _admin(s), period)
     keys = Counter(

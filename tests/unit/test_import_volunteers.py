@@ -53,21 +53,28 @@ def test_volunteer_rows_are_checked_and_imported(world: World) -> None:
     ]
     assert [(w.row, w.key) for w in dry.warnings] == [(8, "io.warn.unknown_unit")]
     with world.session() as s:
-        report = import_volunteers(s, world.actors["admin"], csv_bytes(VOLUNTEERS), name="v.csv", commit=True,
-                                           skip_bad_rows=True)  # fmt: skip
+        report = import_volunteers(
+            s, world.actors["admin"], csv_bytes(VOLUNTEERS), name="v.csv", commit=True, skip_bad_rows=True
+        )
         s.commit()
         assert report.committed and report.new == 2
         v1 = s.exec(select(Volunteer).where(Volunteer.external_id == "V1")).one()
         assert (v1.name, v1.phone, v1.gender, v1.birth_year) == ("李四", "13811112222", "男", 1960)
-        assert (v1.political_status, v1.party_kind, v1.home_grid_id) == ("party_member", "retired",
-                                                                          world.grid_ids[0])  # fmt: skip
+        assert (v1.political_status, v1.party_kind, v1.home_grid_id) == (
+            "party_member",
+            "retired",
+            world.grid_ids[0],
+        )
         assert v1.employer_unit_id is not None and v1.community_id == world.community_ids[0]
         v2 = s.exec(select(Volunteer).where(Volunteer.external_id == "V2")).one()
         assert (v2.phone, v2.gender, v2.birth_year) == ("13911112222", "女", 1990)
         skills = s.exec(select(VolunteerSkill.skill).where(VolunteerSkill.volunteer_id == v1.id)).all()
         assert sorted(skills) == ["助老探访", "急救"]
-    changed = [VOL_HEAD, ["V1", "李四", "13811112222", "男", 1960, "TS-01-01", "急救", "中共党员", "离退休", "项里小学"],
-               ["V2", "王五", "13911112222", "女", 1990, "TS-01-02", "法律咨询", "群众", "", ""]]  # fmt: skip
+    changed = [
+        VOL_HEAD,
+        ["V1", "李四", "13811112222", "男", 1960, "TS-01-01", "急救", "中共党员", "离退休", "项里小学"],
+        ["V2", "王五", "13911112222", "女", 1990, "TS-01-02", "法律咨询", "群众", "", ""],
+    ]
     with world.session() as s:
         again = import_volunteers(s, world.actors["admin"], xlsx_bytes(changed), name="v.xlsx", commit=True)
         s.commit()
@@ -81,8 +88,13 @@ def test_phone_of_another_stored_volunteer_is_refused(world: World) -> None:
     with world.session() as s:
         import_volunteers(s, world.actors["admin"], csv_bytes(VOLUNTEERS[:2]), name="a.csv", commit=True)
         report = import_volunteers(
-            s, world.actors["admin"], csv_bytes([VOL_HEAD, ["X9", "李四", "13811112222", "男", 1960, "TS-01-01", "急救",
-                                                     "群众", "", ""]]), name="b.csv")  # fmt: skip
+            s,
+            world.actors["admin"],
+            csv_bytes(
+                [VOL_HEAD, ["X9", "李四", "13811112222", "男", 1960, "TS-01-01", "急救", "群众", "", ""]]
+            ),
+            name="b.csv",
+        )
     assert [(e.row, e.key) for e in report.errors] == [(2, "io.err.phone_taken")]
 
 
@@ -115,12 +127,16 @@ def test_service_records(world: World) -> None:
         ["S7", "V2", "", "", "急救", "2026-11-05 09:00", "2026-11-05 10:00", "", "", "否"],  # ok, not verified
     ]  # fmt: skip
     with world.session() as s:
-        report = import_service_records(s, world.actors["admin"], csv_bytes(rows), name="s.csv", commit=True,
-                                                skip_bad_rows=True)  # fmt: skip
+        report = import_service_records(
+            s, world.actors["admin"], csv_bytes(rows), name="s.csv", commit=True, skip_bad_rows=True
+        )
         s.commit()
         assert [(e.row, e.key) for e in report.errors] == [
-            (4, "io.err.overlap_in_file"), (5, "io.err.unknown_volunteer"), (6, "io.err.end_before_start"),
-            (7, "io.err.future")]  # fmt: skip
+            (4, "io.err.overlap_in_file"),
+            (5, "io.err.unknown_volunteer"),
+            (6, "io.err.end_before_start"),
+            (7, "io.err.future"),
+        ]
         assert report.committed and report.new == 3
         got = {r.external_id: r for r in s.exec(select(ServiceRecord)).all()}
         assert got["S1"].grid_id == world.grid_ids[0] and got["S1"].hours == 2.5
@@ -133,6 +149,11 @@ def test_service_records(world: World) -> None:
         )
         assert (again.new, again.unchanged) == (0, 3)
         stored = import_service_records(
-            s, world.actors["admin"], csv_bytes([REC_HEAD, ["S8", "V1", "", "", "急救", "2026-11-01 10:00", "2026-11-01 12:00",
-                                                     "", "", ""]]), name="t.csv")  # fmt: skip
+            s,
+            world.actors["admin"],
+            csv_bytes(
+                [REC_HEAD, ["S8", "V1", "", "", "急救", "2026-11-01 10:00", "2026-11-01 12:00", "", "", ""]]
+            ),
+            name="t.csv",
+        )
         assert [e.key for e in stored.errors] == ["io.err.overlap_stored"]

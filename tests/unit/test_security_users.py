@@ -9,12 +9,12 @@ from collections.abc import Iterator
 import pytest
 from sqlmodel import Session, select
 
-from dashboard import cli
+from dashboard import cli, clock
 from dashboard.admin import auth, grids, users
 from dashboard.admin.users import UserInput
 from dashboard.db import get_engine
 from dashboard.kernel.errors import DomainError, NotPermitted
-from models import AuditLog, Grid, GridWorkerHistory, User
+from models import AuditLog, Grid, GridWorkerHistory, LoginAttempt, User
 from models.enums import Role
 from tests.factories import World
 
@@ -199,10 +199,11 @@ def test_deactivate_reactivate_unlock_reset_are_audited(world_session) -> None: 
     users.set_active(s, admin, uid, False)
     users.set_active(s, admin, uid, False)  # no change, no row
     users.set_active(s, admin, uid, True)
-    u = s.get(User, uid)
-    assert u is not None
-    u.failed_logins, u.locked_until = 3, None
+    users.unlock(s, admin, uid)  # nothing to lift: no row
+    s.add(LoginAttempt(username="t-leader", source="10.0.0.1", failures=3, window_started_at=clock.now(),
+                       last_failure_at=clock.now()))  # fmt: skip
     users.unlock(s, admin, uid)
+    assert s.exec(select(LoginAttempt)).all() == []
     with pytest.raises(DomainError) as e:
         users.reset_password(s, admin, uid, "t-leader1x")
     assert _keys(e.value) == ["auth.rule_username"]
@@ -246,7 +247,7 @@ def test_cli_create_user_first_admin(
     with Session(get_engine(db_url)) as s:
         user = s.exec(select(User).where(User.username == "boss")).one()
         assert user.role == Role.admin and user.display_name == "主任"
-        assert auth.authenticate(s, "boss", "Str0ngAdminPass").actor is not None
+        assert auth.authenticate("boss", "Str0ngAdminPass", source="local", engine=get_engine(db_url)).actor
         assert s.exec(select(AuditLog.actor_name).where(AuditLog.action == "user_create")).one() == "cli"
 
     monkeypatch.setattr("sys.stdin", io.StringIO("weak\n"))
@@ -278,5 +279,4 @@ def test_cli_prompts_with_getpass(db_url: str, monkeypatch: pytest.MonkeyPatch) 
     assert (
         cli.main(["reset-password", "--username", "ops", "--password-stdin", "--database-url", db_url]) == 0
     )
-    with Session(get_engine(db_url)) as s:
-        assert auth.authenticate(s, "ops", "Reset2026pass").actor is not None
+    assert auth.authenticate("ops", "Reset2026pass", source="local", engine=get_engine(db_url)).actor
