@@ -409,12 +409,9 @@ class _Builder:
     # -------------------------------------------------------------- users
 
     def _password_hash(self, salt_base: bytes, username: str) -> str:
-        """An argon2 hash of the demo password for one demo account, with PasswordHasher's parameters and a
-        salt of its own (no two accounts share a hash; about 0.1–0.4 s each, hence demo accounts only).
-
-        The salt derives from `salt_base`, one draw of the seed's generator, and the username, so that the
-        same seed gives identical rows and the generator's later draws do not shift.
-        """
+        """An argon2 hash of the demo password for one demo account (PasswordHasher's parameters, 0.1–0.4 s),
+        with a salt of its own: from `salt_base` (one draw of the seed's generator) and the username, so the
+        same seed gives identical rows and the generator's later draws do not shift."""
         ph = PasswordHasher()
         salt = hashlib.blake2b(salt_base + username.encode(), digest_size=16).digest()
         return low_level.hash_secret(

@@ -11,7 +11,7 @@ Permission is not scope: `dashboard.kernel.scope` narrows every query to the act
 department, and a permitted action still reaches only records in scope.
 
 :data:`PAGE_ROLES` gives the roles that open each page (by its URL path), written in terms of the actions
-the page exists for; ``tests/unit/test_policy.py`` checks that pages and actions agree.
+the page exists for; ``tests/unit/kernel/test_policy.py`` checks that pages and actions agree.
 """
 
 from __future__ import annotations

@@ -163,7 +163,7 @@ class address_shown_sql(FunctionElement):
     """:func:`address_shown` in SQL. SQLite calls the Python function itself (registered on every connection
     by ``dashboard.db``); PostgreSQL takes :data:`BUILDING_PATTERN`'s leftmost match. PostgreSQL picks the
     longest match there and Python the first alternative, which for this pattern (号楼 and 号院 listed before
-    号) is the same (tests/unit/test_security_search.py compares the two on every address)."""
+    号) is the same (tests/unit/kernel/test_security_search.py compares the two on every address)."""
 
     type = String()
     inherit_cache = True

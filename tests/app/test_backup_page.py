@@ -3,7 +3,7 @@ manifests, and a warning when none is younger than the interval."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,13 +14,14 @@ from dashboard.backup.manifest import Manifest
 from dashboard.i18n import t
 
 
-def _backup(root: Path, hours_ago: int, size: int) -> None:
+def _backup(root: Path, hours_ago: int, size: int) -> datetime:
     at = clock.now() - timedelta(hours=hours_ago)
     folder = root / f"backup-{at:%Y%m%d-%H%M%S}-sqlite"
     folder.mkdir(parents=True)
     (folder / "database.sqlite3").write_bytes(b"x" * size)
     files = {"database.sqlite3": {"size": size, "sha256": "0" * 64}}
     (folder / "manifest.json").write_text(Manifest(at, "sqlite", "0003", {"cases": 3000}, files).to_json())
+    return at
 
 
 @pytest.fixture
@@ -49,11 +50,11 @@ def test_the_page_shows_the_latest_backup_and_warns_when_it_is_old(
     assert at.warning[0].value == t("backup.stale", "zh", hours=24)
     assert "3.0 MiB" in _texts(at)
 
-    _backup(backups, 2, 5 * 1024 * 1024)
+    made = _backup(backups, 2, 5 * 1024 * 1024)
     at = login(seeded_ro_url, "admin", "pages/admin_backup.py")
     assert not at.warning and at.success[0].value == t("backup.fresh", "zh", hours=24)
     latest = next(m for m in at.metric if m.label == t("backup.latest_at", "zh"))
-    assert latest.value == f"{clock.now() - timedelta(hours=2):%Y-%m-%d %H:%M}"
+    assert latest.value == f"{made:%Y-%m-%d %H:%M}"
     assert "5.0 MiB" in _texts(at) and "3,000" in _texts(at)
     at = login(seeded_ro_url, "admin")
     assert not at.warning

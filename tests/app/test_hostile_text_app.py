@@ -4,6 +4,7 @@ or markup."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -14,10 +15,10 @@ from google.protobuf.message import Message
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
-from dashboard.db import get_engine
+from dashboard.db import dispose_engines, get_engine
 from dashboard.kernel.text import escape_markdown
 from dashboard.ui.nav import PAGES, pages_for
-from models import Category, Department
+from models import Category, Community, Department, Grid, User
 from models.enums import Role
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +47,7 @@ _QUERY_READ = re.compile(
 
 
 def _query_params_read() -> dict[str, set[str]]:
-    """Each page (by path) and the query parameters it reads, found in its source and in app.py."""
+    """Each page (by path) and the query parameters it reads, found in its source."""
     out: dict[str, set[str]] = {}
     for spec in PAGES:
         found = {a or b for a, b in _QUERY_READ.findall((ROOT / spec.path).read_text(encoding="utf-8"))}
@@ -57,7 +58,7 @@ def _query_params_read() -> dict[str, set[str]]:
 
 def _strings(message: Message) -> Iterator[str]:
     for field, value in message.ListFields():
-        repeated = not isinstance(value, str | bytes | Message) and hasattr(value, "__iter__")
+        repeated = not isinstance(value, str | bytes | Message) and hasattr(value, "__len__")
         for item in value if repeated else [value]:
             if isinstance(item, Message):
                 yield from _strings(item)
@@ -71,10 +72,10 @@ def _nodes(node: object) -> Iterator[object]:
         yield from _nodes(child)
 
 
-def rendered_markdown(at: AppTest) -> list[str]:
-    """Every text of the current page that Streamlit renders as Markdown."""
+def rendered_markdown(at: AppTest, sidebar: bool = True) -> list[str]:
+    """Every text of the current page (and its sidebar) that Streamlit renders as Markdown."""
     out: list[str] = []
-    for root in (at.main, at.sidebar):
+    for root in (at.main, at.sidebar) if sidebar else (at.main,):
         for node in _nodes(root):
             proto = getattr(node, "proto", None)
             if isinstance(proto, Message):
@@ -84,7 +85,7 @@ def rendered_markdown(at: AppTest) -> list[str]:
 
 def live_markup(texts: list[str]) -> list[str]:
     """Texts naming the hostile host unescaped: escaped, its dot reads ``evil\\.example`` and the brackets,
-    parentheses, ``!``, ``<`` and ``:`` around it are escaped too (see tests/unit/test_i18n_escaping.py)."""
+    parentheses, ``!``, ``<`` and ``:`` around it are escaped too (see tests/unit/kernel/test_i18n_escaping.py)."""
     return [s for s in texts if HOST in s]
 
 
@@ -120,7 +121,7 @@ def test_the_pages_reading_query_parameters_are_found() -> None:
     assert {"grid", "community"} <= found["pages/volunteers.py"] and "case" in found["pages/matching.py"]
 
 
-def _signed_in(url: str, user: str, login, monkeypatch: pytest.MonkeyPatch) -> Callable[..., AppTest]:  # type: ignore[no-untyped-def]
+def _signed_in(url: str, user: str, login) -> Callable[..., AppTest]:  # type: ignore[no-untyped-def]
     """Log `user` in once; then each call opens a fresh browser session of theirs (their cookie) on a page
     with the given query parameters, as a link opened in a new tab would."""
     first = login(url, user)
@@ -142,8 +143,8 @@ def _signed_in(url: str, user: str, login, monkeypatch: pytest.MonkeyPatch) -> C
 
 
 @pytest.mark.parametrize("path", sorted(_query_params_read()))
-def test_hostile_query_parameters_stay_text(path: str, seeded_ro_url: str, login, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    open_page = _signed_in(seeded_ro_url, _user_for(path), login, monkeypatch)
+def test_hostile_query_parameters_stay_text(path: str, seeded_ro_url: str, login) -> None:  # type: ignore[no-untyped-def]
+    open_page = _signed_in(seeded_ro_url, _user_for(path), login)
     params = sorted(_query_params_read()[path])
     runs = [dict.fromkeys(params, HOSTILE), dict.fromkeys(params, SHORT)]
     runs += [{param: value} for param in params for value in (HOSTILE, SHORT)] if len(params) > 1 else []
@@ -177,42 +178,70 @@ def test_an_unknown_area_or_case_is_named_as_text(
     assert not [w for w in warnings if "](" in w or re.search(r"(?<!\\)<img", w)]
 
 
-DEPT_NAME = f"<img src=//{HOST}>[部门](//{HOST})_x_"
-CAT_NAME = f"![](//{HOST})*类*"  # a category's Chinese name has 32 characters at most
+def _hostile_name(i: int) -> str:
+    """A name with an image and emphasis, short enough for a category's Chinese name (32 characters)."""
+    return f"![](//{HOST})*{i}*"
 
 
-def _rename(url: str) -> tuple[str, str]:
-    """A department and a category given a name with HTML and Markdown (their codes kept)."""
+def _rename(url: str) -> set[str]:
+    """Every department, category, community and grid, and every user's display name, renamed to Markdown
+    and HTML (codes kept, so links and lookups still work); the names given."""
+    names: set[str] = set()
     with Session(get_engine(url)) as s:
-        dept = s.exec(select(Department).where(Department.active).order_by(Department.id)).first()
-        cat = s.exec(select(Category).where(Category.active).order_by(Category.id)).first()
-        assert dept is not None and cat is not None
-        dept.name = DEPT_NAME
-        cat.name_zh = CAT_NAME
-        s.add(dept)
-        s.add(cat)
+        for model, attr in (
+            (Department, "name"),
+            (Category, "name_zh"),
+            (Community, "name"),
+            (Grid, "name"),
+            (User, "display_name"),
+        ):
+            for row in s.exec(select(model).order_by(model.id)).all():
+                name = (
+                    _hostile_name(len(names))
+                    if model is not Department
+                    else f"<img src=//{HOST}>{len(names)}"
+                )
+                setattr(row, attr, name)
+                s.add(row)
+                names.add(name)
         s.commit()
-        return dept.name, cat.name_zh
+    dispose_engines()
+    return names
+
+
+def _plain_cells(at: AppTest) -> set[str]:
+    """What plain-text places hold: table cells and selectbox / multiselect options."""
+    cells = {str(v) for df in at.dataframe for v in df.value.astype(str).to_numpy().ravel()}
+    return cells | {str(o) for box in [*at.selectbox, *at.multiselect] for o in box.options}
 
 
 @pytest.mark.parametrize(
-    ("user", "path"),
+    ("user", "path", "where"),
     [
-        ("admin", "pages/admin_departments.py"),
-        ("admin", "pages/admin_categories.py"),
-        ("leader", "pages/department_queue.py"),
-        ("leader", "pages/overview.py"),
-        ("grid", "pages/quick_intake.py"),
-        ("leader", "pages/report.py"),
+        ("admin", "pages/admin_departments.py", "table"),
+        ("admin", "pages/admin_categories.py", "table"),
+        ("admin", "pages/admin_users.py", "table"),
+        ("department", "pages/department_queue.py", "markdown"),
+        ("leader", "pages/overview.py", "chart"),
+        ("leader", "pages/report.py", "chart"),
+        ("grid", "pages/my_grid.py", "markdown"),
+        ("grid", "pages/quick_intake.py", "markdown"),
+        ("grid", "pages/map.py", "markdown"),
+        ("community", "pages/field.py", "markdown"),
     ],
 )
-def test_names_with_markup_show_literally(user: str, path: str, seeded_url: str, login) -> None:  # type: ignore[no-untyped-def]
-    dept_name, cat_name = _rename(seeded_url)
+def test_names_with_markup_show_literally(user: str, path: str, where: str, seeded_url: str, login) -> None:  # type: ignore[no-untyped-def]
+    names = _rename(seeded_url)
     at = login(seeded_url, user, page=path)
     assert not at.exception, [e.value for e in at.exception]
-    shown = rendered_markdown(at)
+    shown, cells, charts = rendered_markdown(at), _plain_cells(at), chart_strings(at)
     assert live_markup(shown) == [], live_markup(shown)
-    assert not [s for s in chart_strings(at) if "<img" in s or "<a" in s]
-    for element in at.dataframe:  # table cells are plain text: the name as it was typed
-        cells = {str(v) for v in element.value.astype(str).to_numpy().ravel()}
-        assert not any(escape_markdown(n) in cells for n in (dept_name, cat_name))
+    assert not [s for s in charts if "<img" in s]  # Plotly would draw a tag: names are entities there
+    assert not [c for c in cells if "\\" in c and HOST in c.replace("\\", "")]  # no escapes in plain text
+    found = {
+        "markdown": {n for n in names if any(escape_markdown(n) in s for s in rendered_markdown(at, False))},
+        "table": {n for n in names if n in cells},
+        "chart": {n for n in names if any(html.escape(n, quote=False) in s for s in charts)},
+    }
+    assert found[where], (path, where)  # the page does show names there
+    assert any(escape_markdown(at.session_state["actor"].display_name) in s for s in rendered_markdown(at))

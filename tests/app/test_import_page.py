@@ -8,6 +8,7 @@ import io
 from sqlmodel import Session, select
 
 from dashboard.db import dispose_engines, get_engine
+from dashboard.kernel.text import escape_markdown
 from models import AuditLog, Case, Grid
 
 PAGE = "pages/import_data.py"
@@ -61,7 +62,7 @@ def test_upload_preview_dry_run_and_commit(seeded_url: str, login) -> None:  # t
     at.button(key="io_commit").click()
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert any("cases.csv" in s.value for s in at.success)
+    assert any(escape_markdown("cases.csv") in s.value for s in at.success)  # a file name is text
     with Session(get_engine(seeded_url)) as s:
         got = dict(s.exec(select(Case.external_id, Case.title).where(Case.source == "imported")).all())
         audit = s.exec(select(AuditLog.target).where(AuditLog.action == "import")).all()

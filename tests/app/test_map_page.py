@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import Session, select
 
 from dashboard.db import get_engine
+from dashboard.kernel.text import escape_markdown
 from models import Community, Grid, User
 
 ROLES = {
@@ -63,7 +64,7 @@ def test_map_renders_for_every_role(role: str, seeded_ro_url: str, login) -> Non
         assert _codes(_layer(deck, "grids")) == [grid]
         assert grid in _codes(_layer(deck, "highlight"))
         assert _layer(deck, "context") is not None  # the rest of the community, grey
-        assert any(grid in c.value for c in at.caption)
+        assert any(escape_markdown(grid) in c.value for c in at.caption)
     elif role == "community":
         assert at.query_params["community"] == community and "grid" not in at.query_params
         assert all(code.startswith(community) for code in _codes(_layer(deck, "grids")))

@@ -66,7 +66,9 @@ def test_unknown_user_wrong_password_and_throttled_look_the_same(
         assert "actor" not in at.session_state
     assert unknown == wrong == throttled == "用户名或密码错误，或尝试次数过多，请稍后再试。"
     with Session(get_engine(seeded_url)) as s:
-        rows = s.exec(select(AuditLog.target, AuditLog.outcome).where(AuditLog.action == "login")).all()
+        rows = s.exec(
+            select(AuditLog.target, AuditLog.outcome).where(AuditLog.action == "login").order_by(AuditLog.id)
+        ).all()
     assert rows[-2:] == [("operator", "failed"), ("operator", "throttled")]
     assert ("no-such-user", "failed") in rows
 

@@ -14,6 +14,7 @@ from dashboard import clock
 from dashboard.admin.auth import actor_of
 from dashboard.db import get_engine
 from dashboard.i18n import t
+from dashboard.kernel.text import escape_markdown
 from dashboard.volunteers import common, need
 from models import AuditLog, Case, CaseEvent, Category, Grid, ServiceRecord, User, Volunteer, VolunteerSkill
 from models.enums import OPEN_STATUSES
@@ -73,7 +74,7 @@ def test_manager_records_and_verifies_service_and_coverage_rises(seeded_url: str
     at.text_input(key="volhrs_note_0").input("=入户陪伴")
     at.button(key="volhrs_record_submit").click().run()
     _ok(at)
-    assert any("2.00" in s.value for s in at.success), [s.value for s in at.success]
+    assert any(escape_markdown("2.00") in s.value for s in at.success), [s.value for s in at.success]
     with Session(get_engine(seeded_url)) as s:
         record = s.exec(
             select(ServiceRecord).where(ServiceRecord.volunteer_id == vid).order_by(ServiceRecord.id.desc())
@@ -125,7 +126,7 @@ def test_grid_worker_sees_only_their_grid_masked(seeded_ro_url: str, login) -> N
     at.query_params["grid"] = other
     at.run()
     assert not at.exception
-    assert any(other in w.value for w in at.warning)
+    assert any(escape_markdown(other) in w.value for w in at.warning)
     assert at.dataframe[0].value.iloc[:, 3].str.startswith(grid.code).all()
 
 
@@ -192,7 +193,7 @@ def test_operator_assigns_a_volunteer_to_a_case(seeded_url: str, login) -> None:
     at.checkbox(key="volmatch_plan").check().run()
     at.button(key="volmatch_assign").click().run()
     _ok(at)
-    assert any(number in s.value for s in at.success)
+    assert any(escape_markdown(number) in s.value for s in at.success)
     with Session(get_engine(seeded_url)) as s:
         case = s.exec(select(Case).where(Case.number == number)).one()
         event = s.exec(

@@ -163,6 +163,19 @@ def login_page(page, base: str, username: str, password: str = "demo1234") -> No
     # On a phone the sidebar is collapsed, so wait for it to exist rather than to be visible.
     page.wait_for_selector("[data-testid=stSidebar]", state="attached", timeout=60000)
     settle(page, 1000)
+    wait_for_session_cookie(page)
+
+
+def wait_for_session_cookie(page, timeout_ms: int = 20000) -> None:  # type: ignore[no-untyped-def]
+    """The server sets the session cookie in answer to a request the page makes after logging in (see
+    dashboard/api/session_cookie.py): wait for it, so that a reload right after login keeps the login."""
+    from dashboard.admin.auth import COOKIE_NAME
+
+    for _ in range(timeout_ms // 100):
+        if any(c["name"] == COOKIE_NAME for c in page.context.cookies()):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("the server did not set the session cookie")
 
 
 def goto(page, base: str, url_path: str, query: str = "") -> None:  # type: ignore[no-untyped-def]

@@ -1,5 +1,5 @@
 """Login, throttling, sessions and single sign-on mapping (DESIGN §9), on a fresh database per backend.
-(Parallel attempts, addresses and unlocking: tests/unit/test_security_login.py.)"""
+(Parallel attempts, addresses and unlocking: tests/unit/admin/test_security_login.py.)"""
 
 from __future__ import annotations
 

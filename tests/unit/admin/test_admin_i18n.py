@@ -13,7 +13,7 @@ from dashboard.admin import settings
 from dashboard.i18n import _flatten, catalogue
 from models.enums import CalendarOverrideKind, DepartmentKind
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FILES = [
     *(ROOT / "pages").glob("admin_[cdgs]*.py"),
     ROOT / "dashboard/admin/calendar.py",

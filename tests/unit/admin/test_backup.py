@@ -325,7 +325,7 @@ def test_every_backup_text_exists_in_both_languages() -> None:
 
     from dashboard.i18n import catalogue
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     sources = [*(root / "dashboard/backup").glob("*.py"), root / "dashboard/ui/backup.py",
                root / "pages/admin_backup.py", root / "dashboard/cases/retention.py"]  # fmt: skip
     keys = {

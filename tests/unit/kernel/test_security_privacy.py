@@ -291,5 +291,5 @@ def test_upload_limit_in_streamlit_config() -> None:
     import tomllib
     from pathlib import Path
 
-    config = tomllib.loads((Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml").read_text())
+    config = tomllib.loads((Path(__file__).resolve().parents[3] / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] == 50
