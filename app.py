@@ -31,7 +31,7 @@ _KEEP_ON_LANGUAGE_CHANGE = frozenset(
     {
         "actor",
         "cookie",
-        "cookie_sent",
+        "cookie_ticket",
         "login_remember",
         "ended_cookie",
         "display",
@@ -79,20 +79,10 @@ COOKIE_REFRESH = timedelta(minutes=10)
 """How often a remembered cookie's lifetime is renewed while the user is active."""
 
 
-def _send_cookie(value: str | None) -> None:
-    """Have the server set the HttpOnly session cookie to `value`, or clear it (None).
-
-    The page posts a one-time ticket to the app's own route (:mod:`dashboard.api.session_cookie`); no
-    script ever sees the cookie. It ends with the browser session unless the user ticked "remember me".
-    """
+def _post(path: str, body: str) -> None:
+    """Have the page post `body` to one of the app's own routes (:mod:`dashboard.api.session_cookie`)."""
     base = (st.get_option("server.baseUrlPath") or "").strip("/")
     prefix = f"/{base}" if base else ""
-    if value:
-        remember = bool(st.session_state.get("login_remember"))
-        ticket = session_cookie.issue(value, _idle_minutes() * 60 if remember else None)
-        path, body = session_cookie.SESSION_PATH, json.dumps({"ticket": ticket})
-    else:
-        path, body = session_cookie.LOGOUT_PATH, "{}"
     script = (
         f"fetch({json.dumps(prefix + path)}, {{method: 'POST', credentials: 'same-origin', "
         f"headers: {{'Content-Type': 'application/json'}}, body: {json.dumps(body)}}});"
@@ -100,14 +90,33 @@ def _send_cookie(value: str | None) -> None:
     st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
 
 
-def _keep_cookie(cookie: str) -> None:
-    """Send the session cookie once after login (and renew a remembered one now and then)."""
-    sent = st.session_state.get("cookie_sent")
-    remember = bool(st.session_state.get("login_remember"))
-    if sent is not None and sent[0] == cookie and (not remember or clock.now() - sent[1] < COOKIE_REFRESH):
+def _send_cookie(value: str | None) -> None:
+    """Clear the session cookie (None), or have the server set it to `value` (see :func:`_keep_cookie`)."""
+    if value is None:
+        st.session_state.pop("cookie_ticket", None)
+        _post(session_cookie.LOGOUT_PATH, "{}")
         return
+    remember = bool(st.session_state.get("login_remember"))
+    ticket = session_cookie.issue(value, _idle_minutes() * 60 if remember else None)
+    st.session_state["cookie_ticket"] = (value, ticket, clock.now())
+    _post(session_cookie.SESSION_PATH, json.dumps({"ticket": ticket}))
+
+
+def _keep_cookie(cookie: str) -> None:
+    """Make sure the browser holds the HttpOnly session cookie: the page posts a one-time ticket whose
+    answer sets it; no script ever sees the cookie. A run whose output is replaced before the browser
+    posted (a page switch right after login) posts the same ticket again; a remembered cookie's lifetime
+    is renewed now and then. It ends with the browser session unless the user ticked "remember me"."""
+    held = st.session_state.get("cookie_ticket")
+    if held is not None and held[0] == cookie:
+        state = session_cookie.status(held[1])
+        remember = bool(st.session_state.get("login_remember"))
+        if state == "redeemed" and (not remember or clock.now() - held[2] < COOKIE_REFRESH):
+            return
+        if state == "pending":
+            _post(session_cookie.SESSION_PATH, json.dumps({"ticket": held[1]}))
+            return
     _send_cookie(cookie)
-    st.session_state["cookie_sent"] = (cookie, clock.now())
 
 
 def _login_form() -> None:

@@ -34,6 +34,8 @@ class _Ticket:
 
 
 _tickets: dict[str, _Ticket] = {}
+_redeemed: dict[str, float] = {}
+"""Tickets the browser has posted (so the page knows the cookie arrived), kept for a while."""
 _lock = threading.Lock()
 
 
@@ -45,15 +47,29 @@ def issue(cookie: str, max_age: int | None) -> str:
     with _lock:
         for key in [k for k, v in _tickets.items() if v.expires < now]:
             del _tickets[key]
+        for key in [k for k, at in _redeemed.items() if at < now - 10 * TICKET_SECONDS]:
+            del _redeemed[key]
         _tickets[ticket] = _Ticket(cookie, max_age, now + TICKET_SECONDS)
     return ticket
+
+
+def status(ticket: str) -> str | None:
+    """ "pending" (not posted yet, still valid), "redeemed" (the browser has the cookie), or None."""
+    with _lock:
+        if ticket in _redeemed:
+            return "redeemed"
+        found = _tickets.get(ticket)
+    return "pending" if found is not None and found.expires >= time.monotonic() else None
 
 
 def redeem(ticket: str) -> _Ticket | None:
     """The ticket's cookie, once; None for an unknown, used or expired ticket."""
     with _lock:
         found = _tickets.pop(ticket, None)
-    return found if found is not None and found.expires >= time.monotonic() else None
+        if found is None or found.expires < time.monotonic():
+            return None
+        _redeemed[ticket] = time.monotonic()
+    return found
 
 
 def _same_origin(request: Request) -> bool:
