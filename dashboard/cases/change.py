@@ -40,7 +40,6 @@ from models.enums import (
     Satisfaction,
 )
 
-S = CaseStatus
 R = Role
 
 ACTIONS: tuple[str, ...] = tuple(CASE_ACTIONS)

@@ -23,13 +23,11 @@ from models import Case, CaseEscalation, CaseExtension, Category, Department, Gr
 from models.enums import (
     OPEN_STATUSES,
     CalendarKind,
-    CaseStatus,
     EscalationLevel,
     Role,
     Satisfaction,
 )
 
-S = CaseStatus
 R = Role
 
 

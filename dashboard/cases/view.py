@@ -23,7 +23,6 @@ from models.enums import (
     Satisfaction,
 )
 
-S = CaseStatus
 R = Role
 
 
