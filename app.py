@@ -12,16 +12,19 @@ from datetime import datetime, timedelta
 from urllib.parse import urlparse
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from dashboard import clock, db
 from dashboard.admin import auth
 from dashboard.admin.settings import cached_setting
-from dashboard.api import session_cookie
+from dashboard.api import offline, session_cookie
 from dashboard.config import get_settings
 from dashboard.i18n import LANGS, label, t
 from dashboard.kernel.errors import DomainError
+from dashboard.kernel.policy import may
 from dashboard.reporting import display_links as display
-from dashboard.ui.common import plain
+from dashboard.ui.calendar_notice import missing_schedule_warning
+from dashboard.ui.common import own_words, plain
 from dashboard.ui.errors import show_error
 from dashboard.ui.nav import DEFAULT_PAGE, PAGES, PageSpec, pages_for, spec
 
@@ -67,8 +70,8 @@ def _ready(url: str) -> bool:
             seed_database(
                 url,
                 cases=settings.seed_cases,
-                progress=lambda f, msg: bar.progress(
-                    min(max(f, 0.0), 1.0), text=f"{t('app.first_start')} {msg}"
+                progress=lambda f, step: bar.progress(
+                    min(max(f, 0.0), 1.0), text=f"{t('app.first_start')} {t(f'app.seed_step.{step}')}"
                 ),
             )
             bar.empty()
@@ -296,8 +299,7 @@ def _current_actor():  # type: ignore[no-untyped-def]
     cookie = st.session_state.get("cookie") or _browser_cookie()
     if not cookie:
         return _sso_actor()
-    with db.session_scope() as s:
-        actor = auth.resume_session(s, cookie, settings.secret_key, _idle_minutes())
+    actor = auth.resume(None, cookie, settings.secret_key, _idle_minutes())
     if actor is None:
         if "actor" in st.session_state or _browser_cookie():
             st.session_state["expired"] = True
@@ -354,6 +356,7 @@ def _scope_text(actor) -> str:  # type: ignore[no-untyped-def]
 
 def main() -> None:
     st.set_page_config(page_title="网格治理指挥平台", page_icon="static/logo.png", layout="wide")
+    own_words()
     settings = get_settings()
     _ready(db.normalise_url(settings.database_url))
 
@@ -399,6 +402,8 @@ def main() -> None:
     destination = st.session_state.pop("next", None)
     if destination and destination[0] in by_url:
         st.switch_page(by_url[destination[0]], query_params=destination[1] or None)
+    if navigation.url_path == start.url_path and may(actor, "admin.manage"):
+        missing_schedule_warning()  # working-day clocks on the weekend fallback: say so where admins land
     navigation.run()
 
 
@@ -421,5 +426,9 @@ if __name__ == "__main__":
     main()  # a page run: Streamlit executes this file as __main__ for every rerun
 else:
     # Imported by the server: ``streamlit run app.py`` finds this st.App and serves the pages with the app's
-    # own HTTP routes beside them (the session cookie, set by the server).
+    # own HTTP routes beside them (the session cookie, set by the server). The server asks nothing outside.
+    # Every run goes through main()'s st.navigation from the first one on: in Streamlit's old multipage mode
+    # (a pages/ folder) the sidebar would list the page files by name while the first start seeds.
+    offline.answer_locally()
+    PagesManager.uses_pages_directory = False
     app = st.App(__file__, routes=session_cookie.routes())

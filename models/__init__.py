@@ -7,6 +7,7 @@ from models.activity import (
     GridVisit,
     LoginAttempt,
     Setting,
+    StatutoryDay,
     UserSession,
 )
 from models.cases import Case, CaseEscalation, CaseEvent, CaseExtension, CaseNumberCounter
@@ -44,6 +45,7 @@ __all__ = [
     "ResidentUnit",
     "ServiceRecord",
     "Setting",
+    "StatutoryDay",
     "Subdistrict",
     "User",
     "UserSession",

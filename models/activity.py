@@ -1,5 +1,5 @@
 """Field activity and system records: grid visits (走访), the audit log, settings, display links, sessions,
-failed login attempts, and local calendar overrides."""
+failed login attempts, local calendar overrides and the statutory schedules an administrator entered."""
 
 from datetime import date
 
@@ -100,5 +100,20 @@ class CalendarOverride(SQLModel, table=True):
     day: date = Field(primary_key=True)
     kind: CalendarOverrideKind = Field(sa_type=String(16))
     note: str = Field(default="", max_length=200)
+    created_by: int | None = Field(default=None, foreign_key="users.id")
+    created_at: NaiveDatetime | None = None
+
+
+class StatutoryDay(SQLModel, table=True):
+    """A day of a year's statutory schedule (国务院办公厅 notice) entered by an administrator: a day off
+    (放假) or a make-up working day (调休上班). A notice year with any row here is held: its other days follow
+    the weekends, and these rows win over the calendar package."""
+
+    __tablename__ = "calendar_statutory_days"
+
+    day: date = Field(primary_key=True)
+    year: int = Field(index=True, description="the notice's year (its 元旦 may start in December before)")
+    working: bool
+    name: str = Field(default="", max_length=40)
     created_by: int | None = Field(default=None, foreign_key="users.id")
     created_at: NaiveDatetime | None = None

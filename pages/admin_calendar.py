@@ -1,5 +1,6 @@
-"""The working calendar (admin): statutory holidays and swapped workdays (chinese-calendar) and local
-overrides (closures, extra working days) that the SLA clocks of new cases respect."""
+"""The working calendar (admin): statutory holidays and swapped workdays (an entered State Council notice,
+else chinese-calendar), entering a year's notice by pasting it, and local overrides (closures, extra working
+days) that the SLA clocks of new cases respect."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import streamlit as st
 
 from dashboard import clock
 from dashboard.admin import calendar as work_calendar
-from dashboard.admin.calendar import CalendarDay
-from dashboard.i18n import t
+from dashboard.admin.calendar import CalendarDay, PastedSchedule
+from dashboard.i18n import t, t_plain
 from dashboard.ui.admin import AdminPage
 from dashboard.ui.common import db_session
 from models.enums import CalendarOverrideKind
@@ -23,15 +24,20 @@ me = PAGE.me
 
 today = clock.now().date()
 years = list(range(today.year - 2, today.year + 3))
+with db_session() as s:
+    missing = work_calendar.missing_years(s, today)
 year = st.columns([1, 4])[0].selectbox(
-    t("admin.cal_year"), years, index=years.index(today.year), key="cal_year"
+    t("admin.cal_year"), years, index=years.index(missing[0] if missing else today.year), key="cal_year"
 )
-if not work_calendar.calendar_known(year):
-    st.warning(t("admin.cal_unknown_year", year=year))
 
 with db_session() as s:
+    source = work_calendar.year_source(s, year)
     days = work_calendar.calendar_year(s, year)
     overrides = work_calendar.calendar_overrides(s, year)
+if source == "fallback":
+    st.warning(t("admin.cal_unknown_year", year=year))
+elif source == "entered":
+    st.info(t("admin.cal_source_entered", year=year))
 
 
 def _status(d: CalendarDay) -> str:
@@ -41,7 +47,7 @@ def _status(d: CalendarDay) -> str:
     if d.swapped_workday:
         return "swapped"
     if not d.statutory_working:
-        return "holiday" if d.holiday else "weekend"
+        return "holiday" if d.holiday or d.entered_name is not None else "weekend"
     return "work"
 
 
@@ -115,7 +121,7 @@ with st.expander(t("admin.cal_special_days", n=len(special))):
                 t("admin.cal_weekday"): [weekdays[d.day.weekday()] for d in special],
                 t("admin.cal_kind"): [t("admin.cal_legend_" + _status(d)) for d in special],
                 t("admin.cal_holiday"): [
-                    t(f"admin.holiday.{d.holiday}") if d.holiday else "" for d in special
+                    t(f"admin.holiday.{d.holiday}") if d.holiday else (d.entered_name or "") for d in special
                 ],
                 t("admin.cal_note"): [d.note for d in special],
                 t("admin.cal_is_working"): [d.working for d in special],
@@ -125,6 +131,83 @@ with st.expander(t("admin.cal_special_days", n=len(special))):
         width="stretch",
         column_config={t("admin.cal_is_working"): st.column_config.CheckboxColumn()},
     )
+
+
+def _paste_preview(schedule: PastedSchedule) -> bool:
+    """Show what the pasted text gives; whether it may be saved (read, no unreadable line)."""
+    if schedule.errors:
+        st.error(t("admin.cal_paste_errors", n=len(schedule.errors)))
+        st.markdown(
+            "\n".join(
+                "- " + t("admin.cal_paste_err_line", line=e.line, text=e.text, reason=t(e.key, **e.values))
+                for e in schedule.errors
+            )
+        )
+    if schedule.skipped:
+        lines = t_plain("admin.cal_years_sep").join(map(str, schedule.skipped))
+        st.caption(t("admin.cal_paste_skipped", n=len(schedule.skipped), lines=lines))
+    if not schedule.days:
+        st.info(t("admin.cal_paste_nothing"))
+        return False
+    off = sum(not p.working for p in schedule.days)
+    st.markdown(f"**{t('admin.cal_paste_days', off=off, work=len(schedule.days) - off)}**")
+    st.dataframe(
+        pd.DataFrame(
+            {
+                t("admin.cal_day"): [p.day for p in schedule.days],
+                t("admin.cal_weekday"): [weekdays[p.day.weekday()] for p in schedule.days],
+                t("admin.cal_kind"): [
+                    t_plain("admin.cal_legend_" + ("swapped" if p.working else "holiday"))
+                    for p in schedule.days
+                ],
+                t("admin.cal_holiday"): [p.name for p in schedule.days],
+                t("admin.cal_paste_col_line"): [p.line for p in schedule.days],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    with db_session() as s:
+        months = work_calendar.preview_schedule(s, schedule)
+    st.markdown(f"**{t('admin.cal_paste_months')}**")
+    st.dataframe(
+        months.assign(month=[t_plain("admin.cal_month", year=year, month=m) for m in months["month"]]).rename(
+            columns={
+                "month": t_plain("admin.cal_paste_col_month"),
+                "working_before": t_plain("admin.cal_paste_col_before"),
+                "working_after": t_plain("admin.cal_paste_col_after"),
+                "days_off": t_plain("admin.cal_paste_col_off"),
+                "makeup_days": t_plain("admin.cal_paste_col_makeup"),
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    return not schedule.errors
+
+
+st.subheader(f"{t('admin.cal_paste')} · {year}")
+st.caption(t("admin.cal_paste_help"))
+if source == "entered":
+    st.info(t("admin.cal_paste_replaces", year=year))
+notice = st.text_area(t("admin.cal_paste_text"), height=220, key="cal_paste_text")
+shown = st.session_state.get("cal_paste_shown")
+if notice.strip():
+    readable = _paste_preview(work_calendar.parse_notice(notice, year))
+    st.session_state["cal_paste_shown"] = (year, notice)
+    if readable and st.button(t("admin.cal_paste_save", year=year), type="primary", key="cal_paste_save"):
+        if shown != (year, notice):
+            st.warning(t("admin.cal_paste_changed"))
+        else:
+            PAGE.attempt(
+                lambda s: work_calendar.save_schedule(s, me, year, notice),
+                lambda saved: t(
+                    "admin.cal_paste_saved",
+                    year=year,
+                    off=sum(not p.working for p in saved.days),
+                    work=sum(p.working for p in saved.days),
+                ),
+            )
 
 st.subheader(t("admin.cal_local"))
 st.caption(t("admin.cal_local_help"))

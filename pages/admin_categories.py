@@ -11,6 +11,7 @@ import streamlit as st
 from dashboard.admin import categories
 from dashboard.admin.categories import CategoryInput
 from dashboard.i18n import label, t
+from dashboard.kernel.formatting import moment
 from dashboard.territory import lookups as territory
 from dashboard.ui.admin import AdminPage, change_log
 from dashboard.ui.common import db_session
@@ -46,7 +47,7 @@ st.dataframe(
             t("admin.field.priority_default"): [label("priority", p) for p in table["priority_default"]],
             t("admin.field.department_id"): table["department"].fillna("—"),
             t("admin.active"): table["active"].astype(bool),
-            t("admin.updated_at"): table["updated_at"],
+            t("admin.updated_at"): table["updated_at"].map(moment),
             t("admin.updated_by"): table["updated_by"].fillna(""),
         }
     ),
@@ -55,7 +56,6 @@ st.dataframe(
     width="stretch",
     column_config={
         t("admin.active"): st.column_config.CheckboxColumn(),
-        t("admin.updated_at"): st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
     },
 )
 st.caption(t("admin.cat_applies_to_new"))

@@ -8,7 +8,8 @@ import streamlit as st
 from dashboard import clock
 from dashboard.admin import users
 from dashboard.admin.users import SCOPE_OF_ROLE, UserInput, UserRow
-from dashboard.i18n import label, t
+from dashboard.i18n import label, t, t_plain
+from dashboard.kernel.formatting import moment
 from dashboard.kernel.policy import may
 from dashboard.territory import lookups as territory
 from dashboard.ui.common import actor, db_session, page_title
@@ -116,8 +117,8 @@ st.dataframe(
             t("users.role"): [label("role", u.role) for u in rows],
             t("users.scope"): [_scope_text(u) for u in rows],
             t("users.active"): [u.active for u in rows],
-            t("users.locked_until"): [u.locked_until for u in rows],
-            t("users.last_login"): [u.last_login_at for u in rows],
+            t("users.locked_until"): [moment(u.locked_until) for u in rows],
+            t("users.last_login"): [moment(u.last_login_at, missing=t_plain("users.never")) for u in rows],
         }
     ),
     hide_index=True,

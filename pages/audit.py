@@ -91,7 +91,7 @@ def _table(rows: pd.DataFrame) -> pd.DataFrame:
             t("audit.actions", LANG): rows["action"].map(_action_label),
             t("audit.target", LANG): rows["target"],
             t("audit.outcome", LANG): rows["outcome"].map(_outcome_label),
-            t("audit.detail", LANG): rows["detail"],
+            t("audit.detail", LANG): [audit.detail_text(row, LANG) for _, row in rows.iterrows()],
         }
     )
 

@@ -16,6 +16,7 @@ from dashboard.cases.view import CaseDetail
 from dashboard.i18n import label, t
 from dashboard.kernel import privacy
 from dashboard.ui import cases as ui
+from dashboard.ui.case_picker import case_picker
 from dashboard.ui.common import actor, db_session, page_title, plain
 from dashboard.ui.errors import run_action
 from models.enums import ACTIVE_STATUSES, OPEN_STATUSES
@@ -33,6 +34,9 @@ number = st.text_input(t("case.search"), key="case_no", placeholder="XL20260309-
 number = (number or "").strip().upper()
 if not number:
     st.info(t("case.search_hint"), icon=":material/search:")
+    if picked := case_picker(me, "case_pick"):
+        st.query_params["case"] = picked
+        st.rerun()
     st.stop()
 if url_number != number:
     st.query_params["case"] = number
@@ -105,7 +109,7 @@ with left:
                 st.rerun()
     elif revealed:
         left.caption(t("app.pii_shown"))
-    _field("case.category", f"{d.category_code} {ui.category_name(d.category_zh, d.category_en)}")
+    _field("case.category", ui.category_name(d.category_zh, d.category_en))
     _field("case.source", label("source", d.source) + (f" ({d.external_id})" if d.external_id else ""))
     _field("case.grid", f"{d.grid_code} {d.grid_name} · {d.community}")
     _field("case.handler", " / ".join(x for x in (d.assignee, d.department) if x) or "—")
@@ -167,7 +171,7 @@ with tabs[0]:
                     for e in events
                 ],
                 t("timeline.note"): [e.note for e in events],
-                t("timeline.detail"): [ui.event_text(e.action, e.payload) for e in events],
+                t("timeline.detail"): [case_view.event_summary(e.action, e.payload) for e in events],
             }
         ),
         hide_index=True,

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.i18n import current_lang, label, t
 from dashboard.kernel.formatting import pct
 from dashboard.kernel.policy import may
+from dashboard.ui import charts
 from dashboard.ui import volunteers as ui
-from dashboard.ui.common import actor, chart_text, db_session, page_link, page_title
+from dashboard.ui.cases import current_lookups
+from dashboard.ui.common import actor, db_session, page_link, page_title
+from dashboard.ui.coverage_chart import coverage_heatmap
 from dashboard.ui.errors import run_action
 from dashboard.volunteers import need
 
@@ -67,42 +69,8 @@ else:
         placeholder=t("app.all"),
     )
     shown = cells if pick is None else cells[cells["community_id"] == pick]
-    skills = [s for s in ui.SKILL_OPTIONS if s in set(shown["skill"])]
-    codes = sorted(shown["code"].unique())
-    pivot = shown.pivot_table(index="skill", columns="code", values="coverage", aggfunc="first", dropna=False)
-    pivot = pivot.reindex(index=skills, columns=codes)
-    needs = shown.pivot_table(index="skill", columns="code", values="need", aggfunc="first").reindex(
-        index=skills, columns=codes
-    )
-    supplies = shown.pivot_table(index="skill", columns="code", values="supply", aggfunc="first").reindex(
-        index=skills, columns=codes
-    )
-    z = pivot.clip(upper=1.0).to_numpy(dtype=float)
-    text = np.where(np.isnan(z), "", np.char.mod("%d%%", np.nan_to_num(z * 100).round().astype(int)))
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=chart_text(pd.Series(codes, dtype=object)).tolist(),
-            y=chart_text(pd.Series([ui.skill_label(s) for s in skills], dtype=object)).tolist(),
-            zmin=0,
-            zmax=1,
-            colorscale="RdYlGn",
-            customdata=np.dstack([needs.fillna(0).to_numpy(), supplies.fillna(0).to_numpy()]),
-            text=text,
-            texttemplate="%{text}" if len(codes) <= 40 else None,
-            xgap=1,
-            ygap=1,
-            hovertemplate=t("vol.heat_hover"),
-            colorbar={"title": {"text": t("vol.coverage_short")}, "tickformat": ".0%"},
-        )
-    )
-    fig.update_layout(
-        height=70 + 26 * len(skills),
-        margin={"l": 10, "r": 10, "t": 4, "b": 4},
-        xaxis={"type": "category", "tickangle": -60},
-        yaxis={"autorange": "reversed"},
-    )
-    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key=f"{KEY}_heatmap")
+    fig = coverage_heatmap(need.heatmap_rows(cells, community_id=pick), LANG)
+    charts.show(fig, key=f"{KEY}_heatmap")
 
     # ---------------------------------------------------------------- gap list
     left, right = st.columns([3, 2])
@@ -231,23 +199,15 @@ else:
 # ---------------------------------------------------------------- need rules (one editable table)
 st.subheader(t("vol.rules"))
 editable = may(me, "volunteer.edit_rules")
-st.caption(t("vol.rules_help", fields=", ".join(need.BASIS_FIELDS)))
-with st.expander(t("vol.fields_legend")):
-    st.dataframe(
-        pd.DataFrame(
-            {
-                t("vol.field", LANG): list(need.BASIS_FIELDS),
-                t("vol.meaning", LANG): [label("population", f, LANG) for f in need.BASIS_FIELDS],
-            }
-        ),
-        hide_index=True,
-        width="stretch",
-    )
+fields = "、".join(label("population", f, LANG) for f in need.BASIS_FIELDS)
+st.caption(t("vol.rules_help", fields=fields))
 with db_session() as s:
     rules = need.need_rules(s)
 nonce = st.session_state.get(f"{KEY}_rules_nonce", 0)
 table = rules[need.RULE_COLUMNS].copy() if not rules.empty else pd.DataFrame(columns=need.RULE_COLUMNS)
 table["id"] = table["id"].astype("Int64")
+CATEGORY_NAMES = {code: (zh, en) for _, code, zh, en, _ in current_lookups()["categories"]}
+table["basis"] = table["basis"].map(lambda b: need.basis_label(b, CATEGORY_NAMES, LANG))
 edited = st.data_editor(
     table,
     key=f"{KEY}_rules_{nonce}",
@@ -287,12 +247,10 @@ if editable:
     if s1.button(t("vol.rules_save"), key=f"{KEY}_rules_save", type="primary", icon=":material/save:"):
         rows = []
         for rec in edited.to_dict("records"):
-            rows.append(
-                {
-                    k: (None if isinstance(v, float) and np.isnan(v) or v is pd.NA else v)
-                    for k, v in rec.items()
-                }
-            )
+            row = {
+                k: (None if isinstance(v, float) and np.isnan(v) or v is pd.NA else v) for k, v in rec.items()
+            }
+            rows.append({**row, "basis": need.basis_code(str(row.get("basis") or ""), CATEGORY_NAMES)})
         ok, changes = run_action(need.save_need_rules, me, rows)
         if ok:
             st.session_state[f"{KEY}_flash"] = t(

@@ -1,5 +1,6 @@
-"""Department queue (吹哨报到): the cases a department was called in on or dispatched, with their deadlines;
-the handler reports back (报到) or works the case from here."""
+"""Department queue (吹哨报到): the cases a department was called in on or dispatched, with their deadlines,
+searched like the triage queue; newest work first, the overdue ones as their own view; the handler reports
+back (报到) or works the case from here."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import streamlit as st
 
 from dashboard import clock
 from dashboard.cases import change as case_change
-from dashboard.cases import queue
+from dashboard.cases import department, queue
 from dashboard.cases import view as case_view
-from dashboard.cases.queue import QueueFilters
+from dashboard.cases.department import DeptView
 from dashboard.i18n import label, t
+from dashboard.kernel import privacy
 from dashboard.kernel.formatting import pct
 from dashboard.reporting import kpi
 from dashboard.ui import cases as ui
@@ -59,13 +61,28 @@ c4.metric(
     border=True,
 )
 
+# ---------------------------------------------------------------- search and view (both lists)
+top = st.columns([3, 2])
+hint = "queue.search_hint" if privacy.searchable(me, "case") == "substring" else "queue.search_hint_exact"
+text = top[0].text_input(t("queue.search"), key="dq_q", placeholder=t(hint), max_chars=60).strip()
+view: DeptView = (
+    top[1].segmented_control(
+        t("dept.view"),
+        list(department.DEPT_VIEWS),
+        key="dq_view",
+        default="new",
+        required=True,
+        format_func=lambda v: t(f"dept.view_{v}"),
+    )
+    or "new"
+)
+
 # ---------------------------------------------------------------- escalations to the department
 st.subheader(t("dept.escalations"))
-pending_only = st.toggle(t("dept.pending_only"), value=True, key="dq_pending")
-pager_key = f"dq_pager_{dept}_{pending_only}"
+pager_key = f"dq_pager_{dept}_{view}_{text}"
 with st.spinner(t("app.loading")), db_session() as s:
-    esc = queue.department_escalations(
-        s, me, dept, pending_only=pending_only, page=int(st.session_state.get(pager_key) or 1), now=now
+    esc = department.department_escalations(
+        s, me, dept, view=view, text=text, page=int(st.session_state.get(pager_key) or 1), now=now
     )
 chosen: int | None = None
 if esc.rows.empty:
@@ -111,19 +128,21 @@ else:
         st.caption(t("dept.select_hint"))
 
 # ---------------------------------------------------------------- cases dispatched to the department
-st.subheader(t("dept.dispatched"))
-dispatched_key = f"dq_dispatched_pager_{dept}"
+st.subheader(t(f"dept.dispatched_{view}"))
+dispatched_key = f"dq_dispatched_pager_{dept}_{view}_{text}"
 with db_session() as s:
+    groups = kpi.open_counts(s, me, department_id=dept)
     mine = queue.queue_page(
         s,
         me,
-        QueueFilters(view="open", handler_department_id=dept),
+        department.department_cases_filters(dept, view, text),
         page=int(st.session_state.get(dispatched_key) or 1),
         now=now,
     )
+st.caption(f"{plain(groups.breakdown())}　{t('dept.dispatched_note')}")
 handled = mine.rows
 if handled.empty:
-    st.info(t("dept.no_dispatched"), icon=":material/inbox:")
+    st.info(t(f"dept.no_dispatched_{view}"), icon=":material/inbox:")
 else:
     running = handled["status"].isin([s.value for s in ACTIVE_STATUSES])
     table2 = pd.DataFrame(
@@ -132,6 +151,7 @@ else:
             t("queue.col_number"): handled["number"],
             t("queue.col_title"): handled["title"],
             t("queue.col_status"): handled["status"].map(lambda v: label("status", v)),
+            t("case.dispatched_at"): handled["dispatched_at"].map(ui.fmt_dt),
             t("queue.col_due"): handled["due_at"].map(ui.fmt_dt),
             t("queue.col_left"): [
                 ui.clock_text(d, now, r) for d, r in zip(handled["due_at"], running, strict=True)

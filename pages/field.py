@@ -17,6 +17,7 @@ from dashboard.kernel.formatting import pct
 from dashboard.kernel.scope import Actor
 from dashboard.territory import supervision
 from dashboard.ui import cases as case_ui
+from dashboard.ui import field as field_ui
 from dashboard.ui.common import actor, db_session, page_title, plain
 
 me = actor()
@@ -85,7 +86,7 @@ if not quiet.empty:
         if row.visits_per_week < supervision.QUIET_VISITS_PER_WEEK:
             reasons.append(t("field.r_visits", n=f"{row.visits_per_week:.1f}"))
         last = (
-            t("field.r_last", days=int(row.days_since_visit))
+            t("field.r_last", when=field_ui.days_text(row.days_since_visit))
             if row.days_since_visit == row.days_since_visit
             else t("field.never")
         )
@@ -113,7 +114,7 @@ table = pd.DataFrame(
         "weekly": df["weekly"],
         "coverage": (df["coverage"] * 100).round(0),
         "buildings": df["buildings_visited"].astype(str) + " / " + df["buildings"].astype(str),
-        "days_since_visit": df["days_since_visit"].map(lambda v: "—" if v != v else f"{v:.0f}"),
+        "days_since_visit": df["days_since_visit"].map(field_ui.days_text),
         "open_load": df["open_load"],
         "overdue": df["overdue"],
         "on_time_rate": df["on_time_rate"].map(lambda v: "—" if v != v else pct(v)),

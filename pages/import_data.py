@@ -1,37 +1,116 @@
 """Import data (admin): upload a file, map its columns, dry run with a row-level error report, then commit.
 
 Reading the file and the import are calls into dashboard.io (previews from its readers, the import
-through ``imports.run_import``); this page keeps the upload in session state (``io_upload``), shows the
-preview and the mapping, and runs the import twice: a dry run, then — once the user confirms — the same
-import with ``commit=True`` (all or nothing).
+through ``imports.run_import``); this page keeps the upload in session state (``io_upload``) and its
+preview (``io_preview``: reading every date column of the file once), shows the preview, the mapping
+(a column may feed several fields, several columns one field) and each date column's detected format with
+a choice to override it, and runs the import twice: a dry run, then — once the user confirms — the same
+import with ``commit=True`` (all or nothing). Unknown categories and statuses found by the dry run can be
+mapped (``io_categories``, ``io_other_category``, ``io_statuses``) for any kind of file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
 from sqlmodel import Session
 
 from dashboard.config import get_settings
-from dashboard.i18n import t
+from dashboard.i18n import label, t, t_plain
 from dashboard.io import exports, imports
+from dashboard.io.cases import open311_date_columns
+from dashboard.io.dates import DATE_FIELDS, DateColumn
 from dashboard.io.geojson import preview_features
 from dashboard.io.headers import SYNONYMS, template_headers
 from dashboard.io.open311_reader import preview_open311
-from dashboard.io.runs import ImportReport
+from dashboard.io.report import ImportReport
 from dashboard.io.sources import CONVERSIONS, KINDS, SUFFIXES, FileProblem, Source
-from dashboard.io.tables import preview_table
+from dashboard.io.tables import Preview, preview_table
 from dashboard.io.uploads import check_upload
+from dashboard.io.values import DATE_FORMATS
 from dashboard.kernel.errors import DomainError
 from dashboard.kernel.policy import may
 from dashboard.territory import lookups as territory
 from dashboard.ui.common import actor, db_session, page_title, plain
 from dashboard.ui.errors import run_action, show_error
+from models.enums import CaseStatus
 
 TABLE_KINDS = ("cases", "volunteers", "service_records")
+
+
+def _preview(source: Source, kind: str, sha: str) -> Preview | dict[str, DateColumn]:
+    """The table preview (or an Open311 file's date columns), read once per file: it reads every date
+    column of the whole file."""
+    cached = st.session_state.get("io_preview")
+    if cached and cached["key"] == (sha, kind):
+        return cached["preview"]
+    found = preview_table(source, kind) if kind in TABLE_KINDS else open311_date_columns(source)
+    st.session_state["io_preview"] = {"key": (sha, kind), "preview": found}
+    return found
+
+
+def _date_choices(found: dict[str, DateColumn], columns: list[str], key: str) -> dict[str, str]:
+    """Each date column's detected format with a choice to read it otherwise: column → chosen format."""
+    if not columns:
+        return {}
+    st.markdown(f"**{t('io.dates')}**")
+    st.caption(t("io.dates_help"))
+    chosen: dict[str, str] = {}
+    slots = st.columns(min(len(columns), 3))
+    for i, column in enumerate(columns):
+        scan = found.get(column)  # None: no date among the first rows, decided by the import itself
+        detected = scan.format if scan is not None else ""
+        example = next(
+            (v for k, v in (scan.examples if scan else {}).items() if k not in ("null", "bad")), ""
+        )
+        if scan is None:
+            auto = t_plain("io.date_auto_unknown")
+        elif detected:
+            auto = t_plain("io.date_auto", format=t_plain(f"io.date_format.{detected}"))
+        else:
+            auto = t_plain("io.date_ambiguous")
+        pick = slots[i % 3].selectbox(
+            plain(column),
+            ["", *DATE_FORMATS],
+            key=f"io_date_{key}_{column}",
+            format_func=lambda f, auto=auto: f"{t_plain(f'io.date_format.{f}')} ({f})" if f else auto,
+            help=(t("io.sample") + f": {plain(example)}") if example else None,
+        )
+        if pick:
+            chosen[column] = pick
+        elif scan is not None and detected is None:
+            slots[i % 3].warning(t("io.date_ambiguous"))
+    return chosen
+
+
+def _value_editor(
+    found: dict[str, int], chosen: dict[str, str], options: list[str], key: str, fmt: Callable[[str], str]
+) -> dict[str, str]:
+    """An editor of the file's unknown values (with their row counts) → the user's choice of `options`;
+    the choices made (value → option)."""
+    frame = pd.DataFrame(
+        {"value": list(found), "count": list(found.values()), "choice": [chosen.get(v, "") for v in found]}
+    )
+    edited = st.data_editor(
+        frame,
+        hide_index=True,
+        width="stretch",
+        key=key,
+        disabled=["value", "count"],
+        column_config={
+            "value": st.column_config.TextColumn(t("io.file_value")),
+            "count": st.column_config.NumberColumn(t("io.rows")),
+            "choice": st.column_config.SelectboxColumn(
+                t("io.field_label"), options=["", *options], format_func=fmt
+            ),
+        },
+    )
+    return {str(r["value"]): str(r["choice"]) for r in edited.to_dict("records") if r["choice"]}
+
 
 me = actor()
 if not may(me, "data.import"):
@@ -94,22 +173,23 @@ source = Source(upload["name"], data=upload["data"])
 st.subheader(t("io.preview", name=upload["name"]))
 
 # ---------------------------------------------------------------- preview and mapping
-columns_map: dict[str, str] | None = None
+columns_map: dict[str, list[str]] | None = None
+dates: dict[str, str] = {}
 try:
     if kind in TABLE_KINDS:
-        preview = preview_table(source, kind)
+        preview = _preview(source, kind, upload["sha"])
+        assert isinstance(preview, Preview)
         st.dataframe(
             pd.DataFrame(preview.rows, columns=preview.headers), hide_index=True, width="stretch", height=260
         )
         st.caption(t("io.header_row", row=preview.header_row))
         st.markdown(f"**{t('io.mapping')}**")
         st.caption(t("io.mapping_help"))
-        fields = ["", *SYNONYMS[kind]]
         table = pd.DataFrame(
             {
                 "header": preview.headers,
                 "sample": [next((r[h] for r in preview.rows if r.get(h)), "") for h in preview.headers],
-                "field": [preview.suggested.get(h, "") for h in preview.headers],
+                "fields": [[f] if (f := preview.suggested.get(h)) else [] for h in preview.headers],
             }
         )
         edited = st.data_editor(
@@ -121,16 +201,24 @@ try:
             column_config={
                 "header": st.column_config.TextColumn(t("io.file_column")),
                 "sample": st.column_config.TextColumn(t("io.sample")),
-                "field": st.column_config.SelectboxColumn(
+                "fields": st.column_config.MultiselectColumn(
                     t("io.field_label"),
-                    options=fields,
-                    format_func=lambda f: t(f"io.field.{f}") if f else t("io.ignore"),
+                    options=list(SYNONYMS[kind]),
+                    format_func=lambda f: t_plain(f"io.field.{f}"),
                 ),
             },
         )
-        columns_map = {str(r["header"]): str(r["field"] or "") for r in edited.to_dict("records")}
+        columns_map = {
+            str(r["header"]): [str(f) for f in r["fields"] or []] for r in edited.to_dict("records")
+        }
+        date_fields = set(DATE_FIELDS[kind])
+        date_columns = [h for h in preview.headers if date_fields.intersection(columns_map.get(h, []))]
+        dates = _date_choices(preview.dates, date_columns, upload["file_id"])
     elif kind == "open311":
         st.dataframe(pd.DataFrame(preview_open311(source)), hide_index=True, width="stretch", height=260)
+        found = _preview(source, kind, upload["sha"])
+        assert isinstance(found, dict)
+        dates = _date_choices(found, list(found), upload["file_id"])
     else:
         st.dataframe(pd.DataFrame(preview_features(source)), hide_index=True, width="stretch", height=260)
 except FileProblem as e:
@@ -161,9 +249,16 @@ if kind == "boundaries":
     )
 skip = st.checkbox(t("io.skip_bad"), key="io_skip", help=t("io.skip_bad_help"))
 categories: dict[str, str] = st.session_state.get("io_categories", {})
-mapping = (
-    {"columns": columns_map, "categories": categories} if kind in TABLE_KINDS else {"categories": categories}
-)
+statuses: dict[str, str] = st.session_state.get("io_statuses", {})
+other_category: str = st.session_state.get("io_other_category", "")
+mapping: dict[str, object] = {
+    "categories": categories,
+    "statuses": statuses,
+    "dates": dates,
+    "other_category": other_category,
+}
+if kind in TABLE_KINDS:
+    mapping["columns"] = columns_map
 signature = upload["sha"] + json.dumps([kind, mapping, options], sort_keys=True, default=str)
 
 
@@ -206,7 +301,8 @@ if b2.button(
     if result is not None and result.committed:
         st.cache_data.clear()
         st.session_state.pop("io_report", None)
-        st.session_state.pop("io_categories", None)
+        for chosen_key in ("io_categories", "io_statuses", "io_other_category"):
+            st.session_state.pop(chosen_key, None)
         st.session_state["io_done"] = {"name": upload["name"], "summary": result.summary()}
         st.session_state["io_consumed"] = upload.get("file_id")
         st.session_state.pop("io_upload", None)
@@ -242,50 +338,56 @@ elif report.new + report.updated == 0:
 else:
     st.success(t("io.ready"))
 
+
 if report.unknown_categories:
     st.markdown(f"**{t('io.unknown_categories')}**")
     with db_session() as s:
         cat_df = territory.categories(s)
-    codes = [""] + cat_df["code"].tolist()
+    codes = cat_df["code"].tolist()
     names = dict(zip(cat_df["code"], cat_df["name_zh"], strict=True))
-    unknown = pd.DataFrame(
-        {
-            "value": list(report.unknown_categories),
-            "count": list(report.unknown_categories.values()),
-            "category": [categories.get(v, "") for v in report.unknown_categories],
-        }
+    picked = _value_editor(
+        report.unknown_categories,
+        categories,
+        codes,
+        "io_category_editor",
+        lambda c: f"{c} {names.get(c, '')}" if c else t_plain("io.ignore"),
     )
-    chosen = st.data_editor(
-        unknown,
-        hide_index=True,
-        width="stretch",
-        key="io_category_editor",
-        disabled=["value", "count"],
-        column_config={
-            "value": st.column_config.TextColumn(t("io.file_value")),
-            "count": st.column_config.NumberColumn(t("io.rows")),
-            "category": st.column_config.SelectboxColumn(
-                t("io.field.category"),
-                options=codes,
-                format_func=lambda c: f"{c} {names.get(c, '')}" if c else t("io.ignore"),
-            ),
-        },
+    other = st.selectbox(
+        t("io.other_category"),
+        ["", *codes],
+        index=([""] + codes).index(other_category) if other_category in codes else 0,
+        key="io_other_editor",
+        help=t("io.other_category_help"),
+        format_func=lambda c: f"{c} {names.get(c, '')}" if c else t_plain("io.other_none"),
     )
     if st.button(t("io.apply_categories"), key="io_apply_categories"):
-        merged = dict(categories)
-        merged.update(
-            {str(r["value"]): str(r["category"]) for r in chosen.to_dict("records") if r["category"]}
-        )
-        st.session_state["io_categories"] = merged
+        st.session_state["io_categories"] = {**categories, **picked}
+        st.session_state["io_other_category"] = other
+        st.rerun()
+
+if report.unknown_statuses:
+    st.markdown(f"**{t('io.unknown_statuses')}**")
+    picked_statuses = _value_editor(
+        report.unknown_statuses,
+        statuses,
+        [st_.value for st_ in CaseStatus],
+        "io_status_editor",
+        lambda v: t_plain("io.ignore") if not v else str(label("status", v)),
+    )
+    if st.button(t("io.apply_statuses"), key="io_apply_statuses"):
+        st.session_state["io_statuses"] = {**statuses, **picked_statuses}
         st.rerun()
 
 problems = report.problems_frame()
 if not problems.empty:
-    st.markdown(f"**{t('io.problems', n=len(problems))}**")
-    st.dataframe(problems.head(500), hide_index=True, width="stretch")
+    st.markdown(f"**{t('io.problems', n=report.problem_count)}**")
+    shown = problems.head(500)
+    if report.problem_count > len(shown):
+        st.caption(t("io.problems_shown", shown=len(shown), n=report.problem_count))
+    st.dataframe(shown, hide_index=True, width="stretch")
     st.download_button(
         t("io.download_errors"),
-        report.problems_csv(),
+        report.problems_csv,  # every problem, written when the user clicks
         file_name=f"{upload['name']}.errors.csv",
         mime=exports.CSV_MIME,
         icon=":material/download:",

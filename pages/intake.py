@@ -1,6 +1,7 @@
-"""New case (登记): one form that works on a phone. The grid is chosen or found from the point; input is
-checked with clear messages (what was typed stays), possible duplicates are shown before saving, and the
-new case number is shown after."""
+"""New case (登记): one form that works on a phone. The place is picked by building or courtyard (the grid,
+the point and the start of the address follow), or the grid is chosen or found from typed coordinates (under
+"手动输入坐标"); input is checked with clear messages (what was typed stays), possible duplicates are shown
+before saving, and the new case number is shown after."""
 
 from __future__ import annotations
 
@@ -9,9 +10,13 @@ import streamlit as st
 from dashboard import clock
 from dashboard.cases import intake as case_intake
 from dashboard.cases.intake import ADDRESS_MAX, DESCRIPTION_MAX, NAME_MAX, TITLE_MAX, NewCase
+from dashboard.config import get_settings
 from dashboard.i18n import label, t
 from dashboard.kernel.errors import DomainError
+from dashboard.kernel.scope import Actor
+from dashboard.territory import lookups
 from dashboard.ui import cases as ui
+from dashboard.ui import maps
 from dashboard.ui.common import actor, db_session, page_title
 from dashboard.ui.errors import run_action, show_error
 from models.enums import CaseSource, Priority, Role
@@ -19,7 +24,7 @@ from models.enums import CaseSource, Priority, Role
 me = actor()
 page_title("intake.title", t("intake.caption"))
 look = ui.current_lookups()
-CATS = {cid: f"{code} {ui.category_name(zh, en)}" for cid, code, zh, en, _ in look["categories"]}
+CATS = {cid: ui.category_name(zh, en) for cid, _code, zh, en, _ in look["categories"]}
 GRIDS = {gid: f"{code} {name}" for gid, code, name, _ in look["grids"]}
 if me.role == Role.grid_worker:
     GRIDS = {gid: name for gid, name in GRIDS.items() if gid == me.grid_id}
@@ -36,6 +41,22 @@ else:
         CaseSource.grid_visit,
     ]
 
+
+@st.cache_data(ttl=300, max_entries=64, show_spinner=False)
+def _buildings(me: Actor, url: str) -> list[dict[str, object]]:
+    """The buildings in the user's grids: id, point and the picker's text (name · grid · community)."""
+    with db_session() as s:
+        rows = lookups.buildings(s, me)
+    return [
+        {"id": int(r.id), "lon": r.lon, "lat": r.lat, "tip": f"{r.name} · {r.grid_code} {r.community}"}
+        for r in rows.itertuples()
+        if int(r.grid_id) in GRIDS
+    ]
+
+
+PLACES = _buildings(me, get_settings().database_url)
+BUILDINGS = {int(b["id"]): str(b["tip"]) for b in PLACES}  # type: ignore[call-overload]
+
 saved = st.session_state.get("intake_saved")
 if saved:
     st.success(t("intake.saved", number=saved), icon=":material/check_circle:")
@@ -45,6 +66,23 @@ if saved:
 
 form_no = st.session_state.setdefault("intake_form_no", 0)
 k = f"intake{form_no}_"
+if PLACES:
+    with st.expander(t("intake.map_pick"), icon=":material/map:"):
+        clicked = st.pydeck_chart(
+            maps.buildings_deck(PLACES),
+            height=320,
+            key=f"intake_map_{form_no}",
+            on_select="rerun",
+            selection_mode="single-object",
+        )
+        objects = clicked.selection.get("objects", {}) if clicked else {}  # type: ignore[union-attr]
+        hit = (objects.get("buildings") or [None])[0]
+        if hit and st.session_state.get("intake_map_hit") != (form_no, hit.get("id")):
+            # a new click picks that building in the form below (until the user picks another)
+            st.session_state["intake_map_hit"] = (form_no, hit.get("id"))
+            if hit.get("id") in BUILDINGS:
+                st.session_state[k + "building"] = hit["id"]
+        st.caption(t("intake.map_pick_hint"))
 with st.form(f"intake_form_{form_no}", border=True):
     category = st.selectbox(
         t("casefield.category") + " *",
@@ -63,6 +101,14 @@ with st.form(f"intake_form_{form_no}", border=True):
     description = st.text_area(
         t("casefield.description"), key=k + "description", max_chars=DESCRIPTION_MAX, height=110
     )
+    building = st.selectbox(
+        t("casefield.building"),
+        [None, *BUILDINGS],
+        key=k + "building",
+        format_func=lambda b: t("intake.no_building") if b is None else BUILDINGS[b],
+        placeholder=t("intake.building_hint"),
+        help=t("intake.building_help"),
+    )
     grid_options: list[int | None] = [None, *GRIDS]
     grid = st.selectbox(
         t("casefield.grid"),
@@ -71,26 +117,29 @@ with st.form(f"intake_form_{form_no}", border=True):
         index=grid_options.index(me.grid_id) if me.grid_id in grid_options else 0,
         format_func=lambda g: t("intake.grid_from_point") if g is None else GRIDS[g],
     )
-    c1, c2 = st.columns(2)
-    lon = c1.number_input(
-        t("intake.lon"),
-        value=None,
-        min_value=-180.0,
-        max_value=180.0,
-        format="%.6f",
-        key=k + "lon",
-        placeholder="118.280000",
+    with st.expander(t("intake.manual_coords"), icon=":material/my_location:"):
+        c1, c2 = st.columns(2)
+        lon = c1.number_input(
+            t("intake.lon"),
+            value=None,
+            min_value=-180.0,
+            max_value=180.0,
+            format="%.6f",
+            key=k + "lon",
+            placeholder="118.280000",
+        )
+        lat = c2.number_input(
+            t("intake.lat"),
+            value=None,
+            min_value=-90.0,
+            max_value=90.0,
+            format="%.6f",
+            key=k + "lat",
+            placeholder="33.960000",
+        )
+    address = st.text_input(
+        t("casefield.address"), key=k + "address", max_chars=ADDRESS_MAX, help=t("intake.address_help")
     )
-    lat = c2.number_input(
-        t("intake.lat"),
-        value=None,
-        min_value=-90.0,
-        max_value=90.0,
-        format="%.6f",
-        key=k + "lat",
-        placeholder="33.960000",
-    )
-    address = st.text_input(t("casefield.address"), key=k + "address", max_chars=ADDRESS_MAX)
     anonymous = st.checkbox(t("casefield.anonymous"), key=k + "anonymous")
     name = st.text_input(t("casefield.reporter_name"), key=k + "name", max_chars=NAME_MAX)
     phone = st.text_input(
@@ -145,6 +194,7 @@ if submitted:
         priority=priority,
         external_id=external,
         limit=limit,
+        building_id=building,
     )
     try:
         with db_session() as s:

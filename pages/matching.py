@@ -1,6 +1,7 @@
 """Matching volunteers to a case (``?case=NUMBER``) or to a need (``?grid=CODE&skill=…``): candidates ranked
-by skill fit, distance (home grid, neighbouring grids, same community), current load and recency; assigning
-one writes the case timeline and can plan a service record."""
+by skill fit, distance (home grid, neighbouring grids, same community) with recent activity, current load and
+recency; assigning one writes the case timeline and can plan a service record. Without a case number it
+offers the user's recent open cases and the most urgent ones; a closed or rejected case is refused."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from dashboard import clock
 from dashboard.i18n import current_lang, label, t
 from dashboard.kernel.errors import DomainError
 from dashboard.ui import volunteers as ui
+from dashboard.ui.case_picker import case_picker
+from dashboard.ui.cases import category_name
 from dashboard.ui.common import actor, db_session, page_link, page_title, plain
 from dashboard.ui.errors import run_action, show_error
 from dashboard.volunteers import hours, matching, registry
@@ -70,16 +73,22 @@ if mode == "case":
     ).strip()
     if not number:
         st.info(t("vol.enter_case"))
+        if picked := case_picker(me, f"{KEY}_pick", open_only=True):
+            st.query_params["case"] = picked
+            st.rerun()
         st.stop()
     with db_session() as s:
         found = matching.case_for_matching(s, me, number)
     if found is None:
         st.warning(t("vol.case_not_visible", number=number))
         st.stop()
+    if not found.assignable:
+        st.warning(t("vol.case_not_assignable", number=found.number, status=label("status", found.status)))
+        st.stop()
     c1, c2, c3, c4 = st.columns([1.2, 2.5, 1, 1])
     c1.metric(t("vol.case_number"), found.number)
     c2.markdown(f"**{t('vol.case_title')}**  \n{plain(found.title)}")
-    c3.metric(t("vol.category"), plain(found.category_code))  # a metric's value is Markdown
+    c3.metric(t("vol.category"), plain(category_name(found.category_zh, found.category_en)))  # Markdown
     c4.metric(t("vol.case_status"), label("status", found.status))
     target_grid = found.grid_id
     st.caption(t("vol.case_grid", code=found.grid_code))
@@ -151,6 +160,9 @@ st.dataframe(
             t("vol.community", LANG): candidates["community"],
             t("vol.distance_col", LANG): candidates["distance"].map(
                 lambda d: t(ui.DISTANCE_KEYS[int(d)], LANG)
+            ),
+            t("vol.activity_col", LANG): candidates["activity"].map(
+                lambda a: t(ui.ACTIVITY_KEYS[int(a)], LANG)
             ),
             t("vol.fit", LANG): candidates["fit"].map(
                 lambda f: t("vol.fit_full" if f == 2 else "vol.fit_partial", LANG)

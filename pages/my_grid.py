@@ -79,7 +79,7 @@ rates: my_grid.RateComparison = data["rates"]
 
 
 def _vs(mine: float | None, theirs: float | None) -> str | None:
-    delta = points_delta(None if mine is None or theirs is None else mine - theirs)
+    delta = points_delta(None if mine is None or theirs is None else mine - theirs, t_plain("report.points"))
     # plain: a metric's delta is red with a down arrow only when its text starts with a minus sign
     return t_plain("field.vs_community", delta=delta) if delta else None
 

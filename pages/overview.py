@@ -1,4 +1,5 @@
-"""Overview: the day's key figures and each community at a glance."""
+"""Overview: the day's key figures in the user's scope, and each community (or each grid of a community or a
+grid worker) at a glance. A role that reads no case, the volunteer manager, gets the volunteers' figures."""
 
 from __future__ import annotations
 
@@ -10,14 +11,23 @@ import streamlit as st
 
 from dashboard import clock
 from dashboard.config import get_settings
-from dashboard.i18n import t
+from dashboard.i18n import t, t_plain
 from dashboard.kernel.formatting import change_delta, pct, points_delta
 from dashboard.kernel.policy import may
 from dashboard.kernel.scope import Actor
-from dashboard.reporting import kpi
+from dashboard.reporting import kpi, reports
+from dashboard.reporting.periods import compare_periods
 from dashboard.territory import lookups as territory
+from dashboard.ui import charts
 from dashboard.ui.backup import current_status, stale_warning
-from dashboard.ui.common import actor, chart_text, db_session, page_title
+from dashboard.ui.common import actor, chart_text, db_session, page_title, plain
+from dashboard.ui.volunteers import skill_label
+from dashboard.volunteers import registry
+
+
+def _per_grid(me: Actor) -> bool:
+    """A community's or a grid worker's overview lists its grids; the others list the communities."""
+    return me.community_id is not None or me.grid_id is not None
 
 
 @st.cache_data(ttl=60, max_entries=64, show_spinner=False)
@@ -32,10 +42,12 @@ def _load(me: Actor, url: str, day: str) -> dict:
         p30 = kpi.figures(s, me, last30.previous(), now=now)
         fm = kpi.figures(s, me, month, now=now)
         pm = kpi.figures(s, me, prev_month, now=now)
-        by_comm = kpi.figures_by(s, me, last30, "community", now=now)
+        by_comm = kpi.figures_by(s, me, last30, "grid" if _per_grid(me) else "community", now=now)
+        groups = kpi.open_counts(s, me)
         by_cat = kpi.figures_by(s, me, last30, "category", now=now)
         by_day = kpi.figures_by(s, me, last30, "day", now=now)
         comms = territory.communities(s)
+        depts = territory.departments(s, include_inactive=True)
         grids = territory.grids(s, me)
         cats = territory.categories(s, include_retired=True)
     return {
@@ -46,23 +58,116 @@ def _load(me: Actor, url: str, day: str) -> dict:
         "by_comm": by_comm,
         "by_cat": by_cat,
         "by_day": by_day,
+        "open": groups,
         "comms": comms,
+        "depts": depts,
         "grids": grids,
         "cats": cats,
         "at": now,
     }
 
 
+@st.cache_data(ttl=60, max_entries=16, show_spinner=False)
+def _volunteer_load(me: Actor, url: str, day: str) -> dict:
+    """The volunteer manager's figures: registered volunteers, this month's verified hours (with 环比),
+    the volunteers who served, coverage and the gaps, per community."""
+    now = clock.now()
+    month = compare_periods(kpi.month_period(now.date()), now)
+    with db_session() as s:
+        per, totals, gaps = reports.volunteer_figures(s, me, month, now)
+        active = registry.count_volunteers(s, me, registry.VolunteerQuery(status="active"), now)
+    return {"per": per, "totals": totals, "gaps": gaps, "active": active, "at": now}
+
+
+def _volunteer_overview(me: Actor) -> None:
+    data = _volunteer_load(me, get_settings().database_url, clock.now().strftime("%Y-%m-%d %H:%M"))
+    tot = data["totals"]
+    c1, c2, c3, c4, c5 = st.columns(5)
+    c1.metric(t("overview.vol_active"), f"{data['active']:,}", border=True)
+    c2.metric(
+        t("overview.vol_hours"),
+        f"{tot['hours'] or 0:,.1f}",
+        change_delta(tot["change"]),
+        delta_color="off",
+        border=True,
+    )
+    c3.metric(t("overview.vol_served"), f"{int(tot['volunteers'] or 0):,}", border=True)
+    c4.metric(t("overview.vol_coverage"), pct(tot["coverage"]), border=True, help=t("vol.coverage_help"))
+    c5.metric(t("overview.vol_gap"), f"{int(tot['gap'] or 0):,}", border=True)
+    st.caption(t("app.updated_at", at=f"{data['at']:%Y-%m-%d %H:%M}"))
+    left, right = st.columns(2)
+    with left:
+        st.subheader(t("overview.vol_per_community"))
+        per = data["per"]
+        if per.empty:
+            st.info(t("app.nothing"))
+        else:
+            st.dataframe(
+                pd.DataFrame(
+                    {
+                        t("overview.community"): per["name"],
+                        t("overview.vol_hours"): per["hours"].round(1),
+                        t("overview.vol_served"): per["volunteers"].astype(int),
+                        t("overview.vol_records"): per["records"].astype(int),
+                    }
+                ),
+                hide_index=True,
+                width="stretch",
+            )
+    with right:
+        st.subheader(t("overview.vol_gaps"))
+        gaps = data["gaps"]
+        if gaps.empty:
+            st.info(t("app.nothing"))
+        else:
+            st.dataframe(
+                pd.DataFrame(
+                    {
+                        t("overview.community"): gaps["community"],
+                        t("overview.grid"): gaps["code"] + " " + gaps["name"],
+                        t("vol.skills"): gaps["skill"].map(skill_label),
+                        t("overview.vol_gap"): gaps["gap"].astype(int),
+                    }
+                ),
+                hide_index=True,
+                width="stretch",
+            )
+
+
+def _scope_label(me: Actor, data: dict) -> str:
+    """全街道, 部门 城管, 社区 项里社区, or 网格 XL-01-01 项里社区第1网格: what the figures of this page cover."""
+    if me.grid_id is not None:
+        mine = data["grids"][data["grids"]["id"] == me.grid_id]
+        if not mine.empty:
+            return t("overview.scope_grid", code=mine.iloc[0]["code"], name=mine.iloc[0]["name"])
+    if me.department_id is not None:
+        names = data["depts"].set_index("id")["name"]
+        return t("overview.scope_department", name=names.get(me.department_id, ""))
+    if me.community_id is not None:
+        names = data["comms"].set_index("id")["name"]
+        return t("overview.scope_community", name=names.get(me.community_id, ""))
+    return t("app.scope_all")
+
+
 me = actor()
 page_title("overview.title")
 if may(me, "admin.manage"):  # the admin's start page: say when backups stopped
     stale_warning(current_status()[1])
+if not may(me, "case.read"):  # the volunteer manager: the volunteers' figures, no case figures
+    with st.spinner(t("app.loading")):
+        _volunteer_overview(me)
+    st.stop()
 with st.spinner(t("app.loading")):
     data = _load(me, get_settings().database_url, clock.now().strftime("%Y-%m-%d %H:%M"))
 f30, p30, fm, pm = data["f30"], data["p30"], data["fm"], data["pm"]
+grids: pd.DataFrame = data["grids"]
+comms: pd.DataFrame = data["comms"]
+st.caption(f"{t('app.scope')}: {_scope_label(me, data)}")
 
 c1, c2, c3, c4, c5 = st.columns(5)
-c1.metric(t("overview.open"), f"{f30.open_now:,}", border=True)
+c1.metric(
+    t("status_group.in_hand"), f"{data['open'].in_hand:,}", border=True, help=t("status_group.in_hand_help")
+)
 c2.metric(t("overview.overdue"), f"{f30.overdue_now:,}", border=True)
 c3.metric(
     t("overview.this_month"),
@@ -74,37 +179,40 @@ c3.metric(
 c4.metric(
     t("overview.on_time_30"),
     pct(f30.on_time_rate),
-    points_delta(kpi.rate_change(f30.on_time_rate, p30.on_time_rate)),
+    points_delta(kpi.rate_change(f30.on_time_rate, p30.on_time_rate), t_plain("report.points")),
     border=True,
 )
 c5.metric(
     t("overview.satisfaction_30"),
     pct(f30.satisfaction_rate),
-    points_delta(kpi.rate_change(f30.satisfaction_rate, p30.satisfaction_rate)),
+    points_delta(kpi.rate_change(f30.satisfaction_rate, p30.satisfaction_rate), t_plain("report.points")),
     border=True,
 )
-st.caption(t("app.updated_at", at=f"{data['at']:%Y-%m-%d %H:%M}"))
+updated = t("app.updated_at", at=f"{data['at']:%Y-%m-%d %H:%M}")
+st.caption(f"{plain(data['open'].breakdown())} · {updated}", help=t("status_group.not_closed_help"))
 
-grids: pd.DataFrame = data["grids"]
-comms: pd.DataFrame = data["comms"]
-by_comm: pd.DataFrame = data["by_comm"].set_index("key")
-per = grids.groupby("community_id").agg(
-    grids=("id", "count"), households=("households", "sum"), residents=("residents", "sum")
-)
-table = comms.set_index("id").join(per, how="inner").join(by_comm, how="left").fillna(0)
-st.subheader(t("overview.per_community"))
+by_unit: pd.DataFrame = data["by_comm"].set_index("key")
+if not _per_grid(me):  # each community
+    per = grids.groupby("community_id").agg(
+        grids=("id", "count"), households=("households", "sum"), residents=("residents", "sum")
+    )
+    table = comms.set_index("id").join(per, how="inner").join(by_unit, how="left").fillna(0)
+else:  # each grid of the community, or the worker's own grid: never the whole community's name
+    table = grids.assign(name=grids["code"] + " " + grids["name"]).set_index("id")
+    table = table.join(by_unit, how="left").fillna(0)
+st.subheader(t("overview.per_grid" if _per_grid(me) else "overview.per_community"))
 if table.empty:
     st.info(t("app.nothing"))
 else:
     show = pd.DataFrame(
         {
-            t("overview.community"): table["name"],
-            t("overview.grids"): table["grids"].astype(int),
+            t("overview.grid" if _per_grid(me) else "overview.community"): table["name"],
+            **({} if _per_grid(me) else {t("overview.grids"): table["grids"].astype(int)}),
             t("overview.households"): table["households"].astype(int),
             t("overview.residents"): table["residents"].astype(int),
             t("overview.reported_30"): table["reported"].astype(int),
             t("overview.closed_30"): table["closed"].astype(int),
-            t("overview.open"): table["open_now"].astype(int),
+            t("status_group.in_hand"): table["open_now"].astype(int),
             t("overview.overdue"): table["overdue_now"].astype(int),
             t("overview.on_time_30"): table["on_time_rate"] * 100,
             t("overview.satisfaction_30"): table["satisfaction_rate"] * 100,
@@ -140,7 +248,7 @@ with left:
             labels={"reported": t("overview.count"), name_col: t("overview.category")},
         )
         fig.update_layout(height=520, margin={"l": 10, "r": 10, "t": 10, "b": 10})
-        st.plotly_chart(fig, width="stretch", config={"displayModeBar": False})
+        charts.show(fig)
 with right:
     st.subheader(t("overview.trend"))
     by_day = data["by_day"]
@@ -150,17 +258,14 @@ with right:
         start = (data["at"] - timedelta(days=29)).date()
         days = pd.DataFrame({"key": pd.date_range(start, data["at"].date()).date})
         series = days.merge(by_day[["key", "reported", "closed"]], on="key", how="left").fillna(0)
-        long = series.melt(id_vars="key", value_vars=["reported", "closed"], var_name="kind", value_name="n")
-        long["kind"] = long["kind"].map({"reported": t("overview.reported"), "closed": t("overview.closed")})
-        fig = px.line(
-            long,
-            x="key",
-            y="n",
-            color="kind",
-            markers=True,
-            labels={"key": t("overview.day"), "n": t("overview.count"), "kind": ""},
+        fig = charts.daily_trend(
+            list(series["key"]),
+            [
+                (t_plain("overview.reported"), list(series["reported"])),
+                (t_plain("overview.closed"), list(series["closed"])),
+            ],
+            data["at"],
+            x_title=t_plain("overview.day"),
+            y_title=t_plain("overview.count"),
         )
-        fig.update_layout(
-            height=520, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend={"orientation": "h"}
-        )
-        st.plotly_chart(fig, width="stretch", config={"displayModeBar": False})
+        charts.show(fig)

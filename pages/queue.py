@@ -1,5 +1,6 @@
 """Triage queue: the cases in the user's scope, filtered (every filter in the URL, so a view can be shared),
-counted per status, most urgent first, one page at a time from SQL; bulk dispatch, supervise and export."""
+counted per status, one page at a time from SQL; bulk dispatch, supervise and export. It opens on the work to
+do now (待办: new reports first, then the least time left); the overdue cases are their own view (超期)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ import streamlit as st
 from dashboard import clock
 from dashboard.cases import queue
 from dashboard.cases.queue import QueueFilters
+from dashboard.cases.workflow import OpenCounts
 from dashboard.config import get_settings
-from dashboard.i18n import current_lang, label, t
+from dashboard.i18n import current_lang, label, t, t_plain
+from dashboard.io import exports
 from dashboard.io.exports import may_export_unmasked
 from dashboard.kernel import privacy
 from dashboard.kernel.scope import Actor
 from dashboard.ui import cases as ui
-from dashboard.ui.common import actor, db_session, page_title
+from dashboard.ui.common import actor, db_session, page_title, plain
 from models.enums import ACTIVE_STATUSES, Ageing, CaseSource
 
 me = actor()
@@ -31,6 +34,8 @@ DEPTS = {code: (did, name) for did, code, name in look["departments"]}
 AGES = [a.value for a in Ageing]
 SOURCES = [s.value for s in CaseSource]
 SORTS = list(queue.SORTS)
+_OWN_VIEWS = ("todo", "overdue", "open", "all")
+"""Views with a name of their own (the others are one status)."""
 
 
 # ---------------------------------------------------------------- URL ⇄ widgets
@@ -55,9 +60,9 @@ def _date(value: str | None) -> date | None:
         return None
 
 
-_from_url("qf_view", "view", "open", list(queue.VIEWS))
+_from_url("qf_view", "view", "todo", list(queue.VIEWS))
 _from_url("qf_q", "q", "")
-_from_url("qf_sort", "sort", "due", SORTS)
+_from_url("qf_sort", "sort", "urgency", SORTS)
 _from_url("qf_age", "age", [], AGES, multi=True)
 _from_url("qf_cat", "cat", [], list(CATS), multi=True)
 _from_url("qf_src", "src", [], SOURCES, multi=True)
@@ -86,7 +91,7 @@ with st.expander(t("queue.filters"), expanded=active_filters, icon=":material/fi
         t("queue.category"),
         list(CATS),
         key="qf_cat",
-        format_func=lambda c: f"{c} {CATS[c][1]}",
+        format_func=lambda c: CATS[c][1],
         placeholder=t("app.all"),
     )
     c2.multiselect(
@@ -158,7 +163,7 @@ def _filters(view: str) -> QueueFilters:
         date_from=dates[0] if len(dates) > 0 else None,
         date_to=dates[1] if len(dates) > 1 else (dates[0] if len(dates) == 1 else None),
         text=(pick("qf_q") or "").strip(),
-        sort=pick("qf_sort") or "due",
+        sort=pick("qf_sort") or "urgency",
     )
 
 
@@ -179,10 +184,11 @@ st.segmented_control(
     key="qf_view",
     required=True,
     format_func=lambda v: (
-        f"{t('queue.view_' + v) if v in ('open', 'all') else label('status', v)} {counts.get(v, 0):,}"
+        f"{t('queue.view_' + v) if v in _OWN_VIEWS else label('status', v)} {counts.get(v, 0):,}"
     ),
 )
-filters = _filters(st.session_state.get("qf_view") or "open")
+st.caption(plain(OpenCounts.from_statuses(counts).breakdown()), help=t("status_group.not_closed_help"))
+filters = _filters(st.session_state.get("qf_view") or "todo")
 
 # A new filter starts again at page 1; the pager's key follows the filter so that it restarts too.
 if st.session_state.get("qf_last") != filters:
@@ -201,11 +207,11 @@ def _sync_url(page: int) -> None:
     """Write the current filters to the query string (only what differs from the defaults)."""
     f, dates = filters, st.session_state.get("qf_dates") or ()
     params: dict[str, list[str]] = {}
-    if f.view != "open":
+    if f.view != "todo":
         params["view"] = [f.view]
     if f.text:
         params["q"] = [f.text]
-    if f.sort != "due":
+    if f.sort != "urgency":
         params["sort"] = [f.sort]
     for key, param in (("qf_age", "age"), ("qf_cat", "cat"), ("qf_src", "src")):
         if st.session_state.get(key):
@@ -230,6 +236,8 @@ if rows.empty:
         t("queue.empty") if result.total == 0 and not filters.text else t("queue.empty_filtered"),
         icon=":material/inbox:",
     )
+    if filters.view != "all" and counts["all"]:  # e.g. a searched number that is overdue, not 待办
+        st.info(t("queue.found_elsewhere", count=counts["all"]), icon=":material/manage_search:")
     st.stop()
 
 
@@ -334,32 +342,47 @@ unmasked = may_export_unmasked(me) and bar[4].toggle(t("queue.export_unmasked"),
 ids = [r[0] for r in bulk_rows]
 
 
+fmt = (
+    st.segmented_control(
+        t("queue.export_format"),
+        queue.EXPORT_FORMATS,
+        default="csv",
+        format_func=lambda f: t_plain(f"queue.export_format_{f}"),
+        key="queue_export_format",
+        required=True,
+    )
+    or "csv"
+)
+MIMES = {"csv": exports.CSV_MIME, "xlsx": exports.XLSX_MIME}
+fmt_name = t_plain(f"queue.export_format_{fmt}")
+
+
 def _export_selected() -> bytes:
     with db_session() as s:
-        return queue.export_csv(s, me, case_ids=ids, unmasked=unmasked, lang=lang)
+        return queue.export_file(s, me, fmt, case_ids=ids, unmasked=unmasked, lang=lang)
 
 
 def _export_filtered() -> bytes:
     with db_session() as s:
-        return queue.export_csv(s, me, filters=filters, unmasked=unmasked, lang=lang)
+        return queue.export_file(s, me, fmt, filters=filters, unmasked=unmasked, lang=lang)
 
 
 stamp = f"{now:%Y%m%d-%H%M}"
 bar[3].download_button(
-    t("queue.export_selected"),
+    t("queue.export_selected", format=fmt_name),
     data=_export_selected,
-    file_name=f"cases-{stamp}.csv",
-    mime="text/csv",
+    file_name=f"cases-{stamp}.{fmt}",
+    mime=MIMES[fmt],
     key="queue_export_selected",
     disabled=not ids,
     on_click="ignore",
     icon=":material/download:",
 )
 st.download_button(
-    t("queue.export_filtered", count=min(result.total, queue.EXPORT_MAX)),
+    t("queue.export_filtered", count=min(result.total, queue.EXPORT_MAX), format=fmt_name),
     data=_export_filtered,
-    file_name=f"cases-{stamp}-all.csv",
-    mime="text/csv",
+    file_name=f"cases-{stamp}-all.{fmt}",
+    mime=MIMES[fmt],
     key="queue_export_filtered",
     on_click="ignore",
     icon=":material/download:",

@@ -13,17 +13,27 @@ import streamlit as st
 
 from dashboard import clock
 from dashboard.config import get_settings
-from dashboard.i18n import current_lang, label, t
-from dashboard.kernel.formatting import change, change_delta, count, pct, points, points_delta
+from dashboard.i18n import current_lang, label, t, t_plain
+from dashboard.kernel.formatting import (
+    MISSING,
+    as_number,
+    change,
+    change_delta,
+    count,
+    pct,
+    points,
+    points_delta,
+)
 from dashboard.kernel.scope import Actor
 from dashboard.reporting import export, kpi, periods, ranking, reports, tables
 from dashboard.reporting.kpi import Period
 from dashboard.territory import lookups as territory
+from dashboard.ui import charts
 from dashboard.ui.common import actor, chart_text, db_session, page_title, plain
+from dashboard.ui.ranking_chart import score_dots
 from models.enums import Role
 
 KINDS = ["week", "month", "quarter", "custom"]
-CHART = {"displayModeBar": False}
 
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner=False)
@@ -106,6 +116,16 @@ def _rate_config(columns: list[str]) -> dict[str, object]:
     return {c: st.column_config.NumberColumn(c, format="%.1f%%") for c in columns}
 
 
+def _with_dashes(show: pd.DataFrame, config: dict[str, object], formats: dict[str, str]) -> pd.DataFrame:
+    """Each column of `formats` that holds a missing value as text in its format, "—" where it is missing (a
+    table would show "None"), without its number configuration."""
+    for column, fmt in formats.items():
+        if column in show and show[column].isna().any():
+            show[column] = show[column].map(lambda v, f=fmt: MISSING if as_number(v) is None else f.format(v))
+            config.pop(column, None)
+    return show
+
+
 def _headline(rep: reports.Report) -> None:
     st.subheader(t("report.section.headline"))
     _finding(rep.findings["headline"])
@@ -119,8 +139,10 @@ def _headline(rep: reports.Report) -> None:
         row = h.loc[metric]
         rate = row["kind"] == "rate"
         value = pct(row["current"]) if rate else count(row["current"])
-        delta = points_delta(row["mom"]) if rate else change_delta(row["mom"])
-        yoy_text = points(row["yoy"]) if rate else change(row["yoy"])
+        delta = points_delta(row["mom"], t_plain("report.points")) if rate else change_delta(row["mom"])
+        yoy_text = points(row["yoy"], t_plain("report.points")) if rate else change(row["yoy"])
+        if not rep.has_last_year:
+            yoy_text = t("report.no_data_short")
         col.metric(
             t(f"report.metric.{metric}"),
             value,
@@ -150,6 +172,17 @@ def _trend(rep: reports.Report) -> None:
     st.subheader(t("report.section.trend"))
     _finding(rep.findings["trend"])
     day_label = t("report.col.week" if rep.trend_unit == "week" else "report.col.day")
+    if rep.trend_unit == "day":  # a running period ends today: its part of a day drawn dotted
+        fig = charts.daily_trend(
+            list(rep.trend["day"]),
+            [(t_plain(f"report.col.{c}"), list(rep.trend[c])) for c in ("reported", "closed")],
+            rep.generated_at,
+            x_title=day_label,
+            y_title=t_plain("report.col.cases"),
+            height=360,
+        )
+        charts.show(fig, key="report_trend")
+        return
     long = rep.trend.melt(id_vars="day", value_vars=["reported", "closed"], var_name="kind", value_name="n")
     long["kind"] = long["kind"].map({"reported": t("report.col.reported"), "closed": t("report.col.closed")})
     fig = px.line(
@@ -161,7 +194,7 @@ def _trend(rep: reports.Report) -> None:
         labels={"day": day_label, "n": t("report.col.cases"), "kind": ""},
     )
     fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend={"orientation": "h"})
-    st.plotly_chart(fig, width="stretch", config=CHART, key="report_trend")
+    charts.show(fig, key="report_trend")
 
 
 def _categories(rep: reports.Report) -> None:
@@ -188,7 +221,7 @@ def _categories(rep: reports.Report) -> None:
         labels={"n": t("report.col.cases"), "name": "", "kind": ""},
     )
     fig.update_layout(height=460, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend={"orientation": "h"})
-    left.plotly_chart(fig, width="stretch", config=CHART, key="report_categories")
+    charts.show(fig, where=left, key="report_categories")
     names = {
         "name": t("report.col.category"),
         "reported": t("report.col.current"),
@@ -203,9 +236,9 @@ def _categories(rep: reports.Report) -> None:
         show[c] = show[c] * 100
     config = _rate_config([names["on_time_rate"], names["satisfaction_rate"]])
     config[names["change"]] = st.column_config.NumberColumn(names["change"], format="%+.0f%%")
-    right.dataframe(
-        show.rename(columns=names), hide_index=True, width="stretch", height=460, column_config=config
-    )
+    rates = dict.fromkeys([names["on_time_rate"], names["satisfaction_rate"]], "{:.1f}%")
+    shown = _with_dashes(show.rename(columns=names), config, {names["change"]: "{:+.0f}%", **rates})
+    right.dataframe(shown, hide_index=True, width="stretch", height=460, column_config=config)
 
 
 def _ranking_table(ranked: pd.DataFrame) -> None:
@@ -224,14 +257,16 @@ def _ranking_table(ranked: pd.DataFrame) -> None:
     show = ranked[list(names)].copy()
     for c in ("on_time_rate", "satisfaction_rate", "rework_rate", "response_rate"):
         show[c] = show[c] * 100
-    config = _rate_config(
-        [names[c] for c in ("on_time_rate", "satisfaction_rate", "rework_rate", "response_rate")]
-    )
+    rate_columns = [names[c] for c in ("on_time_rate", "satisfaction_rate", "rework_rate", "response_rate")]
+    config = _rate_config(rate_columns)
+    rates = dict.fromkeys(rate_columns, "{:.1f}%")
     config[names["score"]] = st.column_config.ProgressColumn(
         names["score"], format="%.1f", min_value=0, max_value=100
     )
     st.dataframe(
-        show.rename(columns=names),
+        _with_dashes(
+            show.rename(columns=names), config, {names["rank"]: "{:.0f}", names["score"]: "{:.1f}", **rates}
+        ),
         hide_index=True,
         width="stretch",
         column_config=config,
@@ -246,19 +281,10 @@ def _rankings(rep: reports.Report) -> None:
             _finding(rep.findings[f"ranking_{by}"])
             scored = ranked[ranked["rank"].notna()]
             if by != "grid" and not scored.empty:
-                fig = px.bar(
-                    scored.iloc[::-1].assign(name=lambda d: chart_text(d["name"])),
-                    x="score",
-                    y="name",
-                    orientation="h",
-                    text_auto=".1f",
-                    labels={"score": t("report.col.score"), "name": ""},
-                    range_x=[0, 100],
+                fig = score_dots(
+                    chart_text(scored["name"]).tolist(), scored["score"].tolist(), t("report.col.score")
                 )
-                fig.update_layout(
-                    height=max(260, 30 * len(scored)), margin={"l": 10, "r": 10, "t": 10, "b": 10}
-                )
-                st.plotly_chart(fig, width="stretch", config=CHART, key=f"report_rank_{by}")
+                charts.show(fig, key=f"report_rank_{by}")
             _ranking_table(ranked)
     st.caption(t("report.score_formula", min=ranking.MIN_CASES))
 
@@ -304,7 +330,7 @@ def _volunteers(rep: reports.Report) -> None:
             top, x="hours", y="name", orientation="h", labels={"hours": t("report.col.hours"), "name": ""}
         )
         fig.update_layout(height=max(260, 28 * len(top)), margin={"l": 10, "r": 10, "t": 10, "b": 10})
-        left.plotly_chart(fig, width="stretch", config=CHART, key="report_hours")
+        charts.show(fig, where=left, key="report_hours")
     with right:
         st.markdown(f"**{t('report.section.gaps')}**")
         names = {c.field: tables.column_header(c, rep.lang) for c in tables.GAPS}

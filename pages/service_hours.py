@@ -15,6 +15,7 @@ from dashboard.io import exports
 from dashboard.kernel.formatting import pct
 from dashboard.kernel.policy import may
 from dashboard.reporting import kpi
+from dashboard.ui import charts
 from dashboard.ui import volunteers as ui
 from dashboard.ui.common import actor, chart_text, db_session, page_title
 from dashboard.ui.errors import run_action
@@ -242,7 +243,7 @@ with tabs["totals"]:
         chart = totals.head(30).assign(label=lambda d: chart_text(d["label"]))
         fig = px.bar(chart, x="label", y="hours", labels={"label": "", "hours": headers["hours"]})
         fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 10, "b": 10})
-        st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key=f"{KEY}_totals_chart")
+        charts.show(fig, key=f"{KEY}_totals_chart")
         st.dataframe(
             totals.drop(columns=["key"]).rename(columns=headers),
             hide_index=True,
@@ -285,7 +286,7 @@ with tabs["leaderboard"]:
             labels={"hours": t("vol.hours_col"), "label": ""},
         )
         fig.update_layout(height=max(300, 26 * len(board)), margin={"l": 10, "r": 10, "t": 10, "b": 10})
-        st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key=f"{KEY}_board_chart")
+        charts.show(fig, key=f"{KEY}_board_chart")
         st.dataframe(
             board.drop(columns=["key"])
             .rename(

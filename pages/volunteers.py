@@ -9,10 +9,11 @@ import streamlit as st
 from sqlmodel import Session
 
 from dashboard import clock
-from dashboard.i18n import current_lang, label, t
+from dashboard.i18n import current_lang, label, t, t_plain
 from dashboard.io import exports
 from dashboard.kernel import privacy
 from dashboard.kernel.errors import Invalid
+from dashboard.kernel.formatting import moment
 from dashboard.kernel.policy import may
 from dashboard.ui import volunteers as ui
 from dashboard.ui.common import actor, db_session, page_title
@@ -138,7 +139,9 @@ def _table(rows: pd.DataFrame) -> pd.DataFrame:
             t("vol.party_kind", LANG): rows["party_kind"].map(lambda k: label("party_kind", k, LANG)),
             t("vol.employer", LANG): rows["employer_unit"].fillna(""),
             t("vol.registered_at", LANG): rows["registered_at"],
-            t("vol.last_service", LANG): rows["last_service_at"],
+            t("vol.last_service", LANG): rows["last_service_at"].map(
+                lambda v: moment(v, "%Y-%m-%d", t_plain("vol.never_served", LANG))
+            ),
             t("vol.hours_90d", LANG): rows["hours_90d"],
             t("vol.status", LANG): rows.apply(_status, axis=1) if len(rows) else pd.Series(dtype=str),
         }
@@ -157,7 +160,6 @@ else:
         key=f"{KEY}_table",
         column_config={
             t("vol.registered_at"): st.column_config.DateColumn(format="YYYY-MM-DD"),
-            t("vol.last_service"): st.column_config.DateColumn(format="YYYY-MM-DD"),
             t("vol.hours_90d"): st.column_config.NumberColumn(format="%.1f"),
         },
     )

@@ -1,5 +1,5 @@
 """Command-centre wall screen: live tiles, the grid map coloured by overdue cases, 12345 三率, a 7-day trend,
-volunteers on duty and a ticker of urgent and overdue cases. Opened by logged-in leaders/operators/admins,
+volunteers on duty and a ticker of what happened today. Opened by logged-in leaders/operators/admins,
 or by a TV with ``/?display=TOKEN`` (app.py then shows this page only, as a read-only leader).
 
 Each part refreshes itself with ``st.fragment(run_every=…)`` (through :func:`dashboard.ui.session.fragment`, which
@@ -10,6 +10,7 @@ so a wall left on for weeks neither grows in memory nor loads the database more 
 
 from __future__ import annotations
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import clock
@@ -21,12 +22,11 @@ from dashboard.territory import areas, map_scene
 from dashboard.territory.map_scales import Scale, make_scale
 from dashboard.ui import wall as wall_ui
 from dashboard.ui.common import actor, db_session
-from dashboard.ui.maps import grid_map_deck, legend_html
+from dashboard.ui.maps import legend_html
 from dashboard.ui.session import fragment
+from dashboard.ui.wall_map import wall_map_figure
 from models.enums import Role
 
-MAP_FIT = (1100, 540)
-"""The map's size on a 1920×1080 wall, for fitting the view (the map scales with the screen)."""
 WALL_VIEWER = Actor(id=0, username="wall", display_name="wall", role=Role.leader)
 """The read-only viewer whose figures every sub-district-wide wall shows."""
 
@@ -45,8 +45,8 @@ def _territory(me: Actor, url: str) -> areas.Territory:
 
 
 @st.cache_data(ttl=300, max_entries=8, show_spinner=False)
-def _map_layers(me: Actor, url: str, bucket: int, lang: str) -> tuple[dict, dict, dict, Scale]:
-    """Grid polygons coloured by overdue cases now, community outlines, the view and the colour scale."""
+def _map(me: Actor, url: str, bucket: int, lang: str) -> tuple[go.Figure, Scale]:
+    """The map of grids coloured by overdue cases now, with the communities named, and its colour scale."""
     territory = _territory(me, url)
     with db_session() as s:
         counts = kpi.open_counts_by(s, me, "grid", now=clock.now()).set_index("key")
@@ -54,8 +54,7 @@ def _map_layers(me: Actor, url: str, bucket: int, lang: str) -> tuple[dict, dict
     values = counts.reindex([g.id for g in shown])[["open_now", "overdue_now"]].fillna(0).astype("float64")
     scale = make_scale("overdue_now", list(values["overdue_now"]))
     feats = map_scene.features(shown, values, "overdue_now", scale, me, lang)
-    view = map_scene.fit_view(territory.bounds, *MAP_FIT)
-    return feats, map_scene.outline_features(territory.communities), view, scale
+    return wall_map_figure(feats, territory.communities, territory.bounds), scale
 
 
 def _bucket(seconds: int) -> int:
@@ -80,14 +79,11 @@ def _top() -> None:
 
 
 @fragment(run_every=interval)
-def _map() -> None:
-    feats, outlines, view, scale = _map_layers(viewer, url, _bucket(interval), lang)
+def _map_panel() -> None:
+    fig, scale = _map(viewer, url, _bucket(interval), lang)
     with st.container(key="wall_map"):
         st.html(f'<div class="wall-panel-title">{wall_ui.e(t("wall.map_title", lang))}</div>')
-        deck = grid_map_deck(
-            feats, "overdue_now", layer_id="wall_grids", view=view, outlines=outlines, dark=True
-        )
-        st.pydeck_chart(deck, height=560, key="wall_deck")
+        st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="wall_chart")
         st.html(legend_html(scale))
 
 
@@ -99,7 +95,7 @@ def _side() -> None:
 @fragment(run_every=interval)
 def _ticker() -> None:
     snap = _snapshot(viewer, url, _bucket(interval), lang)
-    st.html(wall_ui.ticker_html(snap.ticker, snap.at, lang))
+    st.html(wall_ui.ticker_html(snap.ticker, lang))
 
 
 with st.container(key="wall"):
@@ -109,7 +105,7 @@ with st.container(key="wall"):
     _top()
     left, right = st.columns([3, 2], gap="small")
     with left:
-        _map()
+        _map_panel()
     with right:
         _side()
     _ticker()

@@ -121,9 +121,13 @@ SOLVED_RATE = 0.955
 ON_TIME_BASE = 0.915
 UNREACHABLE_RATE = 0.03
 ANONYMOUS_RATE = 0.08
-STUCK_RECENT_DAYS = 75
-STUCK_RECENT_RATE = 0.025
-STUCK_OLD_RATE = 0.0015
+STUCK_RECENT_DAYS = 28  # a stalled case is escalated within weeks: older ones are all closed ...
+STUCK_RECENT_RATE = 0.015
+STUCK_LONG_CODES = frozenset({"PRJ"})  # ... except projects and 历史遗留, which may run for months
+STUCK_LONG_RATE = 0.015
+WAITING_DAYS = 1.5  # a report waits at most this long for acceptance (awaiting details, reported at night)
+WAITING_EVERY = 25  # one in this many recent reports still waits
+MAX_ACCEPT_WAIT = timedelta(hours=40)  # a late acceptance still comes within two days
 VOLUNTEER_CASE_RATE = 0.3
 
 _ESCALATION_FACTOR = {
@@ -428,6 +432,7 @@ class CaseGenerator:
         self._ext_id = 0
         self._esc_id = 0
         self._stuck_cycle = 0
+        self._waiting_cycle = 0
         self._dups = 0
         self._recent: list[deque[_Recent]] = [deque() for _ in world.grids]
         self._cases: list[tuple] = []
@@ -578,7 +583,7 @@ class CaseGenerator:
             t = self._accept_time(t0, response_due, spec, True)
             draft.add(t, operator, "reject", rng.choice(texts.REJECT_NOTES), "{}")
         else:
-            stuck = self._stuck(t0)
+            stuck = self._stuck(t0, spec.code)
             service = self._life(draft, response_due, stuck, anonymous)
 
         rows, fields = self._replay(draft, stuck)
@@ -728,16 +733,29 @@ class CaseGenerator:
             return f"{building}{rng.choice(('附近', '旁', '门前', '东侧', '西侧', '南侧', '北侧'))}"
         return f"{building}{rng.randint(1, 6)}单元{rng.randint(1, 7)}0{rng.randint(1, 4)}"
 
-    def _stuck(self, t0: datetime) -> CaseStatus | None:
-        """Some cases stall at a stage (推诿): mostly recent ones, so all open statuses exist and some age."""
+    def _stuck(self, t0: datetime, code: str) -> CaseStatus | None:
+        """Some cases stall at a stage (推诿), as a sub-district that escalates sees it: a few reports of
+        the last day and a half still wait for acceptance or dispatch (the first two always, so both
+        statuses exist), cases of the last weeks stall at a later stage, and only projects and 历史遗留
+        (PRJ) stay open for months."""
         age_days = (self.now - t0).total_seconds() / 86400
+        if age_days < WAITING_DAYS:
+            self._waiting_cycle += 1
+            waiting = self._waiting_cycle % WAITING_EVERY
+            return (S.reported, S.accepted)[waiting - 1] if waiting in (1, 2) else None
         if age_days < 3:
             return None
-        rate = STUCK_RECENT_RATE if age_days <= STUCK_RECENT_DAYS else STUCK_OLD_RATE
+        if age_days <= STUCK_RECENT_DAYS:
+            rate = STUCK_RECENT_RATE
+        elif code in STUCK_LONG_CODES:
+            rate = STUCK_LONG_RATE
+        else:
+            return None
         if self.rng.random() >= rate:
             return None
+        later = OPEN_STATUSES[1:]
         self._stuck_cycle += 1
-        return OPEN_STATUSES[self._stuck_cycle % len(OPEN_STATUSES)]
+        return later[(self._stuck_cycle - 1) % len(later)]
 
     def _accept_time(self, t0: datetime, response_due: datetime, spec, on_time: bool) -> datetime:  # type: ignore[no-untyped-def]
         rng = self.rng
@@ -754,7 +772,8 @@ class CaseGenerator:
                     t = t0 + timedelta(seconds=rng.randint(min(60, span), span))
             return t
         late = response_due + timedelta(seconds=60 + int(rng.expovariate(1 / 7200)))
-        return late if natural else _day_t(_day_u(late))
+        late = late if natural else _day_t(_day_u(late))
+        return late if late - t0 <= MAX_ACCEPT_WAIT else self._accept_time(t0, response_due, spec, True)
 
     def _life(
         self, draft: _Draft, response_due: datetime, stuck: CaseStatus | None, anonymous: bool

@@ -128,7 +128,7 @@ def seed_database(
     if _has_data(engine):
         if not reset:
             raise SeedAlreadyExists("the database already holds data; use --reset to replace it")
-        report(0.01, "dropping the old tables")
+        report(0.01, "dropping")
         drop_everything(engine)
         upgrade(url)
 
@@ -175,7 +175,7 @@ def seed_database(
             case_escalations=stats.escalations,
         )
 
-        report(0.9, "service records")
+        report(0.9, "service_records")
         service_rows = activity.make_service_records(builder.world, rng, service_records, stats.service_links)
         report(0.92, "visits")
         visit_rows = activity.make_visits(builder.world, rng, visits, stats.visit_links)

@@ -50,6 +50,9 @@ SMALL_SEED = {
 """Size of the shared test database: every status, a year of cases, but quick to build."""
 
 BACKENDS = [b for b in os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+"""For a test whose subject does not depend on the database (escaping, role gates, words): its page runs
+on PostgreSQL are already covered by tests/app/test_pages.py, so it runs once, on SQLite."""
 
 
 @pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects

@@ -3,6 +3,7 @@ searched together with every case transition (`case_events`)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -11,7 +12,9 @@ from sqlalchemy import ColumnElement, Select, func, literal, or_, union_all
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
+from dashboard.cases.view import event_summary
 from dashboard.cases.workflow import TRANSITIONS
+from dashboard.i18n import has, t_plain
 from dashboard.kernel.errors import NotPermitted
 from dashboard.kernel.policy import may
 from dashboard.kernel.scope import Actor
@@ -36,13 +39,27 @@ class AuditFilters:
 
 @dataclass(frozen=True)
 class AuditPage:
-    rows: pd.DataFrame  # source, id, at, actor_id, user, display_name, action, target, outcome, detail
+    rows: pd.DataFrame  # COLUMNS; a case event's detail is its note (see detail_text)
     total: int
     page: int
     pages: int
 
 
-COLUMNS = ["source", "id", "at", "actor_id", "user", "display_name", "action", "target", "outcome", "detail"]
+COLUMNS = [
+    "source",
+    "id",
+    "at",
+    "actor_id",
+    "user",
+    "display_name",
+    "action",
+    "target",
+    "outcome",
+    "detail",
+    "from_status",
+    "to_status",
+    "payload",
+]
 
 
 def _require_reader(actor: Actor) -> None:
@@ -90,6 +107,9 @@ def _audit_part(f: AuditFilters) -> tuple[Select, Select] | None:
             AuditLog.target.label("target"),
             AuditLog.outcome.label("outcome"),
             AuditLog.detail.label("detail"),
+            literal("").label("from_status"),
+            literal("").label("to_status"),
+            literal("{}").label("payload"),
         )
         .select_from(AuditLog)
         .outerjoin(user, user.id == AuditLog.actor_id)
@@ -124,13 +144,6 @@ def _case_part(f: AuditFilters) -> tuple[Select, Select] | None:
         conds.append(
             or_(Case.number.icontains(t, autoescape=True), CaseEvent.note.icontains(t, autoescape=True))
         )
-    detail = (
-        func.coalesce(CaseEvent.from_status, "")
-        + " → "
-        + func.coalesce(CaseEvent.to_status, "")
-        + " "
-        + CaseEvent.note
-    )
     rows = (
         select(
             literal("case").label("source"),
@@ -142,7 +155,10 @@ def _case_part(f: AuditFilters) -> tuple[Select, Select] | None:
             CaseEvent.action.label("action"),
             Case.number.label("target"),
             literal("ok").label("outcome"),
-            detail.label("detail"),
+            CaseEvent.note.label("detail"),
+            func.coalesce(CaseEvent.from_status, "").label("from_status"),
+            func.coalesce(CaseEvent.to_status, "").label("to_status"),
+            CaseEvent.payload.label("payload"),
         )
         .select_from(CaseEvent)
         .join(Case, Case.id == CaseEvent.case_id)
@@ -192,3 +208,33 @@ def known_actions(session: Session) -> list[str]:
     """Every action the audit page can filter by: those in audit_log and every case-event action."""
     logged = session.exec(select(AuditLog.action).distinct()).all()
     return sorted(set(logged) | set(TRANSITIONS))
+
+
+def detail_text(row: pd.Series, lang: str | None = None) -> str:
+    """A row's detail as its reader reads it: a case event's statuses by name, its note and what it recorded
+    (the 回访's satisfaction, the assignee …); a login's kind of account; other details as written."""
+    if row["source"] == "case":
+        moved = [v for v in (row["from_status"], row["to_status"]) if v] if row["to_status"] else []
+        # an event that changes no status (回访, 延期 …) names the status it was recorded in
+        moved = moved or ([row["from_status"]] if row["from_status"] else [])
+        statuses = " → ".join(t_plain(f"enum.status.{v}", lang) for v in moved)
+        try:
+            payload = json.loads(row["payload"] or "{}")
+        except ValueError:
+            payload = {}
+        summary = event_summary(row["action"], payload if isinstance(payload, dict) else {}, lang)
+        text = f"{statuses} {row['detail']}".rstrip()
+        return f"{text} · {summary}" if summary else text
+    if row["action"] == "login":
+        return "；".join(_login_part(part, lang) for part in str(row["detail"] or "").split("; "))
+    return str(row["detail"] or "")
+
+
+def _login_part(part: str, lang: str | None) -> str:
+    """One part of a login's detail (dashboard.admin.auth): ``source=ADDRESS``, ``unknown user``, ``sso``."""
+    if part.startswith("source="):
+        address = part.removeprefix("source=")
+        shown = t_plain("audit_detail.local", lang) if address == "local" else address
+        return t_plain("audit_detail.source", lang, address=shown)
+    key = f"audit_detail.{part.replace(' ', '_')}"
+    return t_plain(key, lang) if has(key) else part

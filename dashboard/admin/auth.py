@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 from dashboard import clock, db
 from dashboard.admin import throttle
 from dashboard.kernel import audit
+from dashboard.kernel.errors import Busy
 from dashboard.kernel.scope import Actor
 from models import User, UserSession
 from models.enums import Role
@@ -234,6 +235,17 @@ def resume_session(
         row.last_seen_at = now
         session.add(row)
     return actor_of(user)
+
+
+def resume(engine: Engine | None, cookie: str | None, secret: str, idle_minutes: int) -> Actor | None:
+    """:func:`resume_session` for a page run, in its own short transaction. It reads as a reader; when
+    its write (the activity stamp, an idle revocation) meets another writer that committed meanwhile
+    (:class:`Busy`), it is done again as a writer, so a busy database never logs anyone out."""
+    try:
+        with db.session_scope(engine) as session:
+            return resume_session(session, cookie, secret, idle_minutes)
+    except Busy:
+        return db.run_unit(lambda session: resume_session(session, cookie, secret, idle_minutes), engine)
 
 
 def end_session(session: Session, cookie: str | None) -> None:

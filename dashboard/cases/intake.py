@@ -22,7 +22,7 @@ from dashboard.kernel.scope import Actor, case_filter, grid_filter
 from dashboard.kernel.text import clean_text, normalise_reporter_phone
 from dashboard.reporting.kpi import not_duplicate
 from dashboard.territory.geo import GridLocator, haversine_m
-from models import Case, CaseNumberCounter, Category, Grid
+from models import Building, Case, CaseNumberCounter, Category, Grid
 from models.enums import (
     OPEN_STATUSES,
     CaseSource,
@@ -62,7 +62,8 @@ NAME_MAX = 64
 class NewCase:
     """A case as entered on the intake form (or the grid worker's quick intake), before validation.
 
-    `grid_id` may be left None when `lon`/`lat` are given: the grid is then found by point-in-polygon.
+    `grid_id` may be left None when `lon`/`lat` are given: the grid is then found by point-in-polygon. A
+    `building_id` (楼栋/院落) gives the grid, the point (unless typed) and the start of the address.
     `limit` is a time limit set by the upper level for 上级交办 cases, in the category's calendar units.
     """
 
@@ -80,6 +81,7 @@ class NewCase:
     priority: Priority | str | None = None
     external_id: str | None = None
     limit: float | None = None
+    building_id: int | None = None
 
 
 def locate_grid(session: Session, lon: float, lat: float) -> int | None:
@@ -132,6 +134,35 @@ def _choices(session: Session, data: NewCase, problems: dict[str, str]) -> tuple
     return source, priority
 
 
+def _at_building(session: Session, actor: Actor, data: NewCase, problems: dict[str, str]) -> NewCase:
+    """The case placed at its building: the building's grid and point (typed coordinates win), and the
+    address starting with the building's name. The building must be in the actor's scope and, when a grid
+    was also chosen, in that grid."""
+    if data.building_id is None:
+        return data
+    row = session.exec(
+        select(Building.grid_id, Building.name, Building.lon, Building.lat)
+        .join(Grid, Grid.id == Building.grid_id)
+        .where(Building.id == data.building_id, grid_filter(actor))
+    ).first()
+    if row is None:
+        problems["building"] = "errors.building_scope"
+        return data
+    grid_id, name, lon, lat = row
+    if data.grid_id is not None and data.grid_id != grid_id:
+        problems["building"] = "errors.building_grid"
+        return data
+    typed = data.lon is not None or data.lat is not None
+    address = (data.address or "").strip()
+    return replace(
+        data,
+        grid_id=grid_id,
+        lon=data.lon if typed else lon,
+        lat=data.lat if typed else lat,
+        address=address if address.startswith(name) else f"{name}{address}",
+    )
+
+
 def _place(session: Session, actor: Actor, data: NewCase, problems: dict[str, str]) -> int | None:
     """The case's grid: given, or found from the point; it must be in the actor's scope."""
     lon, lat = data.lon, data.lat
@@ -140,7 +171,7 @@ def _place(session: Session, actor: Actor, data: NewCase, problems: dict[str, st
     elif lon is not None and lat is not None and not (-180 <= lon <= 180 and -90 <= lat <= 90):
         problems["location"] = "errors.lonlat_range"
     grid_id = data.grid_id
-    if grid_id is None and "location" not in problems:
+    if grid_id is None and "location" not in problems and "building" not in problems:
         if lon is None or lat is None:
             problems["grid"] = "errors.grid_or_point"
         else:
@@ -184,6 +215,7 @@ def validate_new_case(session: Session, actor: Actor, data: NewCase) -> NewCase:
     if not may(actor, "case.intake"):
         raise NotPermitted(action="report")
     problems: dict[str, str] = {}
+    data = _at_building(session, actor, data, problems)
     texts = _texts(data, problems)
     source, priority = _choices(session, data, problems)
     grid_id = _place(session, actor, data, problems)

@@ -1,13 +1,17 @@
-"""The triage queue, the department queue and case exports: filtered, counted and paged in SQL.
+"""The triage queue and case exports: filtered, counted and paged in SQL (the department queue:
+:mod:`dashboard.cases.department`).
 
 A queue page is one ``SELECT … LIMIT :n OFFSET :m`` over `cases` (joined to a few lookup tables by
 primary key) plus one ``COUNT`` and one ``GROUP BY status``; it never loads the cases it does not show.
-The default order is the due time, most urgent first, which the ``(status, due_at)`` index serves.
+The default view is the work to do now ("todo": new reports first, newest first, then the open cases not
+yet overdue by time left); the overdue ones are their own view, most overdue first. The other views order by
+the due time, which the ``(status, due_at)`` index serves.
 Ageing colours are computed in SQL by :mod:`dashboard.cases.ageing` from the stored clock instants.
 """
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -15,38 +19,42 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 import pandas as pd
-from sqlalchemy import ColumnElement, FunctionElement, Select, and_, func, or_
+from sqlalchemy import ColumnElement, FunctionElement, Select, and_, case, func, not_, or_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from dashboard import clock
 from dashboard.cases import ageing
-from dashboard.i18n import label, t
-from dashboard.io import exports
+from dashboard.cases import export as case_export
 from dashboard.kernel.privacy import address_matches, mask_address, searchable
 from dashboard.kernel.scope import Actor, case_filter
 from dashboard.reporting import kpi
 from models import Case, CaseEscalation, Category, Community, Department, Grid, User
-from models.enums import OPEN_STATUSES, CaseStatus, Role
+from models.enums import ACTIVE_STATUSES, OPEN_STATUSES, CaseStatus
 
 View = str
-"""``"open"`` (every status still needing work), ``"all"``, or one CaseStatus value."""
-VIEWS: tuple[str, ...] = ("open", *(s.value for s in CaseStatus), "all")
-Sort = Literal["due", "newest", "oldest"]
-SORTS: tuple[str, ...] = ("due", "newest", "oldest")
+"""``"todo"`` (new reports and the open cases not yet overdue), ``"overdue"`` (clock running, past due),
+``"open"`` (every status still needing work, 未结案), ``"in_hand"`` (在办, not offered on the queue page), ``"all"``,
+or one CaseStatus value."""
+VIEWS: tuple[str, ...] = ("todo", "overdue", "open", *(s.value for s in CaseStatus), "all")
+Sort = Literal["urgency", "due", "newest", "oldest", "assigned"]
+SORTS: tuple[str, ...] = ("urgency", "due", "newest", "oldest", "assigned")
+"""``urgency``: the view's own order (todo: new reports newest first, then least time left; overdue: most
+overdue first; otherwise by due time); ``assigned``: newest dispatch first."""
 PAGE_SIZE = 50
 EXPORT_MAX = 10_000
 """Most rows one export may hold (larger sets: narrow the filters)."""
 
 _OPEN = [s.value for s in OPEN_STATUSES]
+_ACTIVE = [s.value for s in ACTIVE_STATUSES]
 
 
 @dataclass(frozen=True)
 class QueueFilters:
     """What the user filtered on; every field maps to a URL query parameter on the page."""
 
-    view: View = "open"
+    view: View = "todo"
     ageing: tuple[str, ...] = ()
     categories: tuple[int, ...] = ()
     community_id: int | None = None
@@ -56,7 +64,7 @@ class QueueFilters:
     date_from: date | None = None
     date_to: date | None = None
     text: str = ""
-    sort: Sort = "due"
+    sort: Sort = "urgency"
     handler_department_id: int | None = None
     """Only cases dispatched to this department (``department_id`` above also counts escalations)."""
 
@@ -70,12 +78,42 @@ class QueuePage:
     page_size: int
 
 
-def _view_condition(view: View) -> ColumnElement[bool] | None:
+def overdue(now: datetime) -> ColumnElement[bool]:
+    """SQL condition: the clock is still running and past due at `now` (the 超期数 of DESIGN §8)."""
+    return and_(Case.status.in_(_ACTIVE), Case.due_at.is_not(None), Case.due_at < now)
+
+
+def _todo(now: datetime) -> ColumnElement[bool]:
+    """SQL condition: work to do now: a new report (whatever its clock), or open and not overdue."""
+    return and_(kpi.is_open(), or_(Case.status == CaseStatus.reported.value, not_(overdue(now))))
+
+
+def _view_condition(view: View, now: datetime) -> ColumnElement[bool] | None:
     if view == "all":
         return None
     if view == "open":
         return kpi.is_open()
+    if view == "in_hand":  # 在办 (cases/workflow.py's IN_HAND): the department page's list
+        return kpi.is_active()
+    if view == "todo":
+        return _todo(now)
+    if view == "overdue":
+        return overdue(now)
     return Case.status == CaseStatus(view).value
+
+
+def text_condition(actor: Actor, text: str) -> ColumnElement[bool] | None:
+    """SQL condition of a search box: the number, the title, or the address where the actor's role may
+    search it (:func:`dashboard.kernel.privacy.searchable`); None for an empty search."""
+    text = text.strip()
+    if not text:
+        return None
+    return or_(
+        Case.number.contains(text.upper(), autoescape=True),
+        Case.title.icontains(text, autoescape=True),
+        # the address is masked to the building: matched only where the role may see it
+        address_matches(Case.address, text, searchable(actor, "case")),
+    )
 
 
 def conditions(
@@ -84,7 +122,7 @@ def conditions(
     """The WHERE conditions of a filtered queue in the actor's scope (the view's status left out on request,
     for the counts per status)."""
     out: list[ColumnElement[bool]] = [case_filter(actor)]
-    if with_view and (view := _view_condition(f.view)) is not None:
+    if with_view and (view := _view_condition(f.view, now)) is not None:
         out.append(view)
     if f.ageing:
         out.append(or_(*(ageing.condition(a, now) for a in f.ageing)))
@@ -105,16 +143,8 @@ def conditions(
         out.append(Case.reported_at >= datetime.combine(f.date_from, datetime.min.time()))
     if f.date_to is not None:
         out.append(Case.reported_at < datetime.combine(f.date_to + timedelta(days=1), datetime.min.time()))
-    text = f.text.strip()
-    if text:
-        out.append(
-            or_(
-                Case.number.contains(text.upper(), autoescape=True),
-                Case.title.icontains(text, autoescape=True),
-                # the address is masked to the building: matched only where the role may see it
-                address_matches(Case.address, text, searchable(actor, "case")),
-            )
-        )
+    if (text := text_condition(actor, f.text)) is not None:
+        out.append(text)
     return out
 
 
@@ -142,14 +172,26 @@ def _sort_only_sqlite(element: sort_only, compiler: Any, **kw: Any) -> str:
     return "+" + compiler.process(next(iter(element.clauses)), **kw)
 
 
+def _urgency_order() -> list[ColumnElement]:
+    """New reports first, newest first; then running clocks by time left; then the stopped ones (resolved,
+    verified) by due time. Only for the open views: the few thousand open cases are sorted, never the table."""
+    new = Case.status == CaseStatus.reported.value
+    group = case((new, 0), (Case.status.in_(_ACTIVE), 1), else_=2)
+    return [group.asc(), case((new, Case.reported_at)).desc(), Case.due_at.asc(), Case.id.asc()]
+
+
 def _order(f: QueueFilters) -> list[ColumnElement]:
     if f.sort == "newest":
         return [Case.reported_at.desc(), Case.id.desc()]
     if f.sort == "oldest":
         return [Case.reported_at.asc(), Case.id.asc()]
+    if f.sort == "assigned":
+        return [Case.dispatched_at.is_(None), Case.dispatched_at.desc(), Case.id.desc()]
+    if f.sort == "urgency" and f.view in ("todo", "open"):
+        return _urgency_order()
     # Plain ascending (no NULLS LAST), so that one status or none can be read in (status, due_at) or due_at
     # index order; for several statuses, sort the (few) matching cases instead.
-    if f.view == "open" or f.ageing:
+    if f.view in ("todo", "overdue", "open", "in_hand") or f.ageing:
         return [sort_only(Case.due_at).asc(), Case.id.asc()]
     return [Case.due_at.asc(), Case.id.asc()]
 
@@ -189,6 +231,7 @@ def queue_sql(
             Case.priority,
             Case.reported_at,
             Case.due_at,
+            Case.dispatched_at,
             Case.department_id,
             Department.name.label("department"),
             Case.assignee_id,
@@ -238,6 +281,7 @@ QUEUE_COLUMNS = [
     "priority",
     "reported_at",
     "due_at",
+    "dispatched_at",
     "department_id",
     "department",
     "assignee_id",
@@ -275,112 +319,56 @@ def queue_page(
 def status_counts(
     session: Session, actor: Actor, filters: QueueFilters, now: datetime | None = None
 ) -> dict[str, int]:
-    """Cases per status under every filter but the view (one GROUP BY), plus the 'open' and 'all' totals."""
+    """Cases per status under every filter but the view (one GROUP BY), plus the 'todo', 'overdue', 'open'
+    and 'all' totals."""
     now = now or clock.now()
     stmt = (
-        select(Case.status, func.count())
+        select(Case.status, func.count(), func.sum(case((overdue(now), 1), else_=0)))
         .where(*conditions(actor, filters, now, with_view=False))
         .group_by(Case.status)
     )
     counts = {s.value: 0 for s in CaseStatus}
-    for status, n in session.exec(stmt).all():
-        counts[str(status)] = int(n)
+    late = dict.fromkeys(counts, 0)
+    for status, n, n_late in session.exec(stmt).all():
+        counts[str(status)], late[str(status)] = int(n), int(n_late or 0)
     counts["open"] = sum(counts[s] for s in _OPEN)
     counts["all"] = sum(counts[s.value] for s in CaseStatus)
+    counts["overdue"] = sum(late[s] for s in _ACTIVE)
+    counts["todo"] = counts["open"] - counts["overdue"] + late[CaseStatus.reported.value]
     return counts
 
 
 # ---------------------------------------------------------------- export
 
-EXPORT_COLUMNS = [
-    "number",
-    "status",
-    "ageing",
-    "category",
-    "title",
-    "description",
-    "community",
-    "grid",
-    "address",
-    "reporter_name",
-    "reporter_phone",
-    "source",
-    "priority",
-    "reported_at",
-    "due_at",
-    "resolved_at",
-    "closed_at",
-    "department",
-    "assignee",
-    "extension_count",
-    "rework_count",
-    "satisfaction",
-]
-PII_COLUMNS = {"reporter_name": "name", "reporter_phone": "phone", "address": "address"}
-_LABELLED = {
-    "status": "status",
-    "ageing": "ageing",
-    "source": "source",
-    "priority": "priority",
-    "satisfaction": "satisfaction",
-}
+EXPORT_COLUMNS = case_export.EXPORT_COLUMNS
+"""The queue exports the columns of every case export (:mod:`dashboard.cases.export`)."""
+EXPORT_FORMATS: tuple[str, ...] = ("csv", "xlsx")
 
 
-def export_rows(
+def export_ids(
     session: Session,
     actor: Actor,
     *,
     case_ids: Sequence[int] | None = None,
     filters: QueueFilters | None = None,
     now: datetime | None = None,
-) -> pd.DataFrame:
-    """The cases to export, unmasked (callers mask): the chosen ids, or the whole filter, in the actor's
-    scope, at most :data:`EXPORT_MAX` rows."""
+) -> list[int]:
+    """The ids of the cases to export: the chosen ids, or the whole filter, in the actor's scope; the first
+    :data:`EXPORT_MAX` in the queue's order."""
     now = now or clock.now()
     where = conditions(actor, filters, now) if filters is not None else [case_filter(actor)]
     if case_ids is not None:
         where.append(Case.id.in_(list(case_ids)[:EXPORT_MAX]))
     stmt = (
-        select(
-            Case.number,
-            Case.status,
-            ageing.colour_expr(now),
-            Category.name_zh,
-            Case.title,
-            Case.description,
-            Community.name,
-            Grid.code,
-            Case.address,
-            Case.reporter_name,
-            Case.reporter_phone,
-            Case.source,
-            Case.priority,
-            Case.reported_at,
-            Case.due_at,
-            Case.resolved_at,
-            Case.closed_at,
-            Department.name,
-            Assignee.display_name,
-            Case.extension_count,
-            Case.rework_count,
-            Case.satisfaction,
-        )
-        .select_from(Case)
-        .outerjoin(Category, Category.id == Case.category_id)
-        .outerjoin(Grid, Grid.id == Case.grid_id)
-        .outerjoin(Community, Community.id == Case.community_id)
-        .outerjoin(Department, Department.id == Case.department_id)
-        .outerjoin(Assignee, Assignee.id == Case.assignee_id)
-        .where(*where)
-        .order_by(*_order(filters or QueueFilters(view="all")))
-        .limit(EXPORT_MAX)
+        select(Case.id).where(*where).order_by(*_order(filters or QueueFilters(view="all"))).limit(EXPORT_MAX)
     )
-    return pd.DataFrame(session.exec(stmt).all(), columns=EXPORT_COLUMNS)
+    return list(session.exec(stmt).all())
 
 
-def export_csv(
+def export_file(
     session: Session,
     actor: Actor,
+    fmt: str = "csv",
     *,
     case_ids: Sequence[int] | None = None,
     filters: QueueFilters | None = None,
@@ -388,122 +376,21 @@ def export_csv(
     lang: str = "zh",
     now: datetime | None = None,
 ) -> bytes:
-    """A CSV of the chosen cases (or the filter) with translated headers and labels; personal data masked
-    unless `unmasked` (admins only), formulas neutralised, the export written to the audit log.
+    """A CSV or Excel file (`fmt` of :data:`EXPORT_FORMATS`) of the chosen cases (or the filter), with the
+    columns, headers and labels of every case export; personal data masked unless `unmasked` (admins
+    only), formulas neutralised, the export written to the audit log.
 
     Runs outside the Streamlit session (the download button calls it on click), so it takes the language.
     """
-    df = export_rows(session, actor, case_ids=case_ids, filters=filters, now=now)
-    for col, kind in _LABELLED.items():
-        df[col] = df[col].map(lambda v, k=kind: label(k, v, lang) if v else "")
-    frame = exports.export_frame(df, actor, PII_COLUMNS, unmasked)
-    frame.columns = [t(f"case_export.{c}", lang) for c in EXPORT_COLUMNS]
-    data = exports.to_csv_bytes(frame)
+    case_export.check_unmasked(actor, unmasked)
+    now = now or clock.now()
+    ids = export_ids(session, actor, case_ids=case_ids, filters=filters, now=now)
     detail: dict[str, object] = {}
     if filters is not None:
         detail = {k: v for k, v in asdict(filters).items() if v not in (None, (), "")}
     if case_ids is not None:
         detail["selected"] = len(case_ids)
-    exports.record_export(session, actor, "cases", len(frame), "csv", unmasked, detail)
-    return data
-
-
-# ---------------------------------------------------------------- department queue
-
-DEPT_COLUMNS = [
-    "escalation_id",
-    "case_id",
-    "number",
-    "title",
-    "status",
-    "case_due_at",
-    "level",
-    "escalated_at",
-    "due_at",
-    "reported_back_at",
-    "report",
-    "overdue",
-    "version",
-]
-
-
-def escalation_sql(
-    actor: Actor,
-    department_id: int,
-    *,
-    pending_only: bool,
-    now: datetime,
-    page: int = 1,
-    page_size: int = PAGE_SIZE,
-) -> Select:
-    """The escalations (吹哨) to a department, pending first by their own deadline."""
-    stmt = (
-        select(
-            CaseEscalation.id,
-            Case.id,
-            Case.number,
-            Case.title,
-            Case.status,
-            Case.due_at,
-            CaseEscalation.level,
-            CaseEscalation.escalated_at,
-            CaseEscalation.due_at,
-            CaseEscalation.reported_back_at,
-            CaseEscalation.report,
-            and_(CaseEscalation.reported_back_at.is_(None), CaseEscalation.due_at <= now),
-            Case.version,
-        )
-        .join(Case, Case.id == CaseEscalation.case_id)
-        .where(CaseEscalation.department_id == department_id, case_filter(actor))
-        .order_by(
-            CaseEscalation.reported_back_at.is_not(None), CaseEscalation.due_at.asc(), CaseEscalation.id.asc()
-        )
-        .limit(page_size)
-        .offset((max(page, 1) - 1) * page_size)
-    )
-    if pending_only:
-        stmt = stmt.where(CaseEscalation.reported_back_at.is_(None))
-    return stmt
-
-
-def department_in_scope(actor: Actor, department_id: int | None) -> int | None:
-    """The department whose queue the actor may see: their own for a department user, any for read-all."""
-    if actor.role == Role.department:
-        return actor.department_id
-    if actor.reads_all:
-        return department_id
-    return None
-
-
-def department_escalations(
-    session: Session,
-    actor: Actor,
-    department_id: int | None,
-    *,
-    pending_only: bool = True,
-    page: int = 1,
-    page_size: int = PAGE_SIZE,
-    now: datetime | None = None,
-) -> QueuePage:
-    """One page of a department's escalations (and the total), in the actor's scope."""
-    now = now or clock.now()
-    dept = department_in_scope(actor, department_id)
-    if dept is None:
-        return QueuePage(pd.DataFrame(columns=DEPT_COLUMNS), 0, 1, 1, page_size)
-    count = (
-        select(func.count())
-        .select_from(CaseEscalation)
-        .join(Case, Case.id == CaseEscalation.case_id)
-        .where(CaseEscalation.department_id == dept, case_filter(actor))
-    )
-    if pending_only:
-        count = count.where(CaseEscalation.reported_back_at.is_(None))
-    total = int(session.exec(count).one())
-    pages = max(1, math.ceil(total / page_size))
-    page = min(max(page, 1), pages)
-    rows = session.exec(
-        escalation_sql(actor, dept, pending_only=pending_only, now=now, page=page, page_size=page_size)
-    ).all()
-    df = pd.DataFrame(rows, columns=DEPT_COLUMNS)
-    df["overdue"] = df["overdue"].astype(bool)
-    return QueuePage(df, total, page, pages, page_size)
+    out = io.BytesIO()
+    writer = case_export.WRITERS[fmt]
+    writer(session, actor, out, ids=ids, unmasked=unmasked, lang=lang, filters=detail, now=now)
+    return out.getvalue()

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
+from typing import Literal
 
 import chinese_calendar
 from sqlmodel import Session, select
@@ -47,15 +48,27 @@ _MAX_ORDINAL = date.max.toordinal()
 _FALLBACK_HOLIDAYS: frozenset[tuple[int, int]] = frozenset(
     {(1, 1), (5, 1), (5, 2), (5, 3)} | {(10, d) for d in range(1, 8)}
 )
-"""Fixed statutory days used for years `chinese_calendar` does not know (see :class:`WorkCalendar`)."""
+"""Fixed statutory days used for years nobody holds the schedule of (see :class:`WorkCalendar`)."""
+
+YearSource = Literal["entered", "package", "fallback"]
+"""Where a year's statutory schedule comes from: entered by an administrator, the package, or neither."""
 
 
-def _statutory_working_day(d: date) -> bool:
-    """Whether `d` is a working day by national rules alone (no local overrides)."""
+def package_knows(year: int) -> bool:
+    """Whether `chinese_calendar` holds the statutory holidays and swapped workdays of `year`."""
+    try:
+        chinese_calendar.is_workday(date(year, 6, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
+def _package_working_day(d: date) -> bool | None:
+    """The package's answer for `d`, None for a year it does not know."""
     try:
         return chinese_calendar.is_workday(d)
     except NotImplementedError:
-        return d.weekday() < 5 and (d.month, d.day) not in _FALLBACK_HOLIDAYS
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,22 +83,34 @@ class _Span:
 class WorkCalendar:
     """Which days are working days: China's statutory calendar plus local overrides.
 
-    Statutory holidays and swapped workdays (调休) come from the ``chinese_calendar`` package, which knows
-    the years 2004–2026 only. For any other year the fallback is: Saturdays and Sundays off, plus the fixed
-    statutory days Jan 1, May 1–3 and Oct 1–7 off; no swapped workdays and no lunar holidays (Spring
-    Festival, Qingming, Dragon Boat, Mid-Autumn), since their dates and 调休 are only published a year ahead.
-    Add those as local overrides when they are known.
+    The statutory days, first source first:
 
-    Local overrides (``calendar_overrides``) win over both: ``CalendarOverrideKind.closure`` makes a day
-    non-working, ``CalendarOverrideKind.workday`` makes it a working day.
+    1. the days of a State Council notice an administrator entered (``entered``: day → working; the
+       notice years in ``entered_years``), ``calendar_statutory_days``;
+    2. the ``chinese_calendar`` package, which knows the years 2004–2026 only (``holidays`` 0.109 has no
+       later 调休 either: its China dates after 2026 are projected by rule, not taken from a notice);
+    3. for an entered year, the other days follow the weekends; for a year nobody holds, the fallback is
+       Saturdays and Sundays off plus the fixed days Jan 1, May 1–3 and Oct 1–7, with no swapped workdays
+       and no lunar holidays (their dates and 调休 are only published a year ahead). That fallback is
+       never silent: :meth:`year_source` says "fallback" and administrators are warned.
+
+    Local overrides (``calendar_overrides``) win over all of them: ``CalendarOverrideKind.closure`` makes a
+    day non-working, ``CalendarOverrideKind.workday`` makes it a working day.
 
     Instances are immutable and safe to share between threads; caches are built lazily.
     """
 
-    def __init__(self, overrides: Mapping[date, CalendarOverrideKind | str] | None = None) -> None:
+    def __init__(
+        self,
+        overrides: Mapping[date, CalendarOverrideKind | str] | None = None,
+        entered: Mapping[date, bool] | None = None,
+        entered_years: Iterable[int] = (),
+    ) -> None:
         self._overrides: Mapping[date, CalendarOverrideKind] = MappingProxyType(
             {d: CalendarOverrideKind(k) for d, k in (overrides or {}).items()}
         )
+        self._entered: Mapping[date, bool] = MappingProxyType(dict(entered or {}))
+        self._entered_years = frozenset(entered_years)
         self._day_cache: dict[date, bool] = {}
         self._span: _Span | None = None
         self._lock = threading.Lock()
@@ -95,19 +120,52 @@ class WorkCalendar:
         """The local overrides, read only."""
         return self._overrides
 
+    @property
+    def entered(self) -> Mapping[date, bool]:
+        """The statutory days an administrator entered (day → working), read only."""
+        return self._entered
+
+    @property
+    def entered_years(self) -> frozenset[int]:
+        """The notice years whose schedule an administrator entered."""
+        return self._entered_years
+
     def __repr__(self) -> str:
-        return f"WorkCalendar({len(self._overrides)} overrides)"
+        return (
+            f"WorkCalendar({len(self._overrides)} overrides, {len(self._entered)} entered days "
+            f"of {sorted(self._entered_years)})"
+        )
+
+    def _key(self) -> tuple[frozenset, frozenset, frozenset[int]]:
+        return frozenset(self._overrides.items()), frozenset(self._entered.items()), self._entered_years
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, WorkCalendar):
             return NotImplemented
-        return dict(self._overrides) == dict(other._overrides)
+        return self._key() == other._key()
 
     def __hash__(self) -> int:
-        return hash(frozenset(self._overrides.items()))
+        return hash(self._key())
+
+    def year_source(self, year: int) -> YearSource:
+        """Who holds `year`'s statutory schedule: an administrator, the package, or nobody (fallback)."""
+        if year in self._entered_years:
+            return "entered"
+        return "package" if package_knows(year) else "fallback"
+
+    def statutory_working(self, d: date) -> bool:
+        """Whether `d` is a working day by the national schedule alone (no local overrides)."""
+        entered = self._entered.get(d)
+        if entered is not None:
+            return entered
+        known = _package_working_day(d)
+        if known is not None:
+            return known
+        held = d.year in self._entered_years
+        return d.weekday() < 5 and (held or (d.month, d.day) not in _FALLBACK_HOLIDAYS)
 
     def is_working_day(self, d: date) -> bool:
-        """Whether `d` is a working day (local override first, then the statutory calendar)."""
+        """Whether `d` is a working day (local override first, then the statutory schedule)."""
         if isinstance(d, datetime):
             d = d.date()
         cached = self._day_cache.get(d)
@@ -115,7 +173,7 @@ class WorkCalendar:
             return cached
         kind = self._overrides.get(d)
         if kind is None:
-            result = _statutory_working_day(d)
+            result = self.statutory_working(d)
         else:
             result = kind == CalendarOverrideKind.workday
         self._day_cache[d] = result
@@ -148,11 +206,17 @@ DEFAULT_CALENDAR = WorkCalendar()
 
 
 def load_calendar(session: Session) -> WorkCalendar:
-    """The working calendar with the local overrides stored in ``calendar_overrides``."""
-    from models import CalendarOverride
+    """The working calendar with the local overrides (``calendar_overrides``) and the statutory schedules
+    administrators entered (``calendar_statutory_days``)."""
+    from models import CalendarOverride, StatutoryDay
 
-    rows = session.exec(select(CalendarOverride.day, CalendarOverride.kind)).all()
-    return WorkCalendar({day: kind for day, kind in rows})
+    overrides = session.exec(select(CalendarOverride.day, CalendarOverride.kind)).all()
+    entered = session.exec(select(StatutoryDay.day, StatutoryDay.working, StatutoryDay.year)).all()
+    return WorkCalendar(
+        {day: kind for day, kind in overrides},
+        {day: working for day, working, _ in entered},
+        {year for _, _, year in entered},
+    )
 
 
 # ---------------------------------------------------------------- working offsets

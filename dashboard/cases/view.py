@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from dashboard.cases.change import CaseState
+from dashboard.i18n import t_plain
 from dashboard.kernel.scope import Actor, case_filter, grid_filter
 from models import Case, CaseEscalation, CaseEvent, CaseExtension, Category, Community, Department, Grid, User
 from models.enums import (
@@ -315,3 +316,26 @@ def grid_workers(session: Session, actor: Actor) -> list[tuple[int, str, str]]:
         .order_by(Grid.code, User.display_name)
     )
     return [(uid, name, code) for uid, name, code in session.exec(stmt).all()]  # type: ignore[misc]
+
+
+def event_summary(action: str, payload: dict[str, Any], lang: str | None = None) -> str:
+    """A short plain description of an event's payload (assignee, departments, satisfaction …)."""
+    parts = []
+    for key in ("assignee", "department", "duplicate_of", "merged"):
+        if payload.get(key):
+            parts.append(f"{t_plain(f'timeline.{key}', lang)}: {payload[key]}")
+    if payload.get("departments"):
+        parts.append(
+            f"{t_plain('timeline.departments', lang)}: {'、'.join(map(str, payload['departments']))}"
+        )
+    for kind in ("escalation", "satisfaction"):
+        value = payload.get("level" if kind == "escalation" else kind)
+        if value:
+            parts.append(t_plain(f"enum.{kind}.{value}", lang))
+    if "amount" in payload and action.startswith("extend"):
+        parts.append(t_plain("timeline.amount", lang, amount=payload["amount"]))
+    if payload.get("new_due_at"):
+        parts.append(f"{t_plain('timeline.new_due', lang)}: {str(payload['new_due_at'])[:16]}")
+    if action == "close" and "solved" in payload:
+        parts.append(t_plain("timeline.solved" if payload["solved"] else "timeline.unsolved", lang))
+    return " · ".join(parts)

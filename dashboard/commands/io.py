@@ -1,10 +1,11 @@
 """``python -m dashboard import`` and ``export``: the admin page's imports from the shell, and case exports
 (CSV, Excel, Open311 GeoReport v2) of any size.
 
-``import KIND FILE`` runs a dry run unless ``--commit`` is given; it prints the counts and the first
+``import KIND FILE`` runs a dry run unless ``--commit`` is given (``--date-format COLUMN=FORMAT`` reads a
+date column in a format of :data:`dashboard.io.values.DATE_FORMATS`); it prints the counts and the first
 problems, writes every problem to ``--errors-out`` (CSV), and exits 0 when the file is clean (or was
-committed), 1 when rows have errors (nothing written unless ``--skip-bad-rows``), 2 when the file cannot be
-read at all. ``export cases`` streams the cases (filters like GeoReport v2's ``GET requests``:
+committed), 1 when rows have errors (nothing written unless ``--skip-bad-rows``) or no row is without
+errors, 2 when the file cannot be read at all. ``export cases`` streams the cases (filters like GeoReport v2's ``GET requests``:
 ``--number``, ``--service-code``, ``--status``, ``--since``/``--until`` on the reporting time, plus
 ``--community`` and ``--grid``) to a file or to stdout (``--out -``); ``export services`` writes the
 categories as Open311 ``services.json``. Both act as a user (``--user``, default: the first active admin)
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -62,7 +64,16 @@ def _import_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path)
     p.add_argument("--commit", action="store_true", help="write (default: dry run, nothing written)")
     p.add_argument(
-        "--mapping", help='JSON (or a JSON file): {"columns": {header: field}, "categories": {value: code}}'
+        "--mapping",
+        help='JSON (or a JSON file): {"columns": {header: field or [fields]}, "categories": {value: code}, '
+        '"statuses": {value: status}, "dates": {column: format}, "other_category": code}',
+    )
+    p.add_argument(
+        "--date-format",
+        action="append",
+        default=[],
+        metavar="COLUMN=FORMAT",
+        help="read a date column in this format: ymd, dmy, mdy, excel, epoch or a strptime pattern (repeatable)",
     )
     p.add_argument(
         "--convert", choices=CONVERSIONS, help="coordinates are GCJ-02 or BD-09: convert to WGS-84"
@@ -80,11 +91,25 @@ def _import_args(p: argparse.ArgumentParser) -> None:
     _user_arg(p)
 
 
-def _mapping(value: str | None) -> Any:
-    if not value:
-        return None
-    path = Path(value)
-    return json.loads(path.read_text(encoding="utf-8") if path.is_file() else value)
+def _mapping(value: str | None, date_formats: list[str]) -> Any:
+    """The import mapping from ``--mapping`` and ``--date-format`` (ValueError when either is wrong)."""
+    from dashboard.io.runs import ImportMapping
+
+    mapping: dict[str, Any] = {}
+    if value:
+        path = Path(value)
+        loaded = json.loads(path.read_text(encoding="utf-8") if path.is_file() else value)
+        if not isinstance(loaded, dict):
+            raise ValueError("--mapping must be a JSON object")
+        keys = ("columns", "categories", "statuses", "dates", "other_category")
+        mapping = loaded if any(k in loaded for k in keys) else {"columns": loaded}
+    dates = dict(mapping.get("dates") or {})
+    for item in date_formats:
+        column, sep, fmt = item.rpartition("=")
+        if not sep or not column or not fmt:
+            raise ValueError(f"--date-format takes COLUMN=FORMAT, not {item!r}")
+        dates[column] = fmt
+    return ImportMapping.of({**mapping, "dates": dates}) if mapping or dates else None
 
 
 def _file_problem(args: argparse.Namespace) -> str | None:
@@ -110,25 +135,37 @@ def _import_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
+def _outcome(report: ImportReport, args: argparse.Namespace) -> tuple[str, int]:
+    """What happened (one line) and the exit code."""
+    if not args.commit:
+        return "dry run: nothing written (add --commit to import)", 0 if report.ok else 1
+    if report.committed:
+        skipped = f", {report.skipped} rows with errors left out" if report.skipped else ""
+        return f"committed: {report.new} new, {report.updated} updated{skipped}", 0
+    if report.error_rows and not args.skip_bad_rows:
+        return f"nothing written: {report.error_rows} rows have errors (fix them, or add --skip-bad-rows)", 1
+    return "nothing written: no row without errors", 1
+
+
 def _print_report(report: ImportReport, args: argparse.Namespace) -> int:
-    """Print the counts and the first problems (all of them to ``--errors-out``); the exit code."""
+    """Print the counts and the first problems (every one to ``--errors-out``); the exit code."""
     lang = args.lang
     print(report.summary(lang))
-    problems = report.problems_frame(lang)
-    if not problems.empty:
-        print(problems.head(20).to_string(index=False))
-        if len(problems) > 20:
-            print(f"… {len(problems) - 20} more")
+    if formats := report.date_formats:
+        print("date formats: " + ", ".join(f"{column}={fmt}" for column, fmt in formats.items()))
+    shown = report.problems_frame(lang).head(20)
+    if not shown.empty:
+        print(shown.astype(object).where(shown.notna(), "").to_string(index=False))  # no row: blank
+        if report.problem_count > len(shown):
+            print(f"… {report.problem_count - len(shown)} more")
     if args.errors_out:
         args.errors_out.write_bytes(report.problems_csv(lang))
-        print(f"problems written to {args.errors_out}")
+        print(f"{report.problem_count} problems written to {args.errors_out}")
     if report.file_error is not None:
         return 2
-    if args.commit:
-        print("committed" if report.committed else "nothing written")
-        return 0 if report.committed else 1
-    print("dry run: nothing written (add --commit to import)")
-    return 0 if report.ok else 1
+    message, code = _outcome(report, args)
+    print(message)
+    return code
 
 
 @command(
@@ -149,9 +186,12 @@ def import_file(args: argparse.Namespace) -> int:
         print(problem, file=sys.stderr)
         return 2
     try:
-        mapping = _mapping(args.mapping)
+        mapping = _mapping(args.mapping, args.date_format)
     except (OSError, json.JSONDecodeError) as e:
         print(f"--mapping is not valid JSON: {e}", file=sys.stderr)
+        return 2
+    except ValueError as e:
+        print(str(e), file=sys.stderr)
         return 2
     options = _import_options(args)
     upgrade(args.database_url)
@@ -180,7 +220,7 @@ def import_file(args: argparse.Namespace) -> int:
 
 def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("what", choices=["cases", "services"])
-    p.add_argument("--format", choices=["open311", "csv", "xlsx"], default="open311")
+    p.add_argument("--format", choices=["open311", "open311-xml", "csv", "xlsx"], default="open311")
     p.add_argument("--out", required=True, help="file to write, or - for stdout")
     p.add_argument("--community", help="community code, e.g. XL-03")
     p.add_argument("--grid", help="grid code, e.g. XL-03-07")
@@ -238,6 +278,19 @@ def _conditions(s: Any, args: argparse.Namespace) -> tuple[list[Any], dict[str, 
     return conds, filters
 
 
+def _export_progress(name: str) -> Callable[[float, str], None]:
+    """A progress bar on standard error (none when it is not a terminal) for a streamed export."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, unit="%", file=sys.stderr, disable=None, desc=name)
+
+    def progress(fraction: float, message: str) -> None:
+        bar.n = round(min(max(fraction, 0.0), 1.0) * 100)
+        bar.set_postfix_str(message, refresh=True)
+
+    return progress
+
+
 @command(
     "export", "export cases (Open311 JSON, CSV, Excel) or the categories as Open311 services", _export_args
 )
@@ -272,14 +325,26 @@ def export_file(args: argparse.Namespace) -> int:
         conds, filters = found
         writer = {
             "open311": open311.write_open311,
+            "open311-xml": open311.write_open311_xml,
             "csv": case_export.write_cases_csv,
             "xlsx": case_export.write_cases_xlsx,
         }[args.format]
         partial = target.with_name(target.name + ".part")
+        extra: dict[str, Any] = {}
+        if args.format in case_export.WRITERS:  # CSV and Excel report progress after each page
+            extra["progress"] = _export_progress("stdout" if to_stdout else target.name)
         try:
             with nullcontext(sys.stdout.buffer) if to_stdout else partial.open("wb") as out:
                 n = writer(
-                    s, actor, out, conds, args.number, unmasked=args.unmasked, lang=args.lang, filters=filters
+                    s,
+                    actor,
+                    out,
+                    conds,
+                    args.number,
+                    unmasked=args.unmasked,
+                    lang=args.lang,
+                    filters=filters,
+                    **extra,
                 )
         except (DomainError, ValueError) as e:
             from dashboard.i18n import t_plain

@@ -1,7 +1,11 @@
 """Grid and community boundaries from GeoJSON.
 
 Each feature names its grid (or community) by code in its properties (``code``, ``grid_code``,
-``网格编号`` …, or the feature id). A known code gets the new polygon and a recomputed label point
+``网格编号``, DataV GeoAtlas's ``adcode`` …, or the feature id) and by name (``name``, ``名称`` …); a
+mapping ``{property: field}`` (fields ``code``, ``name``, ``community``, ``kind``) names other properties.
+A file in which no feature has a code is refused with the properties that could be one (unique in every
+feature), to map. A file of more features or vertices than a sub-district's boundaries have
+(:data:`LIMITS`) is refused before any geometry is built. A known code gets the new polygon and a recomputed label point
 (``centroid_lon/lat``, the pole of inaccessibility, as the seed has it); an unknown code adds a grid (its
 ``community`` property naming the community by code) or a community. A merge or split of grids is an
 import of the new boundaries; a grid's record, cases and history stay. Coordinates in GCJ-02 or BD-09
@@ -28,10 +32,10 @@ from sqlalchemy import and_, update
 from sqlmodel import select
 
 from dashboard.cases.export import paged
-from dashboard.io.geojson import convert_geometry, read_geojson_features
+from dashboard.io.geojson import convert_geometry, count_positions, read_geojson_features
 from dashboard.io.headers import norm_key
-from dashboard.io.runs import ImportReport, ImportRun, bulk_insert
-from dashboard.io.sources import Progress, as_source
+from dashboard.io.runs import ImportMapping, ImportReport, ImportRun, bulk_insert
+from dashboard.io.sources import FileProblem, Progress, as_source
 from dashboard.io.values import text
 from dashboard.kernel.scope import Actor
 from dashboard.territory import geo
@@ -39,6 +43,10 @@ from models import Case, Community, Grid, Subdistrict
 from models.enums import CommunityKind
 
 LEVELS = ("grid", "community")
+LIMITS: dict[str, tuple[int, int]] = {"grid": (2_000, 500_000), "community": (500, 250_000)}
+"""(features, vertices) a boundary file of each level may hold. A sub-district has tens of communities
+and a few hundred grids, a few hundred vertices each; a larger file is the wrong file (a city's
+buildings, a mesh of tiny polygons), which would take minutes to check and make the map unusable."""
 
 _KEYS: dict[str, tuple[str, ...]] = {
     "code": (
@@ -51,6 +59,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
         "编码",
         "编号",
         "代码",
+        "adcode",
         "id",
     ),
     "name": ("name", "grid_name", "community_name", "名称", "网格名称", "社区名称"),
@@ -76,12 +85,51 @@ _FEATURE_PROBLEMS = frozenset(
 _KINDS = {norm_key(v): v.value for v in CommunityKind} | {"城区": "urban", "城郊": "suburban", "农场": "farm"}
 
 
-def _prop(props: Mapping[str, Any], fld: str) -> str:
+def _prop(props: Mapping[str, Any], fld: str, mapped: Mapping[str, str]) -> str:
+    """The field's value: the mapped property's, else the first recognised spelling's that has one."""
     keys = {norm_key(k): v for k, v in props.items()}
-    for name in _KEYS[fld]:
+    names = (mapped[fld],) if fld in mapped else _KEYS[fld]
+    for name in names:
         if norm_key(name) in keys and text(keys[norm_key(name)]):
             return text(keys[norm_key(name)])
     return ""
+
+
+def _mapped_properties(mapping: Mapping[str, Any] | ImportMapping | None) -> dict[str, str]:
+    """Field → the property the user mapped to it (``{"columns": {property: field}}`` or
+    ``{property: field}``); ValueError for a field boundaries do not have."""
+    out: dict[str, str] = {}
+    for prop, fields in (ImportMapping.of(mapping).columns or {}).items():
+        for fld in fields:
+            if fld not in _KEYS:
+                raise ValueError(f"unknown field {fld!r} for boundaries: use one of {', '.join(_KEYS)}")
+            out[fld] = prop
+    return out
+
+
+def _code_candidates(raw: list[tuple[int, dict[str, Any], Any]]) -> list[str]:
+    """Properties (in file order) with a value in every feature, different in each: what could be a code."""
+    names: dict[str, None] = {}
+    for _row, props, _geometry in raw:
+        names.update(dict.fromkeys(props))
+    out = []
+    for name in names:
+        values = [text(props.get(name)) for _row, props, _g in raw]
+        if all(values) and len(set(values)) == len(values):
+            out.append(name)
+    return out
+
+
+def _check_size(raw: list[tuple[int, dict[str, Any], Any]], level: str) -> None:
+    """FileProblem when the file has more features or vertices than :data:`LIMITS` allows its level."""
+    max_features, max_vertices = LIMITS[level]
+    if len(raw) > max_features:
+        raise FileProblem("io.boundary.too_many_features", count=f"{len(raw):,}", max=f"{max_features:,}")
+    vertices = 0
+    for _row, _props, geometry in raw:
+        vertices += count_positions(geometry)
+        if vertices > max_vertices:
+            raise FileProblem("io.boundary.too_many_vertices", max=f"{max_vertices:,}")
 
 
 @dataclass
@@ -94,12 +142,23 @@ class _Feature:
     geometry: dict[str, Any] | None
 
 
-def _features(run: ImportRun, convert: str | None) -> list[_Feature]:
+def _features(run: ImportRun, level: str, convert: str | None, mapped: Mapping[str, str]) -> list[_Feature]:
+    raw = read_geojson_features(run.source)
+    _check_size(raw, level)
+    if raw and not any(_prop(props, "code", mapped) for _row, props, _g in raw):
+        candidates = _code_candidates(raw)
+        shown = candidates or list(dict.fromkeys(k for _r, props, _g in raw for k in props))
+        raise FileProblem("io.boundary.no_code", candidates=", ".join(shown))
     out = []
-    for row, props, geometry in read_geojson_features(run.source):
-        code = _prop(props, "code").upper()
+    for row, props, geometry in raw:
+        code = _prop(props, "code", mapped).upper()
         f = _Feature(
-            row, code, _prop(props, "name"), _prop(props, "community").upper(), _prop(props, "kind"), None
+            row,
+            code,
+            _prop(props, "name", mapped),
+            _prop(props, "community", mapped).upper(),
+            _prop(props, "kind", mapped),
+            None,
         )
         if not code:
             run.error(row, "code", "", "io.err.required")
@@ -254,9 +313,11 @@ class _Boundaries:
             run.session.execute(update(self.model).where(self.model.id == old.id).values(**changes))
 
 
-def _run(run: ImportRun, level: str, convert: str | None, relocate_cases: bool) -> None:
+def _run(
+    run: ImportRun, level: str, convert: str | None, relocate_cases: bool, mapped: Mapping[str, str]
+) -> None:
     report = run.report
-    features = _features(run, convert)
+    features = _features(run, level, convert, mapped)
     report.rows = len(features)
     work = _Boundaries(run, level)
     usable = _first_of_each_code(run, features)
@@ -338,13 +399,19 @@ def import_boundaries(
     progress: Progress | None = None,
     name: str | None = None,
 ) -> ImportReport:
-    """Grid (``level="grid"``) or community boundaries from a GeoJSON FeatureCollection (`mapping` is
-    accepted for a uniform signature and unused: properties are recognised by name)."""
+    """Grid (``level="grid"``) or community boundaries from a GeoJSON FeatureCollection; `mapping` names
+    the properties holding the code, name, community or kind (``{"columns": {"GRID_NO": "code"}}``) where
+    the recognised spellings do not find them."""
     if level not in LEVELS:
         raise ValueError(f"unknown boundary level {level!r}")
+    mapped = _mapped_properties(mapping)
     source = as_source(file, name)
     run = ImportRun(
         session, actor, "boundaries", source, commit=commit, skip_bad_rows=skip_bad_rows, progress=progress
     )
-    run.report.mapping = {"level": level} | ({"convert": convert} if convert else {})
-    return run.execute(lambda r: _run(r, level, convert, relocate_cases))
+    run.report.mapping = (
+        {"level": level}
+        | ({"convert": convert} if convert else {})
+        | ({"columns": {prop: fld for fld, prop in mapped.items()}} if mapped else {})
+    )
+    return run.execute(lambda r: _run(r, level, convert, relocate_cases, mapped))

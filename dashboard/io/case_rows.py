@@ -13,10 +13,11 @@ from typing import Any
 
 from dashboard.cases.intake import ADDRESS_MAX, DESCRIPTION_MAX, NAME_MAX, TITLE_MAX
 from dashboard.io.headers import norm_key
+from dashboard.io.labels import Labels
 from dashboard.io.open311 import CLOSED_STATUSES
-from dashboard.io.runs import Cells, ImportMapping, ImportRun, Labels, Territory
-from dashboard.io.values import is_null, number, to_wgs84
-from dashboard.kernel.text import normalise_reporter_phone
+from dashboard.io.runs import Cells, ImportMapping, ImportRun, Territory
+from dashboard.io.values import ASCII_BLANKS, is_null, number, to_wgs84
+from dashboard.kernel.text import normalise_reporter_phone, shorten
 from models import Category
 from models.enums import CaseStatus, Priority, Satisfaction
 
@@ -47,6 +48,8 @@ class CaseRecord:
     accepted_at: datetime | None = None
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
+    updated_at: datetime | None = None
+    """The file's last change (Open311 ``updated_datetime``), kept as a new case's ``updated_at``."""
     lon: float | None = None
     lat: float | None = None
     grid_code: str = ""
@@ -58,6 +61,8 @@ class CaseRecord:
     priority: Priority | None = None
     satisfaction: Satisfaction | None = None
     duplicate_of: str = ""
+    unmapped_category: str = ""
+    """The file's category value when the row was put in the catch-all category (flagged on its event)."""
     columns: Mapping[str, str] = field(default_factory=dict)
 
     def column(self, *fields: str) -> str:
@@ -66,12 +71,14 @@ class CaseRecord:
 
 
 def _title_from(description: str) -> tuple[str, str]:
-    """(title, rest) from a description: its first line (cut to fit) and what follows."""
-    first, _, rest = description.strip().partition("\n")
-    first = first.strip()
+    """(title, rest) from a description: its first line (cut to fit) and what follows. Only ASCII white
+    space is trimmed: an indent of ideographic or no-break spaces is part of the text."""
+    description = description.strip(ASCII_BLANKS)
+    first, _, rest = description.partition("\n")
+    first = first.strip(ASCII_BLANKS)
     if len(first) > TITLE_MAX:
-        return first[: TITLE_MAX - 1] + "…", description.strip()
-    return first, rest.strip()
+        return shorten(first, TITLE_MAX), description
+    return first, rest.strip(ASCII_BLANKS)
 
 
 def _duplicate_of(c: Cells, open311: bool) -> str:
@@ -96,13 +103,14 @@ class CaseRows:
     def __init__(self, run: ImportRun, terr: Territory, mapping: ImportMapping, convert: str | None) -> None:
         self.run, self.terr, self.mapping, self.convert = run, terr, mapping, convert
         self.labels = Labels()
+        self.statuses = {norm_key(k): v for k, v in mapping.statuses.items()}
 
     def record(self, c: Cells, *, open311: bool = False) -> CaseRecord | None:
         """The row's record, or None when it has an error (each problem recorded, in column order)."""
         if c.bad:
             return None  # a row cut short or too long: its cells cannot be trusted
         number_text = c.limited("number", 64, required=True)
-        category = self._category(c)
+        category, unmapped = self._category(c)
         title, description = self._title(c, category, open311)
         reported = c.date("reported_at", required=True)
         if reported is not None and reported > self.run.now + FUTURE_SLACK:
@@ -132,6 +140,7 @@ class CaseRows:
             accepted_at=milestones["accepted_at"],
             resolved_at=milestones["resolved_at"],
             closed_at=milestones["closed_at"],
+            updated_at=milestones["updated_at"],
             lon=lon,
             lat=lat,
             grid_code=grid_code,
@@ -142,24 +151,33 @@ class CaseRows:
             priority=priority,
             satisfaction=satisfaction,
             duplicate_of=duplicate_of,
+            unmapped_category=unmapped,
             columns=c.columns,
         )
 
-    def _category(self, c: Cells) -> Category | None:
-        """The category by code or name (service code, else service name); unknown values are counted
-        for the page's category mapping."""
+    def _category(self, c: Cells) -> tuple[Category | None, str]:
+        """(category, the file's value when it went to the catch-all category): by code or name (service
+        code, else service name) or the user's mapping. Unknown values are counted for the mapping step;
+        with a catch-all category chosen they go there, with a warning."""
         category = self.terr.category(c.values.get("category"), self.mapping.categories)
         if category is None and c.has("category_alt"):
             category = self.terr.category(c.values.get("category_alt"), self.mapping.categories)
-        if category is None:
-            shown = c.text("category") or c.text("category_alt")
-            if shown:
-                c.error("category", "io.err.unknown_category")
-                counts = self.run.report.unknown_categories
-                counts[shown] = counts.get(shown, 0) + 1
-            else:
-                c.error("category", "io.err.required")
-        return category
+        if category is not None:
+            return category, ""
+        shown = c.text("category_alt") or c.text("category")  # Open311: the service name says more
+        if not shown:
+            c.error("category", "io.err.required")
+            return None, ""
+        counts = self.run.report.unknown_categories
+        counts[shown] = counts.get(shown, 0) + 1
+        fallback = (
+            self.terr.category(self.mapping.other_category, {}) if self.mapping.other_category else None
+        )
+        if fallback is None:
+            c.error("category", "io.err.unknown_category")
+            return None, ""
+        c.warn("category", "io.warn.category_other", category=fallback.name_zh)
+        return fallback, shown
 
     def _title(self, c: Cells, category: Category | None, open311: bool) -> tuple[str, str]:
         """(title, description); a missing title is the description's first line."""
@@ -187,9 +205,14 @@ class CaseRows:
         fine_status = fine[0] if fine is not None and not fine[1] else None
         if not c.has("status"):
             return fine_status or CaseStatus.reported, False
+        chosen = self._mapped_status(c.text("status"))
+        if chosen is not None:
+            return chosen, False
         parsed = self.labels.case_status(c.values["status"])
         if parsed is None:
             c.error("status", "io.err.unknown_status")
+            counts = self.run.report.unknown_statuses
+            counts[c.text("status")] = counts.get(c.text("status"), 0) + 1
             return CaseStatus.reported, False
         status, coarse = parsed
         if (
@@ -200,16 +223,26 @@ class CaseRows:
             return fine_status, False  # Open311 open/closed refined by the label in status_notes
         return status, coarse
 
+    def _mapped_status(self, value: str) -> CaseStatus | None:
+        """The status the user mapped this file value to (``Cancelled`` → rejected), if any."""
+        hit = self.statuses.get(norm_key(value))
+        return CaseStatus(hit) if hit else None
+
     def _milestones(
         self, c: Cells, status: CaseStatus, reported: datetime | None
     ) -> dict[str, datetime | None]:
-        """Due, accepted, resolved and closed times; a closed case without a closing time is taken as
-        closed when last updated, else when reported (with a warning)."""
-        due = c.date("due_at")
-        accepted = c.date("accepted_at")
-        resolved = c.date("resolved_at")
-        closed = c.date("closed_at")
+        """Due, accepted, resolved, closed and last updated times; a closed case without a closing time
+        is taken as closed when last updated, else when reported (with a warning)."""
+        times = {f: c.date(f) for f in ("due_at", "accepted_at", "resolved_at", "closed_at")}
+        for f, value in times.items():
+            if value is not None and reported is not None and value < reported:
+                c.drop(f, "io.warn.before_reported")
+                times[f] = None
+        due, accepted, resolved, closed = times.values()
         updated = c.date("updated_at")
+        if updated is not None and reported is not None and updated < reported:
+            c.drop("updated_at", "io.warn.before_reported")
+            updated = None
         if status == CaseStatus.closed and closed is None:
             closed = updated
             if closed is None and reported is not None:
@@ -217,11 +250,13 @@ class CaseRows:
                 c.warn("closed_at", "io.warn.closed_time_unknown")
         if status != CaseStatus.closed:
             closed = None
-        times = {"due_at": due, "accepted_at": accepted, "resolved_at": resolved, "closed_at": closed}
-        for f, value in times.items():
-            if value is not None and reported is not None and value < reported:
-                c.error(f, "io.err.before_reported")
-        return times
+        return {
+            "due_at": due,
+            "accepted_at": accepted,
+            "resolved_at": resolved,
+            "closed_at": closed,
+            "updated_at": updated,
+        }
 
     def _location(self, c: Cells) -> tuple[float | None, float | None, str]:
         """(lon, lat, grid code): a grid the territory does not know is an error without a point and
@@ -245,6 +280,10 @@ class CaseRows:
             try:
                 values[f] = number(c.values.get(f))
             except ValueError:
+                if c.has("grid"):  # the grid places the row: the point is optional
+                    c.drop(f, "io.warn.bad_number")
+                    c.values["lon"] = c.values["lat"] = None
+                    return None, None, False
                 c.error(f, "io.err.bad_number")
                 return None, None, True
         lon, lat = values["lon"], values["lat"]
@@ -263,12 +302,13 @@ class CaseRows:
         name = c.text("reporter_name")
         name = "" if "*" in name else name
         if len(name) > NAME_MAX:
-            c.error("reporter_name", "io.err.too_long", max=NAME_MAX)
+            c.drop("reporter_name", "io.warn.too_long", max=NAME_MAX)
+            name = ""
         phone = c.text("reporter_phone")
         if phone and "*" not in phone:
             normal = normalise_reporter_phone(phone)
             if normal is None:
-                c.error("reporter_phone", "io.err.bad_phone")
+                c.drop("reporter_phone", "io.warn.bad_phone")
             phone = normal or ""
         else:
             phone = ""

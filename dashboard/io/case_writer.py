@@ -367,7 +367,7 @@ class CaseWriter:
             if r.status == CaseStatus.closed
             else None,
             "version": 1 if r.status == CaseStatus.reported else 2,  # one per event (_new_events)
-            "updated_at": self.run.now,
+            "updated_at": r.updated_at or self.run.now,  # the file's last change, so a round trip keeps it
         }
 
     def _new_events(self, r: CaseRecord, case_id: int) -> list[dict[str, Any]]:
@@ -375,6 +375,8 @@ class CaseWriter:
         status (at the latest time the file gives for it)."""
         payload = {"import": self.run.source.name}
         report_payload = {**payload, "source": r.source_text} if r.source_text else payload
+        if r.unmapped_category:  # put in the catch-all category: flagged for a later look
+            report_payload = {**report_payload, "unmapped_category": r.unmapped_category}
         events = [self._event(case_id, r.reported_at, "report", None, CaseStatus.reported, report_payload)]
         if r.status != CaseStatus.reported:
             at = r.closed_at or r.resolved_at or r.accepted_at or r.reported_at

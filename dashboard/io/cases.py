@@ -28,6 +28,7 @@ from sqlmodel import Session
 
 from dashboard.io.case_rows import CaseRows
 from dashboard.io.case_writer import CaseWriter
+from dashboard.io.dates import DATE_FIELDS, DateColumn, resolve, scan
 from dashboard.io.open311_reader import iter_open311
 from dashboard.io.runs import (
     CHUNK_ROWS,
@@ -75,11 +76,26 @@ _OPEN311_COLUMNS = {
 }
 
 
-def _open311_rows(run: ImportRun, source: Source) -> Iterator[list[Cells]]:
+_OPEN311_DATES = [f for f in DATE_FIELDS["cases"] if f in _OPEN311_FIELDS.values()]
+
+
+def _open311_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {_OPEN311_FIELDS[k]: v for k, v in values.items() if k in _OPEN311_FIELDS}
+
+
+def open311_date_columns(source: Source) -> dict[str, DateColumn]:
+    """What an Open311 file's time columns (``requested_datetime`` …) say about their format, by column."""
+    found = scan((_open311_values(raw.values) for raw in iter_open311(source)), _OPEN311_DATES)
+    return {_OPEN311_COLUMNS[f]: column for f, column in found.items() if column.dated}
+
+
+def _open311_rows(run: ImportRun, source: Source, dates: Mapping[str, str]) -> Iterator[list[Cells]]:
+    found = scan((_open311_values(raw.values) for raw in iter_open311(source)), _OPEN311_DATES)
+    run.use_date_formats(resolve(found, _OPEN311_COLUMNS, dates), _OPEN311_COLUMNS)
     chunk: list[Cells] = []
     size = max(source.size, 1)
     for raw in iter_open311(source):
-        values = {_OPEN311_FIELDS[k]: v for k, v in raw.values.items() if k in _OPEN311_FIELDS}
+        values = _open311_values(raw.values)
         if "category" not in values and "category_alt" in values:
             values["category"] = values["category_alt"]
         chunk.append(Cells(run, raw, values, _OPEN311_COLUMNS))
@@ -151,10 +167,13 @@ def import_open311(
 ) -> ImportReport:
     """Cases from an Open311 GeoReport v2 ``requests.json`` (or XML) file. Key spellings are normalised
     (``service_request_id``/``id``, ``long``/``lon``/``lng`` …); `mapping` may map service codes or names
-    the categories do not know to category codes (``{"categories": {"Pothole": "INF"}}``)."""
+    the categories do not know to category codes (``{"categories": {"Pothole": "INF"}}``), status values
+    to statuses, time columns to their format, and name a catch-all category (see :class:`ImportMapping`)."""
     source = as_source(file, name)
     run = ImportRun(
         session, actor, "open311", source, commit=commit, skip_bad_rows=skip_bad_rows, progress=progress
     )
     chosen = ImportMapping.of(mapping)
-    return run.execute(lambda r: _run_cases(r, _open311_rows(r, source), chosen, convert, open311=True))
+    return run.execute(
+        lambda r: _run_cases(r, _open311_rows(r, source, chosen.dates), chosen, convert, open311=True)
+    )

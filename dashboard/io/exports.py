@@ -80,13 +80,22 @@ def export_frame(
     return neutralise_frame(out)
 
 
-def to_csv_bytes(df: pd.DataFrame) -> bytes:
-    """CSV in UTF-8 with a byte-order mark (so Excel on Chinese Windows reads it), formulas neutralised.
+CSV_LINE_END = "\r\n"
+"""The one line end of every CSV file (header and all rows, however many pages write them): CRLF, so
+that a cell holding a bare carriage return is quoted: unquoted, a spreadsheet would start a new row
+there, and the text after it (``\r=1+1``) would become a cell of its own, run as a formula."""
 
-    Lines end in CRLF so that a cell holding a bare carriage return is quoted: unquoted, a spreadsheet would
-    start a new row there, and the text after it (``\r=1+1``) would become a cell of its own, run as a formula.
-    """
-    return neutralise_frame(df).to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+
+def to_csv_bytes(df: pd.DataFrame) -> bytes:
+    """CSV in UTF-8 with a byte-order mark (so Excel on Chinese Windows reads it), formulas neutralised,
+    lines ending in :data:`CSV_LINE_END`."""
+    return neutralise_frame(df).to_csv(index=False, lineterminator=CSV_LINE_END).encode("utf-8-sig")
+
+
+def csv_rows(df: pd.DataFrame) -> bytes:
+    """The rows of an already neutralised frame as CSV without header or byte-order mark, to append to
+    :func:`to_csv_bytes`'s output page by page (same line end)."""
+    return df.to_csv(index=False, header=False, lineterminator=CSV_LINE_END).encode("utf-8")
 
 
 def to_xlsx_bytes(df: pd.DataFrame, sheet_name: str = "data") -> bytes:

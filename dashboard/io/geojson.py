@@ -58,6 +58,21 @@ def convert_geometry(geometry: Mapping[str, Any], convert: str | None) -> dict[s
     return {"type": geometry.get("type"), "coordinates": walk(geometry.get("coordinates") or [])}
 
 
+def count_positions(geometry: Any) -> int:
+    """The number of positions (vertices) in a GeoJSON geometry's coordinates, without building it."""
+    if not isinstance(geometry, Mapping):
+        return 0
+    n, stack = 0, [geometry.get("coordinates")]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, list | tuple) and value:
+            if isinstance(value[0], int | float):
+                n += 1
+            else:
+                stack.extend(value)
+    return n
+
+
 def preview_features(source: Source, n: int = 50) -> list[dict[str, str]]:
     """The first `n` features of a GeoJSON file: their properties as text and geometry type."""
     rows = []

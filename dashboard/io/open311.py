@@ -5,17 +5,24 @@ GeoReport v2 knows two statuses, ``open`` and ``closed``; a case that is closed,
 rejected is ``closed``, everything else ``open``. The finer status goes into ``status_notes`` as its label
 (已结案, 不予受理 …) with, for a merged duplicate, the number it was merged into ("重复件，并入 XL…"); the
 import reads both back. ``description`` is the title, a line break and the description (the format has
-no title), ``service_code``/``service_name`` the category, ``agency_responsible`` the department handling
-the case, ``expected_datetime`` the due time, ``updated_datetime`` the closing time of a closed case
-(else the last change). Times are ISO 8601 with ``+08:00``. The address is masked unless the role may
-export personal data unmasked; reporters never appear. JSON is not a spreadsheet, so text is written
-exactly as stored (no formula neutralisation). Every export is written to the audit log.
+no title; the line break is there even when both are the same, so that the import gives the description
+back), cut to the specification's 4,000 characters with "…"; ``service_code``/``service_name`` the
+category, ``agency_responsible`` the department handling the case, ``expected_datetime`` the due time,
+``updated_datetime`` the closing time of a closed case (else the last change). Times are ISO 8601 with
+``+08:00``. A key without a value (no due time, no coordinates) is left out, and so is ``media_url``
+(cases have no public media address; ``""`` is not a URI). The address is masked unless the role may
+export personal data unmasked; reporters never appear. JSON and XML are not spreadsheets, so text is
+written exactly as stored (no formula neutralisation). Every export is written to the audit log.
+
+The JSON is GeoReport v2's ``requests.json`` array; the XML its ``<service_requests>`` document, one
+``<request>`` element per case with the same keys as child elements.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import IO, Any
@@ -54,6 +61,8 @@ FIELDS: tuple[str, ...] = (
 """The keys of a GeoReport v2 service request, in the order the specification lists them."""
 
 CLOSED_STATUSES = frozenset({CaseStatus.closed, CaseStatus.rejected})
+DESCRIPTION_LIMIT = 4000
+"""Characters of ``description`` the specification allows."""
 
 
 def open311_status(status: CaseStatus | str) -> str:
@@ -71,6 +80,14 @@ def status_notes(status: CaseStatus | str, duplicate_of: str | None, lang: str) 
     if duplicate_of:
         note += t_plain("io.open311.duplicate_of", lang, number=duplicate_of)
     return note
+
+
+def request_description(title: str, description: str | None) -> str:
+    """The title and, on the next line, the description (also when they are the same: the import takes
+    the first line for the title and the rest for the description), at most :data:`DESCRIPTION_LIMIT`
+    characters (the last one "…" when cut; cut text stays the same on the next round trip)."""
+    text = f"{title}\n{description}" if description else title
+    return text if len(text) <= DESCRIPTION_LIMIT else text[: DESCRIPTION_LIMIT - 1] + "…"
 
 
 def _select() -> Select:
@@ -126,15 +143,14 @@ def _request(row: Any, lang: str, unmasked: bool) -> dict[str, Any]:
         lon,
         dup,
     ) = row
-    text = title if not description or description == title else f"{title}\n{description}"
     last_change = closed if status == CaseStatus.closed and closed else (updated or reported)
-    return {
+    request = {
         "service_request_id": number,
         "status": open311_status(status),
         "status_notes": status_notes(status, dup, lang),
         "service_name": name_zh if lang == "zh" else name_en,
         "service_code": code,
-        "description": text,
+        "description": request_description(title, description),
         "agency_responsible": dept or "",
         "service_notice": f"{limit:g} {label('calendar', calendar, lang)}",
         "requested_datetime": iso(reported),
@@ -145,8 +161,8 @@ def _request(row: Any, lang: str, unmasked: bool) -> dict[str, Any]:
         "zipcode": "",
         "lat": lat,
         "long": lon,
-        "media_url": "",
     }
+    return {k: v for k, v in request.items() if v is not None}
 
 
 def cases_to_open311(
@@ -190,6 +206,43 @@ def write_open311(
             n += 1
     out.write(b"\n]\n" if n else b"]\n")
     exports.record_export(session, actor, "cases", n, "open311", unmasked, filters)
+    return n
+
+
+_XML_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"}
+"""What XML text must escape; a carriage return as a reference, or parsers turn it into a line feed."""
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+"""Characters XML 1.0 cannot hold at all (rows stored before text was cleaned on the way in may have them)."""
+
+
+def _xml_text(value: object) -> str:
+    raw = json.dumps(value) if isinstance(value, float) else str(value)
+    return re.sub("[&<>\r]", lambda m: _XML_ESCAPES[m.group()], _XML_ILLEGAL.sub("", raw))
+
+
+def write_open311_xml(
+    session: Session,
+    actor: Actor,
+    out: IO[bytes],
+    conditions: Sequence[ColumnElement[bool]] = (),
+    numbers: Sequence[str] | None = None,
+    *,
+    unmasked: bool = False,
+    lang: str | None = None,
+    filters: dict[str, object] | None = None,
+) -> int:
+    """Write a GeoReport v2 ``<service_requests>`` XML document to `out` (UTF-8), one page at a time, with
+    the keys of :func:`write_open311` as the child elements of each ``<request>``; audited as an export
+    of format ``open311-xml``. Returns the number of requests."""
+    n = 0
+    out.write(b'<?xml version="1.0" encoding="utf-8"?>\n<service_requests>\n')
+    for chunk in cases_to_open311(session, actor, conditions, numbers, unmasked=unmasked, lang=lang):
+        for item in chunk:
+            fields = "".join(f"<{k}>{_xml_text(v)}</{k}>" for k, v in item.items())
+            out.write(f"<request>{fields}</request>\n".encode())
+            n += 1
+    out.write(b"</service_requests>\n")
+    exports.record_export(session, actor, "cases", n, "open311-xml", unmasked, filters)
     return n
 
 

@@ -19,7 +19,7 @@ from xml.etree import ElementTree
 
 from dashboard.io.headers import norm_key
 from dashboard.io.sources import FileProblem, RawRow, Source
-from dashboard.io.values import text
+from dashboard.io.values import Verbatim, text
 
 OPEN311_KEYS: dict[str, tuple[str, ...]] = {
     "number": ("service_request_id", "servicerequestid", "request_id", "requestid", "id"),
@@ -49,7 +49,8 @@ _OPEN311_LOOKUP: dict[str, tuple[str, int]] = {
 
 def normalise_open311(item: Mapping[str, Any]) -> dict[str, Any]:
     """An Open311 request with its keys in canonical spelling; unknown keys dropped, the best-ranked
-    spelling kept when a feed has two (``service_request_id`` over ``id``)."""
+    spelling kept when a feed has two (``service_request_id`` over ``id``). Text values are
+    :class:`Verbatim`: the format holds text exactly."""
     out: dict[str, Any] = {}
     ranks: dict[str, int] = {}
     for key, value in item.items():
@@ -58,7 +59,7 @@ def normalise_open311(item: Mapping[str, Any]) -> dict[str, Any]:
             continue
         canon, rank = hit
         if canon not in ranks or rank < ranks[canon]:
-            out[canon], ranks[canon] = value, rank
+            out[canon], ranks[canon] = Verbatim(value) if isinstance(value, str) else value, rank
     return out
 
 
@@ -67,11 +68,14 @@ def _read_text_chunks(stream: IO[bytes], size: int = 1 << 20) -> Iterator[str]:
     encoding = "utf-8-sig" if head.startswith(codecs.BOM_UTF8[:3]) else "utf-8"
     decoder = codecs.getincrementaldecoder(encoding)()
     data = head
+    lines = 1  # the line the next chunk starts on
     while True:
         try:
             piece = decoder.decode(data, final=not data)
         except UnicodeDecodeError as exc:
-            raise FileProblem("io.err.encoding") from exc
+            line = lines + data[: max(exc.start, 0)].count(b"\n")
+            raise FileProblem("io.err.not_utf8", row=line, line=line) from exc
+        lines += data.count(b"\n")
         if piece:
             yield piece
         if not data:
@@ -148,6 +152,36 @@ class _JsonText:
                     raise FileProblem("io.err.json_truncated", row=row, detail=str(exc)) from exc
 
 
+class _Request(dict[str, Any]):
+    """A request (JSON object, XML element) with the keys it has more than once (the last value is used,
+    as by every JSON reader; real feeds have had a second ``updated_datetime`` holding ``true``)."""
+
+    duplicated: dict[str, list[Any]]
+
+
+def _request(pairs: list[tuple[str, Any]]) -> _Request:
+    out = _Request(pairs)
+    out.duplicated = {}
+    if len(out) < len(pairs):
+        for key, value in pairs:
+            out.duplicated.setdefault(key, []).append(value)
+        out.duplicated = {k: v for k, v in out.duplicated.items() if len(v) > 1}
+    return out
+
+
+def _duplicate_warnings(item: Mapping[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """A warning for each key the request has more than once, naming its values."""
+    return [
+        (
+            key,
+            text(values[-1]),
+            "io.warn.duplicate_key",
+            {"n": len(values), "values": " | ".join(map(text, values))},
+        )
+        for key, values in getattr(item, "duplicated", {}).items()
+    ]
+
+
 def iter_json_items(stream: IO[bytes]) -> Iterator[tuple[int, Any]]:
     """(1-based index, element) of a JSON array read incrementally; an object holding the array under
     ``service_requests``/``requests``/``data`` (or a single request object) is read whole.
@@ -159,13 +193,13 @@ def iter_json_items(stream: IO[bytes]) -> Iterator[tuple[int, Any]]:
         raise FileProblem("io.err.json_empty")
     if doc.char != "[":
         try:
-            whole = json.loads(doc.rest())
+            whole = json.loads(doc.rest(), object_pairs_hook=_request)
         except json.JSONDecodeError as exc:
             raise FileProblem("io.err.json_truncated", row=1, detail=str(exc)) from exc
         yield from enumerate(_unwrap(whole), start=1)
         return
     doc.pos += 1
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(object_pairs_hook=_request)
     index = 0
     while doc.at_element(index):
         index += 1
@@ -211,7 +245,7 @@ def iter_xml_items(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
             tag = elem.tag.rsplit("}", 1)[-1].lower()
             if tag == "request":
                 index += 1
-                yield index, {child.tag.rsplit("}", 1)[-1]: (child.text or "").strip() for child in elem}
+                yield index, _request([(child.tag.rsplit("}", 1)[-1], child.text or "") for child in elem])
                 elem.clear()
         if not data:
             return
@@ -225,7 +259,7 @@ def iter_open311(source: Source) -> Iterator[RawRow]:
             if not isinstance(item, Mapping):
                 yield RawRow(index, {}, "io.err.not_an_object")
                 continue
-            yield RawRow(index, normalise_open311(item))
+            yield RawRow(index, normalise_open311(item), warnings=_duplicate_warnings(item))
 
 
 def preview_open311(source: Source, n: int = 20) -> list[dict[str, str]]:

@@ -1,33 +1,34 @@
-"""What every import shares: the report with its row-level errors, the column/category mapping, the
-label tables for statuses and other enums, territory lookups, and the run that makes an import all or
-nothing.
+"""What every import shares: the column/category/status/date mapping, territory lookups, the typed cells
+of a row, and the run that makes an import all or nothing (the report is :mod:`dashboard.io.report`).
 
 An import always validates every row. With ``commit=False`` (the dry run) it writes nothing and reports
 what a commit would do: rows new / updated / unchanged, and every error. With ``commit=True`` its writes
 go into one SAVEPOINT of the caller's transaction, which is released only when the file was read to the
 end without errors, or with errors that the user chose to skip (``skip_bad_rows``, bad rows are then
-left out); otherwise it is rolled back and the database is exactly as before. A committed import writes
-one ``import`` row to the audit log; dry runs and failed imports write nothing at all.
+left out), and something is written; otherwise it is rolled back and the database is exactly as before.
+A committed import writes one ``import`` row to the audit log; dry runs and failed imports write nothing.
+
+Only required fields reject a row: a value of an optional field that cannot be read (a date, a number, a
+phone number, a yes/no) is a warning and left out, as if the cell were empty.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
-import pandas as pd
 from sqlalchemy import insert
 from sqlmodel import Session, SQLModel, select
 
 from dashboard import clock
 from dashboard.cases import sla
-from dashboard.i18n import LANGS, current_lang, label, t, t_plain
-from dashboard.io import exports
-from dashboard.io.headers import missing_fields, norm_key, suggest_mapping
+from dashboard.io.dates import DATE_FIELDS, resolve, scan
+from dashboard.io.headers import SYNONYMS, missing_fields, norm_key, suggest_mapping
+from dashboard.io.labels import yes_no
+from dashboard.io.report import ImportReport, RowError
 from dashboard.io.sources import FileProblem, Progress, RawRow, Source
 from dashboard.io.tables import TableReader
 from dashboard.io.values import is_null, number, parse_datetime, text
@@ -37,242 +38,96 @@ from dashboard.kernel.policy import may
 from dashboard.kernel.scope import Actor
 from dashboard.territory.geo import GridLocator
 from models import Category, Department, Grid
-from models.enums import (
-    CaseStatus,
-    PartyMemberKind,
-    PoliticalStatus,
-    Priority,
-    Satisfaction,
-)
-
-MAX_PROBLEMS_KEPT = 5000
-"""Row problems kept for the report (all are counted; a file this bad needs fixing at its source)."""
+from models.enums import CaseStatus
 
 CHUNK_ROWS = 2000
 """Rows validated and written per batch."""
 
 
-# ---------------------------------------------------------------- report
-
-
-@dataclass(frozen=True)
-class RowError:
-    """One problem: the row as the user sees it (spreadsheet row number, JSON/XML element, GeoJSON feature;
-    None for the file as a whole), the column (file header or field), the value, and the reason as an
-    i18n key with its values."""
-
-    row: int | None
-    column: str
-    value: str
-    key: str
-    values: dict[str, Any] = field(default_factory=dict)
-
-    def reason(self, lang: str | None = None) -> str:
-        return t_plain(self.key, lang, **self.values)
-
-
-@dataclass
-class ImportReport:
-    """The outcome of an import or of its dry run."""
-
-    kind: str
-    file_name: str
-    commit: bool = False
-    committed: bool = False
-    rows: int = 0
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    skipped: int = 0
-    error_rows: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    warnings: list[RowError] = field(default_factory=list)
-    file_error: RowError | None = None
-    unknown_categories: dict[str, int] = field(default_factory=dict)
-    relocated: int = 0
-    mapping: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        """Read to the end without a single error."""
-        return self.file_error is None and self.error_rows == 0
-
-    def can_commit(self, skip_bad_rows: bool = False) -> bool:
-        """Whether a commit with these options would write (a file error always blocks)."""
-        return self.file_error is None and (self.error_rows == 0 or skip_bad_rows)
-
-    def problems(self) -> list[tuple[str, RowError]]:
-        out = [("error", self.file_error)] if self.file_error else []
-        return out + [("error", e) for e in self.errors] + [("warning", w) for w in self.warnings]
-
-    def problems_frame(self, lang: str | None = None) -> pd.DataFrame:
-        """Row, level, column, value and reason of every kept problem, in file order (for the page and
-        the downloadable error report)."""
-        lang = lang or current_lang()
-        rows = [
-            {
-                t("io.col.row", lang): p.row,
-                t("io.col.level", lang): t(f"io.level.{level}", lang),
-                t("io.col.column", lang): p.column,
-                t("io.col.value", lang): p.value,
-                t("io.col.reason", lang): p.reason(lang),
-            }
-            for level, p in sorted(self.problems(), key=lambda lp: (lp[1].row or 0, lp[0]))
-        ]
-        cols = [t(f"io.col.{c}", lang) for c in ("row", "level", "column", "value", "reason")]
-        return pd.DataFrame(rows, columns=cols)
-
-    def problems_csv(self, lang: str | None = None) -> bytes:
-        """The error report as CSV (UTF-8 with BOM, formula injection neutralised)."""
-        return exports.to_csv_bytes(self.problems_frame(lang))
-
-    def summary(self, lang: str | None = None) -> str:
-        return t_plain(
-            "io.summary",
-            lang,
-            rows=self.rows,
-            new=self.new,
-            updated=self.updated,
-            unchanged=self.unchanged,
-            errors=self.error_rows,
-            warnings=len(self.warnings),
-        )
-
-
 # ---------------------------------------------------------------- mapping
+
+
+def _fields(value: object) -> tuple[str, ...]:
+    """The field(s) a file column feeds: one name, a list of names, or none ("")."""
+    if isinstance(value, str):
+        return (value,) if value else ()
+    if isinstance(value, Sequence):
+        return tuple(str(v) for v in value if v)
+    return ()
 
 
 @dataclass(frozen=True)
 class ImportMapping:
-    """The user's choices for a file: file header → field (``""`` ignores a column) and file category
-    value → category code (for categories the file spells its own way)."""
+    """The user's choices for a file: file header → the field or fields it feeds (``""`` ignores a
+    column; one column may feed several fields, several columns one field, joined by a blank in file
+    order), file category value → category code, file status value → status, date column (file header
+    or field) → format (:data:`dashboard.io.values.DATE_FORMATS` or a ``strptime`` pattern), and the
+    category code every unknown category is put in (flagged), if any."""
 
-    columns: dict[str, str] | None = None
+    columns: dict[str, tuple[str, ...]] | None = None
     categories: dict[str, str] = field(default_factory=dict)
+    statuses: dict[str, str] = field(default_factory=dict)
+    dates: dict[str, str] = field(default_factory=dict)
+    other_category: str = ""
 
     @staticmethod
     def of(value: ImportMapping | Mapping[str, Any] | None) -> ImportMapping:
-        """From ``{"columns": {...}, "categories": {...}}``, a plain ``{header: field}`` dict, or None."""
+        """From ``{"columns": {...}, "categories": {...}, "statuses": {...}, "dates": {...},
+        "other_category": code}``, a plain ``{header: field}`` dict, or None. ValueError for a status
+        that is not one of :class:`CaseStatus`."""
         if value is None:
             return ImportMapping()
         if isinstance(value, ImportMapping):
             return value
-        if "columns" in value or "categories" in value:
-            cols = value.get("columns")
-            return ImportMapping(
-                {str(k): str(v or "") for k, v in cols.items()} if cols is not None else None,
-                {str(k): str(v) for k, v in (value.get("categories") or {}).items()},
+        keys = ("columns", "categories", "statuses", "dates", "other_category")
+        if not any(k in value for k in keys):
+            return ImportMapping({str(k): _fields(v) for k, v in value.items()})
+        cols = value.get("columns")
+        statuses = {str(k): str(v) for k, v in (value.get("statuses") or {}).items()}
+        wrong = sorted(v for v in statuses.values() if v not in CaseStatus._value2member_map_)
+        if wrong:
+            raise ValueError(
+                f"unknown status {wrong[0]!r}: use one of {', '.join(s.value for s in CaseStatus)}"
             )
-        return ImportMapping({str(k): str(v or "") for k, v in value.items()})
+        return ImportMapping(
+            {str(k): _fields(v) for k, v in cols.items()} if cols is not None else None,
+            {str(k): str(v) for k, v in (value.get("categories") or {}).items()},
+            statuses,
+            {str(k): str(v) for k, v in (value.get("dates") or {}).items() if v},
+            str(value.get("other_category") or ""),
+        )
+
+    def by_field(self, kind: str, headers: Sequence[str]) -> dict[str, list[str]]:
+        """Field → the file's headers that feed it, in file order (default: the suggested mapping). A
+        field the kind does not have is a FileProblem."""
+        columns = self.columns
+        if columns is None:
+            columns = {h: (f,) for h, f in suggest_mapping(kind, headers).items()}
+        known = SYNONYMS[kind]
+        out: dict[str, list[str]] = {}
+        for header in headers:
+            for f in columns.get(header, ()):
+                if f not in known:
+                    raise FileProblem("io.err.unknown_field", field=f, column=header)
+                if header not in out.setdefault(f, []):
+                    out[f].append(header)
+        return out
 
 
-# ---------------------------------------------------------------- enum labels
-
-_STATUS_WORDS: dict[str, tuple[CaseStatus, bool]] = {
-    "open": (CaseStatus.reported, True),
-    "opened": (CaseStatus.reported, True),
-    "closed": (CaseStatus.closed, True),
-}
-"""Open311's two statuses: coarse (the fine status is unknown)."""
-
-_Value = TypeVar("_Value", bound=StrEnum)
-
-_STATUS_SPELLINGS: dict[CaseStatus, tuple[str, ...]] = {
-    CaseStatus.reported: (
-        "new",
-        "submitted",
-        "pending",
-        "待处理",
-        "未处理",
-        "待办",
-        "已上报",
-        "上报",
-        "新建",
-        "未受理",
-    ),
-    CaseStatus.accepted: ("acknowledged", "受理", "已受理"),
-    CaseStatus.rejected: ("驳回", "已驳回", "declined", "invalid"),
-    CaseStatus.dispatched: ("已派单", "派遣", "已交办", "assigned"),
-    CaseStatus.in_progress: ("处理中", "办理中", "在办", "进行中", "inprogress", "processing"),
-    CaseStatus.resolved: ("已处理", "已办结", "办结", "fixed"),
-    CaseStatus.verified: ("已核实",),
-    CaseStatus.closed: ("结案", "已关闭", "关闭", "已完成", "完成", "done", "completed", "archived"),
-}
-"""Spellings of case statuses seen in files, besides the values and their zh/en labels."""
-
-_PRIORITY_SPELLINGS: dict[Priority, tuple[str, ...]] = {
-    Priority.urgent: ("加急", "急", "high"),
-    Priority.general: ("普通", "normal", "low"),
-}
-_SATISFACTION_SPELLINGS: dict[Satisfaction, tuple[str, ...]] = {
-    Satisfaction.satisfied: ("非常满意",),
-    Satisfaction.basically: ("比较满意",),
-    Satisfaction.dissatisfied: ("很不满意",),
-    Satisfaction.not_reached: ("未回访", "无法联系"),
-}
-_POLITICAL_SPELLINGS: dict[PoliticalStatus, tuple[str, ...]] = {
-    PoliticalStatus.party_member: ("党员", "中共党员"),
-    PoliticalStatus.probationary: ("预备党员",),
-    PoliticalStatus.league_member: ("团员", "共青团员"),
-    PoliticalStatus.masses: ("群众",),
-}
-_PARTY_KIND_SPELLINGS: dict[PartyMemberKind, tuple[str, ...]] = {
-    PartyMemberKind.in_work: ("在职",),
-    PartyMemberKind.retired: ("离退休", "退休"),
-    PartyMemberKind.floating: ("流动",),
-    PartyMemberKind.none: ("无", "非党员"),
-}
-
-
-def _label_table(
-    kind: str, values: Iterable[str], spellings: Mapping[_Value, tuple[str, ...]]
-) -> dict[str, str]:
-    """norm_key(spelling) → enum value, for the values, their zh/en labels and the other spellings."""
-    out: dict[str, str] = {}
-    for v in values:
-        out[norm_key(v)] = v
-        for lang in LANGS:
-            out[norm_key(label(kind, v, lang))] = v
-    out.update({norm_key(k): str(v) for v, names in spellings.items() for k in names})
+def mapped_values(
+    values: Mapping[str, Any], by_field: Mapping[str, list[str]], fields: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Field → value of one row: the cell of its one column, or the texts of its columns joined by a
+    blank (the empty ones left out; None when all are empty)."""
+    out: dict[str, Any] = {}
+    for f in by_field if fields is None else fields:
+        headers = by_field[f]
+        if len(headers) == 1:
+            out[f] = values.get(headers[0])
+        else:
+            joined = " ".join(v for h in headers if (v := text(values.get(h))))
+            out[f] = joined or None
     return out
-
-
-class Labels:
-    """Enum values from the spellings files use (values, zh/en labels, common synonyms)."""
-
-    def __init__(self) -> None:
-        self.status = _label_table("status", [s.value for s in CaseStatus], _STATUS_SPELLINGS)
-        self.priority = _label_table("priority", [p.value for p in Priority], _PRIORITY_SPELLINGS)
-        self.satisfaction = _label_table(
-            "satisfaction", [s.value for s in Satisfaction], _SATISFACTION_SPELLINGS
-        )
-        self.political = _label_table("political", [p.value for p in PoliticalStatus], _POLITICAL_SPELLINGS)
-        self.party_kind = _label_table(
-            "party_kind", [p.value for p in PartyMemberKind], _PARTY_KIND_SPELLINGS
-        )
-
-    def case_status(self, value: object) -> tuple[CaseStatus, bool] | None:
-        """(status, coarse) — coarse for Open311's open/closed, where the fine status is unknown."""
-        key = norm_key(value)
-        if key in _STATUS_WORDS:
-            return _STATUS_WORDS[key]
-        hit = self.status.get(key)
-        return (CaseStatus(hit), False) if hit else None
-
-
-YES = frozenset(
-    norm_key(v) for v in ("是", "有效", "在册", "正常", "已核实", "y", "yes", "true", "1", "active", "√")
-)
-NO = frozenset(
-    norm_key(v)
-    for v in ("否", "无效", "停用", "离开", "注销", "未核实", "n", "no", "false", "0", "inactive", "×")
-)
-
-
-def yes_no(value: object) -> bool | None:
-    """True/False from 是/否, yes/no, 1/0 …; None when the text means neither."""
-    key = norm_key(text(value))
-    return True if key in YES else False if key in NO else None
 
 
 # ---------------------------------------------------------------- territory
@@ -307,13 +162,17 @@ class Territory:
 
 
 class Cells:
-    """The mapped values of one row, with typed getters that record problems against the file's column."""
+    """The mapped values of one row, with typed getters that record problems against the file's column:
+    an error for a required field (the row is not written), a warning for an optional one, whose value is
+    then dropped (:meth:`drop`)."""
 
     def __init__(
         self, run: ImportRun, raw: RawRow, values: dict[str, Any], columns: Mapping[str, str]
     ) -> None:
         self.run, self.row, self.values, self.columns = run, raw.row, values, columns
         self.bad = False
+        for column, value, key, note_values in raw.warnings:
+            run.warn(raw.row, column, value, key, **note_values)
         if raw.problem:
             self.bad = True
             run.error(raw.row, "", "", raw.problem, **raw.problem_values)
@@ -331,38 +190,57 @@ class Cells:
     def warn(self, f: str, key: str, **values: Any) -> None:
         self.run.warn(self.row, self.columns.get(f, f), self.values.get(f), key, **values)
 
+    def drop(self, f: str, key: str, **values: Any) -> None:
+        """Warn about an optional value and leave it out, as if the cell were empty (a re-import then
+        keeps the stored value)."""
+        self.warn(f, key, **values)
+        self.values[f] = None
+
     def date(self, f: str, required: bool = False) -> datetime | None:
+        """The value read in its column's format (decided for the whole column before the rows)."""
+        fmt = self.run.date_formats.get(f, "ymd")
         try:
-            value = parse_datetime(self.values.get(f))
+            value = parse_datetime(self.values.get(f), fmt)
         except (ValueError, OverflowError):
-            self.error(f, "io.err.bad_date")
+            if required:
+                self.error(f, "io.err.bad_date" if fmt == "ymd" else "io.err.bad_date_in", format=fmt)
+            else:
+                self.drop(f, "io.warn.bad_date", format=fmt)
             return None
         if value is None and required:
             self.error(f, "io.err.required")
         return value
 
-    def num(self, f: str) -> float | None:
+    def num(self, f: str, required: bool = False) -> float | None:
         try:
             return number(self.values.get(f))
         except ValueError:
-            self.error(f, "io.err.bad_number")
+            if required:
+                self.error(f, "io.err.bad_number")
+            else:
+                self.drop(f, "io.warn.bad_number")
             return None
 
     def limited(self, f: str, max_length: int, required: bool = False) -> str:
+        """Text of at most `max_length` characters: longer is an error when required, else dropped."""
         value = self.text(f)
         if required and not value:
             self.error(f, "io.err.required")
         elif len(value) > max_length:
-            self.error(f, "io.err.too_long", max=max_length)
+            if required:
+                self.error(f, "io.err.too_long", max=max_length)
+            else:
+                self.drop(f, "io.warn.too_long", max=max_length)
+                return ""
         return value
 
     def flag(self, f: str) -> bool:
-        """A yes/no column: True when absent, and True (with an error) when its text means neither."""
+        """A yes/no column: True when absent, and True (with a warning) when its text means neither."""
         if not self.has(f):
             return True
         value = yes_no(self.values[f])
         if value is None:
-            self.error(f, "io.err.yes_no")
+            self.drop(f, "io.warn.yes_no")
         return value is not False
 
 
@@ -425,21 +303,24 @@ class ImportRun:
         self.progress = progress or _noop
         self.report = ImportReport(kind, source.name, commit=commit)
         self.now = clock.now()
+        self.date_formats: dict[str, str] = {}
+        """Field → format of its column (:mod:`dashboard.io.dates`), set before the rows are read."""
         self._bad_rows: set[int] = set()
-
-    def _keep(self, bucket: list[RowError], problem: RowError) -> None:
-        if len(self.report.errors) + len(self.report.warnings) < MAX_PROBLEMS_KEPT:
-            bucket.append(problem)
 
     def error(self, row: int | None, column: str, value: object, key: str, **values: Any) -> None:
         """Record a row error (the row will not be written)."""
         if row is not None and row not in self._bad_rows:
             self._bad_rows.add(row)
             self.report.error_rows += 1
-        self._keep(self.report.errors, RowError(row, column, text(value)[:200], key, values))
+        self.report.add("error", RowError(row, column, text(value)[:200], key, values))
 
     def warn(self, row: int | None, column: str, value: object, key: str, **values: Any) -> None:
-        self._keep(self.report.warnings, RowError(row, column, text(value)[:200], key, values))
+        self.report.add("warning", RowError(row, column, text(value)[:200], key, values))
+
+    def use_date_formats(self, formats: dict[str, str], names: Mapping[str, str]) -> None:
+        """Read the date fields in these formats (by field); the report shows them by column."""
+        self.date_formats = formats
+        self.report.date_formats = {names.get(f, f): fmt for f, fmt in formats.items()}
 
     def is_bad(self, row: int) -> bool:
         return row in self._bad_rows
@@ -465,7 +346,7 @@ class ImportRun:
             bucket.sort(key=lambda p: p.row or 0)
         if savepoint is None:
             return report
-        if report.can_commit(self.skip_bad_rows):
+        if report.can_commit(self.skip_bad_rows) and report.good > 0:  # not a single good row: no audit row
             savepoint.commit()
             report.committed = True
             report.skipped = report.error_rows
@@ -493,18 +374,24 @@ def table_rows(
     run: ImportRun, reader: TableReader, mapping: ImportMapping, kind: str
 ) -> Iterator[list[Cells]]:
     """The rows of a spreadsheet as :class:`Cells` in chunks, through the user's column mapping (default:
-    the suggested one); a mapping that lacks a required field fails the whole file."""
-    columns = mapping.columns if mapping.columns is not None else suggest_mapping(kind, reader.headers)
-    columns = {h: f for h, f in columns.items() if f and h in reader.headers}
-    run.report.mapping = dict(columns)
-    missing = missing_fields(kind, columns)
+    the suggested one); a mapping that lacks a required field fails the whole file. The date columns'
+    formats are decided first, from a pass over the whole file (:mod:`dashboard.io.dates`)."""
+    by_field = mapping.by_field(kind, reader.headers)
+    names = {f: "+".join(headers) for f, headers in by_field.items()}
+    fed: dict[str, list[str]] = {}
+    for f, headers in by_field.items():
+        for h in headers:
+            fed.setdefault(h, []).append(f)
+    run.report.mapping = {h: "+".join(fields) for h, fields in fed.items()}
+    missing = missing_fields(kind, {f: f for f in by_field})
     if missing:
         raise FileProblem("io.err.missing_columns", columns=", ".join(missing))
-    by_field = {f: h for h, f in columns.items()}
+    dated = [f for f in DATE_FIELDS.get(kind, ()) if f in by_field]
+    if dated:
+        with TableReader(run.source, kind) as again:
+            rows = (mapped_values(raw.values, by_field, dated) for raw in again.rows() if not raw.problem)
+            run.use_date_formats(resolve(scan(rows, dated), names, mapping.dates), names)
     for chunk in reader.chunks(CHUNK_ROWS):
-        cells = [
-            Cells(run, raw, {f: raw.values.get(h) for f, h in by_field.items()}, by_field) for raw in chunk
-        ]
-        yield cells
+        yield [Cells(run, raw, mapped_values(raw.values, by_field), names) for raw in chunk]
         fraction = reader.fraction()
         run.progress(fraction if fraction is not None else 0.5, f"{run.report.rows:,}")

@@ -105,7 +105,7 @@ class _ServiceRecords:
         start = c.date("start", required=True)
         end = c.date("end")
         if end is None and start is not None and not c.bad:
-            hours = c.num("hours")
+            hours = c.num("hours", required=True)
             if hours is None:
                 c.error("end", "io.err.required")
             else:

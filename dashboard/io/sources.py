@@ -94,3 +94,6 @@ class RawRow:
     values: dict[str, Any]
     problem: str | None = None  # i18n key of a structural problem (e.g. a row cut short)
     problem_values: dict[str, Any] = field(default_factory=dict)
+    warnings: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
+    """What the reader noticed without refusing the row: (column, value, i18n key, its values), e.g. a
+    key a JSON request has twice."""

@@ -17,24 +17,62 @@ from dataclasses import dataclass
 from typing import IO, Any
 from xml.etree import ElementTree
 
+from dashboard.io.dates import DATE_FIELDS, DateColumn, scan
 from dashboard.io.headers import header_score, suggest_mapping
 from dashboard.io.sources import FileProblem, RawRow, Source
-from dashboard.io.values import is_null, text
+from dashboard.io.values import date_order, is_null, text
 
 HEADER_SCAN_ROWS = 10
 """Rows searched for the header line (spreadsheets often have a title row or two above it)."""
 
 
-def _detect_encoding(head: bytes) -> str:
+ENCODING_WINDOW = 64 * 1024
+"""Bytes from the first non-ASCII byte on that decide between UTF-8 and GBK."""
+UTF8_EVIDENCE = 4
+"""Non-ASCII characters that must decode as UTF-8 before a bad byte for a file to count as UTF-8."""
+
+
+def _detect_encoding(stream: IO[bytes]) -> str:
+    """UTF-8 or UTF-16 by their BOM; else UTF-8 when the text from its first non-ASCII byte on (however
+    far into the file) decodes as UTF-8, else GB18030. A file whose head is ASCII says nothing, so the
+    file is read as far as its first other byte."""
+    head = stream.read(ENCODING_WINDOW)
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
+    chunk = head
+    while chunk and chunk.isascii():
+        chunk = stream.read(1 << 20)
+    if not chunk:
+        return "utf-8"  # all ASCII
+    first = next(i for i, b in enumerate(chunk) if b > 127)
+    window = chunk[first : first + ENCODING_WINDOW]
+    if len(window) < ENCODING_WINDOW:
+        window += stream.read(ENCODING_WINDOW - len(window))
     try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        codecs.getincrementaldecoder("utf-8")().decode(window, final=False)
         return "utf-8"
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as exc:
+        # Some UTF-8 text first, then a stray byte: a UTF-8 file with a flaw (reported at its line). A GBK
+        # pair can pass for one UTF-8 character, hardly for several in a row.
+        if sum(ord(ch) > 127 for ch in window[: exc.start].decode("utf-8")) >= UTF8_EVIDENCE:
+            return "utf-8"
         return "gb18030"  # Excel on Chinese Windows saves CSV in GBK, of which GB18030 is a superset
+
+
+def _undecodable_line(source: Source, encoding: str) -> int:
+    """The line (1-based) of the first bytes that do not decode in `encoding`."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line = 1
+    with source.open() as stream:
+        while data := stream.read(1 << 20):
+            try:
+                decoder.decode(data)
+            except UnicodeDecodeError as exc:
+                return line + data[: max(exc.start, 0)].count(b"\n")
+            line += data.count(b"\n")
+    return line
 
 
 class TableReader:
@@ -76,9 +114,10 @@ class TableReader:
     # -- CSV
     def _open_csv(self) -> Iterator[tuple[int, list[Any]]]:
         self._stream = self.source.open()
-        head = self._stream.read(64 * 1024)
+        encoding = _detect_encoding(self._stream)
         self._stream.seek(0)
-        encoding = _detect_encoding(head)
+        head = self._stream.read(ENCODING_WINDOW)
+        self._stream.seek(0)
         sample = head.decode(encoding if encoding != "utf-8-sig" else "utf-8", errors="ignore")[:16384]
         try:
             dialect: Any = csv.Sniffer().sniff(sample, delimiters=",\t;|")
@@ -86,9 +125,11 @@ class TableReader:
         except csv.Error:
             delimiter = ","
         textio = io.TextIOWrapper(self._stream, encoding=encoding, errors="strict", newline="")
-        return self._csv_rows(textio, delimiter)
+        return self._csv_rows(textio, delimiter, encoding)
 
-    def _csv_rows(self, textio: io.TextIOWrapper, delimiter: str) -> Iterator[tuple[int, list[Any]]]:
+    def _csv_rows(
+        self, textio: io.TextIOWrapper, delimiter: str, encoding: str
+    ) -> Iterator[tuple[int, list[Any]]]:
         reader = csv.reader(textio, delimiter=delimiter, strict=True)
         n = 0
         while True:
@@ -98,8 +139,9 @@ class TableReader:
                 return
             except csv.Error as exc:
                 raise FileProblem("io.err.csv_broken", row=n + 1, detail=str(exc)) from exc
-            except UnicodeDecodeError as exc:
-                raise FileProblem("io.err.encoding", row=n + 1) from exc
+            except UnicodeDecodeError as exc:  # the decoder reads ahead: find the line itself
+                line = _undecodable_line(self.source, encoding)
+                raise FileProblem("io.err.csv_encoding", row=line, encoding=encoding, line=line) from exc
             n += 1
             yield n, list(cells)
 
@@ -199,20 +241,35 @@ class TableReader:
 
 @dataclass
 class Preview:
-    """What the mapping step shows: the header row, the first rows as text and the suggested mapping."""
+    """What the mapping step shows: the header row, the first rows as text, the suggested mapping, and
+    what the whole file says about the format of each column that holds dates."""
 
     headers: list[str]
     header_row: int
     rows: list[dict[str, str]]
     suggested: dict[str, str]
+    dates: dict[str, DateColumn]
 
 
 def preview_table(source: Source, kind: str, n: int = 20) -> Preview:
-    """Header, first `n` rows (as text) and suggested mapping of a CSV or xlsx file."""
+    """Header, first `n` rows (as text), suggested mapping of a CSV or xlsx file, and the date format of
+    each column with a date among its first rows (from a pass over the whole file)."""
     with TableReader(source, kind) as reader:
-        rows: list[dict[str, str]] = []
+        raws: list[RawRow] = []
         for raw in reader.rows():
-            rows.append({h: text(raw.values.get(h)) for h in reader.headers})
-            if len(rows) >= n:
+            raws.append(raw)
+            if len(raws) >= n:
                 break
-        return Preview(reader.headers, reader.header_row, rows, suggest_mapping(kind, reader.headers))
+        headers = reader.headers
+    suggested = suggest_mapping(kind, headers)
+    date_fields = DATE_FIELDS.get(kind, ())
+    dated = [
+        h
+        for h in headers
+        if suggested.get(h) in date_fields
+        or any(date_order(r.values.get(h)) not in ("bad", "null") for r in raws)
+    ]
+    with TableReader(source, kind) as reader:
+        dates = scan((raw.values for raw in reader.rows() if not raw.problem), dated)
+    rows = [{h: text(raw.values.get(h)) for h in headers} for raw in raws]
+    return Preview(headers, reader.header_row, rows, suggested, dates)

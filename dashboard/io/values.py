@@ -22,10 +22,22 @@ _NEUTRALISED = tuple("'" + c for c in ("=", "+", "-", "@", "＝", "＋", "－", 
 """Text as ``privacy.neutralise_formula`` writes it into spreadsheets: an apostrophe before a formula start."""
 
 
+ASCII_BLANKS = " \t\r\n\f\v"
+
+
+class Verbatim(str):
+    """Text from a file that holds it exactly as stored (Open311 JSON and XML). :func:`text` trims only
+    ASCII white space around it (leading ideographic or no-break spaces, a Chinese paragraph indent, are
+    part of the text) and keeps a leading apostrophe (such files are not spreadsheets: nothing was
+    neutralised, so nothing is undone)."""
+
+    __slots__ = ()
+
+
 def is_null(value: object) -> bool:
     if value is None:
         return True
-    if type(value) is str:
+    if isinstance(value, str):
         return len(value) <= 24 and value.strip().lower() in NULL_TEXTS
     return isinstance(value, float) and math.isnan(value)
 
@@ -35,10 +47,14 @@ def text(value: object) -> str:
     Text is kept as written (full-width punctuation stays; matching goes through :func:`norm_key`), except
     the apostrophe that exports put before text a spreadsheet would run as a formula (``'=1+1`` → ``=1+1``),
     and control characters and bidirectional overrides, which no field may hold
-    (:func:`dashboard.kernel.text.clean_text`).
+    (:func:`dashboard.kernel.text.clean_text`). :class:`Verbatim` text keeps its apostrophe and its
+    non-ASCII spaces.
     """
     if value is None:
         return ""
+    if isinstance(value, Verbatim):
+        kept = clean_text(value).strip(ASCII_BLANKS)
+        return "" if is_null(kept) or not kept.strip() else kept
     if type(value) is str:
         stripped = clean_text(value).strip()
         if len(stripped) <= 24 and stripped.lower() in NULL_TEXTS:
@@ -75,12 +91,31 @@ def number(value: object) -> float | None:
 EXCEL_EPOCH = datetime(1899, 12, 30)
 _SERIAL_RANGE = (20000.0, 80000.0)
 """Excel serial dates accepted (1954–2119): plain numbers outside are not taken for dates."""
+_EPOCH_RANGE = (631152000.0, 4102444800.0)
+"""Unix times in seconds accepted (1990–2100); the same range times 1000 is read as milliseconds."""
 
-_DATE_RE = re.compile(
-    r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]+(\d{1,2})(?::(\d{1,2}))?(?::(\d{1,2})(?:\.(\d{1,6}))?)?)?$"
-)
+DATE_FORMATS = ("ymd", "dmy", "mdy", "excel", "epoch")
+"""How a date column is read. ``ymd``: year first (ISO 8601 with or without offset, ``2026/11/8``,
+``2026年11月8日 14时``, ``20261108``), ``dmy``/``mdy``: also ``8/11/26`` day first or month first,
+``excel``: serial numbers, ``epoch``: Unix seconds (or milliseconds). Every format also takes year-first
+text and the date cells of a spreadsheet; a ``strptime`` pattern (``%m/%d/%Y %I:%M %p``) may be given too."""
+
+_TIME = r"(\d{1,2})(?::(\d{1,2}))?(?::(\d{1,2})(?:\.(\d{1,6}))?)?"
+_YMD_RE = re.compile(rf"^(\d{{4}})-(\d{{1,2}})-(\d{{1,2}})(?:[ T]+{_TIME})?$")
 _COMPACT_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:[ T]?(\d{2})(\d{2})(\d{2})?)?$")
+_NUMERIC_RE = re.compile(r"^\d+(\.\d+)?$")
+_EIGHT_DIGITS_RE = re.compile(r"^\d{8}$")
+
+
+def _is_number_text(raw: str) -> bool:
+    """A number written as text (a serial date, a Unix time), but not a compact date like 20261108."""
+    return bool(_NUMERIC_RE.match(raw)) and not _EIGHT_DIGITS_RE.match(raw)
+
+
+_DMY_RE = re.compile(rf"^(\d{{1,2}})[/.-](\d{{1,2}})[/.-](\d{{4}}|\d{{2}})(?:[ T,]+{_TIME})?$")
 _TZ_RE = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+_AM_RE = re.compile(r"\s*(上午|凌晨|早上|早晨|a\.?m\.?)\s*", re.IGNORECASE)
+_PM_RE = re.compile(r"\s*(下午|晚上|傍晚|中午|p\.?m\.?)\s*", re.IGNORECASE)
 
 
 def _from_excel_serial(serial: float) -> datetime:
@@ -89,12 +124,30 @@ def _from_excel_serial(serial: float) -> datetime:
     return EXCEL_EPOCH + timedelta(seconds=round(serial * 86400))
 
 
-def parse_datetime(value: object) -> datetime | None:
-    """A naive Asia/Shanghai datetime from the spellings seen in practice, None for null; else ValueError.
+def _from_epoch(seconds: float) -> datetime:
+    low, high = _EPOCH_RANGE
+    if low * 1000 <= seconds <= high * 1000:
+        seconds /= 1000
+    if not low <= seconds <= high:
+        raise ValueError("not a date")
+    return datetime.fromtimestamp(seconds, TZ).replace(tzinfo=None)
 
-    ``2026-11-23 08:30``, ``2026/11/23``, ``2026.11.23``, ``2026年11月23日 8时30分``, ``20261123``,
-    ISO 8601 with an offset or ``Z`` (converted to Beijing time), Excel serial numbers (46349.35) and the
-    date/datetime cells openpyxl returns. Years outside 1990–2100 are refused as typos.
+
+def _from_number(value: float, fmt: str) -> datetime:
+    if fmt == "epoch":
+        return _from_epoch(value)
+    if value.is_integer() and 19000101 <= value <= 21001231:
+        return _parse_text_datetime(str(int(value)), fmt)  # 20261108 typed as a number
+    return _from_excel_serial(value)
+
+
+def parse_datetime(value: object, fmt: str = "ymd") -> datetime | None:
+    """A naive Asia/Shanghai datetime read in the column's format `fmt` (:data:`DATE_FORMATS` or a
+    ``strptime`` pattern), None for null; else ValueError.
+
+    Offsets (``Z``, ``+08:00``, ``-05:00``) are converted to Beijing time, times without one are Beijing
+    wall times; 12-hour clocks (``11:44:53 PM``, ``下午 2:05``) are read in every format; two-digit years
+    are 20xx. Years outside 1990–2100 are refused as typos.
     """
     if is_null(value):
         return None
@@ -105,38 +158,137 @@ def parse_datetime(value: object) -> datetime | None:
     elif isinstance(value, date):
         result = datetime.combine(value, time())
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        result = _from_excel_serial(float(value))
+        result = _from_number(float(value), fmt)
     else:
         raw = unicodedata.normalize("NFKC", str(value)).strip()
-        result = _parse_text_datetime(raw)
+        result = _strptime(raw, fmt) if "%" in fmt else _parse_text_datetime(raw, fmt)
     if not 1990 <= result.year <= 2100:
         raise ValueError("year out of range")
     return result.replace(microsecond=0)
 
 
-def _parse_text_datetime(raw: str) -> datetime:
-    if re.fullmatch(r"\d{5}(\.\d+)?", raw):
-        return _from_excel_serial(float(raw))
-    if "T" in raw or _TZ_RE.search(raw):
-        try:
-            parsed = datetime.fromisoformat(
-                raw.replace(" ", "T", 1) if " " in raw and "T" not in raw else raw
-            )
-        except ValueError:
-            parsed = None
-        if parsed is not None:
-            return parsed.astimezone(TZ).replace(tzinfo=None) if parsed.tzinfo else parsed
+def _strptime(raw: str, pattern: str) -> datetime:
+    parsed = datetime.strptime(raw, pattern)
+    return parsed.astimezone(TZ).replace(tzinfo=None) if parsed.tzinfo else parsed
+
+
+def _iso(raw: str) -> datetime | None:
+    """An ISO 8601 text (with ``T`` or an offset) as Beijing time, else None."""
+    if "T" not in raw and not _TZ_RE.search(raw):
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw.replace(" ", "T", 1) if " " in raw and "T" not in raw else raw)
+    except ValueError:
+        return None
+    return parsed.astimezone(TZ).replace(tzinfo=None) if parsed.tzinfo else parsed
+
+
+def _meridiem(s: str) -> tuple[str, str | None]:
+    """The text without its AM/PM (上午/下午) marker, and the marker ("am", "pm", "noon") or None."""
+    for regex, mark in ((_AM_RE, "am"), (_PM_RE, "pm")):
+        m = regex.search(s)
+        if m:
+            found = "noon" if m.group(1) == "中午" else mark
+            return (s[: m.start()] + " " + s[m.end() :]).strip(), found
+    return s, None
+
+
+def _normalise_text(raw: str) -> tuple[str, str | None]:
+    """Chinese date words replaced by separators, blanks squeezed, the AM/PM marker taken out."""
     s = raw.replace("年", "-").replace("月", "-").replace("日", " ").replace("号", " ")
     s = s.replace("时", ":").replace("点", ":").replace("分", ":").replace("秒", "")
+    s, mark = _meridiem(s)
     s = re.sub(r"^(\d{4})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{1,2})", r"\1-\2-\3", s.strip())
-    s = re.sub(r"\s+", " ", s).strip().rstrip(":")
-    m = _DATE_RE.match(s) or _COMPACT_RE.match(s)
+    s = re.sub(r"\s+", " ", s).strip().rstrip(":").rstrip(",").strip()
+    return s, mark
+
+
+def date_order(value: object) -> str:
+    """Which formats can read `value`: ``any`` (year first, a date cell), ``serial``, ``epoch``, ``dmy``
+    or ``mdy`` (a day/month/year text only one way round fits), ``either`` (both fit: day and month ≤ 12),
+    ``bad`` (none), ``null``. Used to decide a column's format from all its values."""
+    if is_null(value):
+        return "null"
+    if isinstance(value, date):
+        return "any"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number_value: float | None = float(value)
+    else:
+        raw = unicodedata.normalize("NFKC", str(value)).strip()
+        number_value = float(raw) if _is_number_text(raw) else None
+        if number_value is None:
+            return _text_order(raw)
+    assert number_value is not None
+    if _SERIAL_RANGE[0] <= number_value <= _SERIAL_RANGE[1]:
+        return "serial"
+    low, high = _EPOCH_RANGE
+    if low <= number_value <= high or low * 1000 <= number_value <= high * 1000:
+        return "epoch"
+    return "any" if number_value.is_integer() and 19000101 <= number_value <= 21001231 else "bad"
+
+
+def _text_order(raw: str) -> str:
+    if _iso(raw) is not None:
+        return "any"
+    s, _mark = _normalise_text(raw)
+    if _YMD_RE.match(s) or _COMPACT_RE.match(s):
+        return "any"
+    m = _DMY_RE.match(s)
     if not m:
-        raise ValueError("not a date")
-    y, mo, d, hh, mm, ss = m.groups()[:6]
-    frac = m.groups()[6] if len(m.groups()) > 6 else None
+        return "bad"
+    a, b = int(m.group(1)), int(m.group(2))
+    if 1 <= a <= 12 and 1 <= b <= 12:
+        return "either"
+    if 13 <= a <= 31 and 1 <= b <= 12:
+        return "dmy"
+    if 1 <= a <= 12 and 13 <= b <= 31:
+        return "mdy"
+    return "bad"
+
+
+def _clock(hh: str | None, mark: str | None) -> int:
+    """The hour of a 12-hour clock with its marker, as 0–23."""
+    hour = int(hh or 0)
+    if mark is None:
+        return hour
+    if not 1 <= hour <= 12:
+        raise ValueError("not a 12-hour clock")
+    if mark == "am":
+        return 0 if hour == 12 else hour
+    if mark == "noon":
+        return hour if hour >= 11 else hour + 12
+    return hour if hour == 12 else hour + 12
+
+
+def _parse_text_datetime(raw: str, fmt: str = "ymd") -> datetime:
+    if _is_number_text(raw):
+        return _from_number(float(raw), fmt)
+    iso = _iso(raw)
+    if iso is not None:
+        return iso
+    s, mark = _normalise_text(raw)
+    m = _YMD_RE.match(s) or _COMPACT_RE.match(s)
+    if m:
+        y, mo, d = m.group(1), m.group(2), m.group(3)
+        time_part = m.groups()[3:]
+    else:
+        m = _DMY_RE.match(s) if fmt in ("dmy", "mdy") else None
+        if not m:
+            raise ValueError("not a date")
+        first, second, y = m.group(1), m.group(2), m.group(3)
+        d, mo = (first, second) if fmt == "dmy" else (second, first)
+        y = str(2000 + int(y)) if len(y) == 2 else y
+        time_part = m.groups()[3:]
+    hh, mm, ss = time_part[0], time_part[1], time_part[2]
+    frac = time_part[3] if len(time_part) > 3 else None
     return datetime(
-        int(y), int(mo), int(d), int(hh or 0), int(mm or 0), int(ss or 0), int((frac or "0").ljust(6, "0"))
+        int(y),
+        int(mo),
+        int(d),
+        _clock(hh, mark),
+        int(mm or 0),
+        int(ss or 0),
+        int((frac or "0").ljust(6, "0")),
     )
 
 

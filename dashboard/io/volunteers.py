@@ -15,12 +15,12 @@ from sqlalchemy import delete, update
 from sqlmodel import select
 
 from dashboard.io.headers import norm_key
+from dashboard.io.labels import Labels
 from dashboard.io.runs import (
     Cells,
     ImportMapping,
     ImportReport,
     ImportRun,
-    Labels,
     Territory,
     batches,
     bulk_insert,
@@ -87,7 +87,7 @@ class _Volunteers:
         try:
             parsed = parse_datetime(raw)
         except ValueError:
-            c.error("birth_year", "io.err.bad_date")
+            c.drop("birth_year", "io.warn.bad_date", format="ymd")  # optional: left out
             return None
         return parsed.year if parsed else None
 

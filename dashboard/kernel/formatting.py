@@ -36,8 +36,9 @@ def pct(value: object, digits: int = 1) -> str:
     return MISSING if number is None else f"{number * 100:.{digits}f}%"
 
 
-def points(value: object, unit: str = "pt") -> str:
-    """A rate change in percentage points: 0.021 → '+2.1pt' (or '+2.1个百分点' with that unit); missing → '—'."""
+def points(value: object, unit: str) -> str:
+    """A rate change in percentage points, with the language's unit (i18n ``report.points``):
+    0.021 → '+2.1个百分点'; missing → '—'."""
     number = as_number(value)
     return MISSING if number is None else f"{number * 100:+.1f}{unit}"
 
@@ -48,12 +49,12 @@ def change(value: object) -> str:
     return MISSING if number is None else f"{number * 100:+.0f}%"
 
 
-def points_delta(value: object) -> str | None:
-    """A rate change for an st.metric delta: 0.021 → '+2.1 pt'; '0' when it rounds to no change."""
+def points_delta(value: object, unit: str) -> str | None:
+    """A rate change for an st.metric delta: 0.021 → '+2.1个百分点'; '0' when it rounds to no change."""
     number = as_number(value)
     if number is None:
         return None
-    return "0" if round(number * 100, 1) == 0 else f"{number * 100:+.1f} pt"
+    return "0" if round(number * 100, 1) == 0 else f"{number * 100:+.1f}{unit}"
 
 
 def change_delta(value: object) -> str | None:
@@ -62,3 +63,10 @@ def change_delta(value: object) -> str | None:
     if number is None:
         return None
     return "0" if round(number * 100) == 0 else f"{number * 100:+.0f}%"
+
+
+def moment(value: object, fmt: str = "%Y-%m-%d %H:%M", missing: str = MISSING) -> str:
+    """A date or time as text for a table cell: 2026-11-08 09:05; `missing` (—, 从未 …) for None, NaT, NaN."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or str(value) == "NaT":
+        return missing
+    return format(value, fmt)

@@ -104,7 +104,8 @@ PAGE_ROLES: dict[str, frozenset[Role]] = {
     "field": DESK,
     "queue": ACTIONS["case.browse"],
     "case": ACTIONS["case.read"],
-    "intake": ACTIONS["case.intake"],
+    # the desk intake; the grid worker records cases on the phone one (quick-intake) only
+    "intake": ACTIONS["case.intake"] - _FIELD,
     # a department's worklist (start, resolve, report back); the sub-district sees every department's
     "department": ACTIONS["scope.sub_district"] | {R.department},
     "volunteers": ACTIONS["volunteer.read"],

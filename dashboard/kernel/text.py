@@ -78,6 +78,27 @@ def clean_text(value: object) -> str:
     return _BIDI.sub("", _CONTROLS.sub("", text))
 
 
+_PAUSES = "，。；、！？：,.;!?: \t"
+"""Where a shortened text may end: after a clause (Chinese or Latin punctuation) or between words."""
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters, ending in "…" when cut: at the last pause (，。；、！？ or a space)
+    in the second half of the room, else at the limit, but never inside a Latin word ("存在消防隐患…",
+    not "存在消…")."""
+    if len(text) <= limit:
+        return text
+    room = text[: limit - 1]
+    if text[limit - 1] not in _PAUSES:  # else the room ends where a clause or a word does
+        pause = max(room.rfind(c) for c in _PAUSES)
+        if pause >= (limit - 1) // 2:
+            room = room[:pause]
+        elif room[-1].isascii() and room[-1].isalnum() and text[limit - 1].isalnum():
+            space = room.rfind(" ")
+            room = room[:space] if space > 0 else room
+    return room.rstrip(_PAUSES) + "…"
+
+
 # ---------------------------------------------------------------- text shown as Markdown
 
 

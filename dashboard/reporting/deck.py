@@ -89,7 +89,8 @@ def headline_slide(prs: Deck, report: Report) -> None:
     widths = [2.2, 1.2, 1.2, 1.2, 1.2, 1.2]
     add_table(slide, headline_table(report), HEADLINE, lang, left, BODY_TOP, width, widths=widths)
     rates = report.headline[report.headline["metric"].isin(HEADLINE_CHART_RATES)]
-    series = [(t(f"report.col.{c}", lang), list(rates[c])) for c in ("current", "previous", "last_year")]
+    compared = ("current", "previous", "last_year") if report.has_last_year else ("current", "previous")
+    series = [(t(f"report.col.{c}", lang), list(rates[c])) for c in compared]
     categories = [t(f"report.metric.{m}", lang) for m in rates["metric"]]
     left, width = right_part(0.52)
     add_chart(
@@ -180,6 +181,7 @@ def ranking_slide(prs: Deck, report: Report, by: str) -> None:
     if scored.empty:
         add_no_data(slide, lang, left, width)
     else:
+        low, high = ranking.score_axis(scored["score"])
         add_chart(
             slide,
             XL_CHART_TYPE.BAR_CLUSTERED,
@@ -192,7 +194,8 @@ def ranking_slide(prs: Deck, report: Report, by: str) -> None:
             number_format="0.0",
             legend=False,
             labels=True,
-            maximum=100,
+            minimum=low,
+            maximum=high,
             axis_format="0",
         )
     left, width = right_part(0.38)

@@ -31,8 +31,9 @@ def _target_text(sat: float | None, lang: str) -> str:
     return t_plain(key, lang, target=pct(kpi.SATISFACTION_TARGET, 0))
 
 
-def headline_finding(headline: pd.DataFrame, lang: str, mom_word: str) -> str:
-    """On-time closure and satisfaction (against the target) with their changes, and cases reported."""
+def headline_finding(headline: pd.DataFrame, lang: str, mom_word: str, has_last_year: bool = True) -> str:
+    """On-time closure and satisfaction (against the target) with their changes, and cases reported
+    (同比 "无数据" when the same period last year holds no case)."""
     row = headline.set_index("metric")
     sat = as_number(row.at["satisfaction_rate", "current"])
     unit = t("report.points", lang)
@@ -42,7 +43,9 @@ def headline_finding(headline: pd.DataFrame, lang: str, mom_word: str) -> str:
         mom_word=mom_word,
         on_time=pct(row.at["on_time_rate", "current"]),
         on_time_mom=points(row.at["on_time_rate", "mom"], unit),
-        on_time_yoy=points(row.at["on_time_rate", "yoy"], unit),
+        on_time_yoy=points(row.at["on_time_rate", "yoy"], unit)
+        if has_last_year
+        else t_plain("report.no_data_short", lang),
         sat=pct(sat),
         target=_target_text(sat, lang),
         reported=f"{int(row.at['reported', 'current']):,}",

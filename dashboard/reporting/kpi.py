@@ -30,6 +30,7 @@ from sqlmodel import Session
 
 from dashboard import clock
 from dashboard.cases import ageing
+from dashboard.cases.workflow import OpenCounts
 from dashboard.kernel.scope import Actor, case_filter, grid_filter
 from models import Case, CaseEscalation, Grid, GridVisit
 from models.enums import ACTIVE_STATUSES, OPEN_STATUSES, Ageing, CaseStatus, Satisfaction
@@ -145,6 +146,12 @@ class Figures:
     @staticmethod
     def _rate(num: int, den: int) -> float | None:
         return num / den if den else None
+
+    @property
+    def has_cases(self) -> bool:
+        """Whether any case counts in the period (``open_now`` and ``overdue_now`` are now's, not the period's):
+        a period without one has no figures to compare with (shown "无数据"), not zeros."""
+        return any((self.reported, self.due, self.accepted, self.closed, self.resolved))
 
     @property
     def response_rate(self) -> float | None:
@@ -403,6 +410,25 @@ def figures(
     """The figures of one period and scope."""
     row = figures_by(session, actor, period, None, where=where, **filters).iloc[0]  # type: ignore[arg-type]
     return Figures(**{name: int(row[name]) for name in COUNT_COLUMNS})
+
+
+def open_counts(
+    session: Session,
+    actor: Actor,
+    *,
+    community_id: int | None = None,
+    grid_id: int | None = None,
+    department_id: int | None = None,
+) -> OpenCounts:
+    """Cases open now in scope by status group (:class:`~dashboard.cases.workflow.OpenCounts`: 在办, 待受理,
+    待核查, 未结案), one GROUP BY status over ``ix_cases_open``; its 在办 is :class:`Figures`' ``open_now``."""
+    stmt = (
+        select(Case.status, func.count())
+        .where(is_open(), *_where(actor, _filters(community_id, grid_id, None, department_id)))
+        .group_by(Case.status)
+    )
+    rows = session.exec(stmt).all()  # type: ignore[call-overload]
+    return OpenCounts.from_statuses({str(status): int(n) for status, n in rows})
 
 
 OPEN_COUNT_COLUMNS = ["open_now", "overdue_now", *(colour.value for colour in Ageing)]

@@ -15,7 +15,8 @@ any rate meaningless.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
 from sqlmodel import Session
@@ -68,6 +69,15 @@ def score(rates: Mapping[str, float | None]) -> float | None:
     if total_weight == 0:
         return None
     return 100.0 * total / total_weight
+
+
+def score_axis(scores: Iterable[float]) -> tuple[float, float]:
+    """The score axis of a ranking chart: from a little below the lowest score to a little above the
+    highest, within 0–100, so that scores of 88 and 95 do not look alike on a 0–100 axis."""
+    present = [float(v) for v in scores]
+    if not present:
+        return 0.0, 100.0
+    return float(max(0, math.floor(min(present)) - 2)), float(min(100, math.ceil(max(present)) + 2))
 
 
 def rank(figures: pd.DataFrame, units: pd.DataFrame, min_cases: int = MIN_CASES) -> pd.DataFrame:

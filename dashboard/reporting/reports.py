@@ -84,6 +84,7 @@ class Report:
     volunteer_hours: pd.DataFrame  # key, name, hours, volunteers, records (per community, or per grid)
     volunteer_totals: dict[str, float | None]  # hours, previous_hours, change, volunteers, records, coverage
     gaps: pd.DataFrame  # community, code, name (grid), skill, need, supply, gap (largest first)
+    has_last_year: bool = True  # False: no case in the same period last year (去年同期 and 同比 are "无数据")
     findings: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -107,24 +108,27 @@ def _category_names(session: Session, lang: str) -> pd.DataFrame:
     return pd.DataFrame({"key": cats["id"], "code": cats["code"], "name": cats[name_col]})
 
 
-def _headline(cur: Figures, prev: Figures, last_year: Figures) -> pd.DataFrame:
+def _headline(cur: Figures, prev: Figures, last_year: Figures | None) -> pd.DataFrame:
+    """Every metric now, 环比 and 同比; `last_year` None (no case then) leaves 去年同期 and 同比 absent."""
     rows = []
     for m in COUNT_METRICS:
-        c, p, y = getattr(cur, m), getattr(prev, m), getattr(last_year, m)
+        c, p = getattr(cur, m), getattr(prev, m)
+        y = None if last_year is None else getattr(last_year, m)
         rows.append(
             {
                 "metric": m,
                 "kind": "count",
                 "current": float(c),
                 "previous": float(p),
-                "last_year": float(y),
+                "last_year": None if y is None else float(y),
                 "mom": kpi.count_change(c, p),
-                "yoy": kpi.count_change(c, y),
+                "yoy": None if y is None else kpi.count_change(c, y),
                 "lower_is_better": False,
             }
         )
     for m in RATE_METRICS:
-        c, p, y = getattr(cur, m), getattr(prev, m), getattr(last_year, m)
+        c, p = getattr(cur, m), getattr(prev, m)
+        y = None if last_year is None else getattr(last_year, m)
         rows.append(
             {
                 "metric": m,
@@ -258,10 +262,11 @@ def longest_overdue(
     ]
 
 
-def _volunteers(
+def volunteer_figures(
     session: Session, actor: Actor, comp: Comparison, now: datetime
 ) -> tuple[pd.DataFrame, dict[str, float | None], pd.DataFrame]:
-    """Verified service hours per community (or grid, in a community's report), totals and the gap list."""
+    """Verified service hours per community (or grid, in a community's report), totals and the gap list
+    (also the volunteer manager's overview)."""
     by = "community" if actor.role != Role.community else "grid"
     per = service_totals(session, actor, by, comp.current)  # type: ignore[arg-type]
     per = per.rename(columns={"label": "name"})[["key", "name", "hours", "volunteers", "records"]]
@@ -296,7 +301,7 @@ def _scope_name(session: Session, reader: Actor, lang: str) -> str:
 def _write_findings(session: Session, reader: Actor, report: Report, now: datetime) -> dict[str, str]:
     lang, mom_word = report.lang, report.mom_word
     return {
-        "headline": findings.headline_finding(report.headline, lang, mom_word),
+        "headline": findings.headline_finding(report.headline, lang, mom_word, report.has_last_year),
         "trend": findings.trend_finding(report.trend, report.trend_unit, lang),
         "categories": findings.category_finding(
             session, reader, report.comparison, report.categories, lang, mom_word, now
@@ -324,14 +329,14 @@ def build_report(
     prev = kpi.figures(session, reader, comp.previous, now=now)
     last_year = kpi.figures(session, reader, comp.last_year, now=now)
     trend, unit = _trend(session, reader, comp.current, now)
-    hours, totals, gaps = _volunteers(session, reader, comp, now)
+    hours, totals, gaps = volunteer_figures(session, reader, comp, now)
     report = Report(
         lang=lang,
         comparison=comp,
         scope_name=_scope_name(session, reader, lang),
         community_id=reader.community_id,
         generated_at=now,
-        headline=_headline(cur, prev, last_year),
+        headline=_headline(cur, prev, last_year if last_year.has_cases else None),
         overdue_now=cur.overdue_now,
         trend=trend,
         trend_unit=unit,
@@ -344,6 +349,7 @@ def build_report(
         volunteer_hours=hours,
         volunteer_totals=totals,
         gaps=gaps,
+        has_last_year=last_year.has_cases,
     )
     report.findings = _write_findings(session, reader, report, now)
     return report

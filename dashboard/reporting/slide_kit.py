@@ -235,11 +235,13 @@ def add_chart(
     legend: bool = True,
     labels: bool = False,
     maximum: float | None = None,
+    minimum: float = 0.0,
     axis_format: str | None = None,
 ) -> None:
     """A native chart of named `series` over `categories` (NaN becomes a gap).
 
-    `labels` writes each value on its bar; `maximum` fixes the value axis to 0…maximum (rates: 1.0).
+    `labels` writes each value on its bar; `maximum` fixes the value axis to minimum…maximum (rates:
+    0…1.0; ranking scores start near the lowest score).
     """
     data = CategoryChartData(number_format=number_format)
     data.categories = list(categories)
@@ -267,6 +269,6 @@ def add_chart(
     chart.value_axis.tick_labels.number_format_is_linked = False
     if maximum is not None:
         chart.value_axis.maximum_scale = maximum
-        chart.value_axis.minimum_scale = 0
+        chart.value_axis.minimum_scale = minimum
     chart.value_axis.has_major_gridlines = True
     chart.value_axis.major_gridlines.format.line.color.rgb = _GRIDLINES

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from dashboard.i18n import label, t
+from dashboard.i18n import label, t, t_plain
 from dashboard.kernel.formatting import change, count, pct, points
 from dashboard.kernel.privacy import neutralise_formula
 from dashboard.reporting.reports import Report
@@ -43,7 +43,7 @@ class Column:
             case "pct":
                 return pct(value)
             case "points":
-                return points(value)
+                return points(value, t_plain("report.points", lang))
             case "change":
                 return change(value)
             case "datetime":
@@ -62,23 +62,31 @@ class Column:
             return None
         if self.fmt in ("int",):
             return int(value)  # type: ignore[call-overload]
-        if self.fmt in ("float1", "pct", "points", "change"):
+        if self.fmt == "points":  # in points, shown with the unit (points_format)
+            return float(value) * 100  # type: ignore[arg-type]
+        if self.fmt in ("float1", "pct", "change"):
             return float(value)  # type: ignore[arg-type]
         if self.fmt in ("datetime", "date"):
             return value
         return neutralise_formula(self.text(value, lang))
 
-    @property
-    def number_format(self) -> str | None:
+    def number_format(self, lang: str) -> str | None:
+        if self.fmt == "points":
+            return points_format(lang)
         return {
             "int": "#,##0",
             "float1": "#,##0.0",
             "pct": "0.0%",
-            "points": "+0.0%;-0.0%;0.0%",
             "change": "+0%;-0%;0%",
             "datetime": "yyyy-mm-dd hh:mm",
             "date": "yyyy-mm-dd",
         }.get(self.fmt)
+
+
+def points_format(lang: str) -> str:
+    """Excel's number format for a change in percentage points (the cell holds points: 2.1): +2.1个百分点."""
+    unit = t_plain("report.points", lang).replace('"', "")
+    return f'+0.0"{unit}";-0.0"{unit}";0.0"{unit}"'
 
 
 HEADLINE = [
@@ -151,18 +159,20 @@ def column_header(col: Column, lang: str) -> str:
 def headline_table(report: Report) -> pd.DataFrame:
     """The headline figures as display text (rates in %, changes in points or %), plus overdue now."""
     lang = report.lang
+    no_data = t("report.no_data_short", lang)
+    unit = t_plain("report.points", lang)
     rows = []
     for r in report.headline.itertuples():
-        value, delta = (pct, points) if r.kind == "rate" else (count, change)
+        value, delta = (pct, lambda v: points(v, unit)) if r.kind == "rate" else (count, change)
         rows.append(
             {
                 "metric": r.metric,
                 "metric_name": t(f"report.metric.{r.metric}", lang),
                 "current_text": value(r.current),
                 "previous_text": value(r.previous),
-                "last_year_text": value(r.last_year),
+                "last_year_text": value(r.last_year) if report.has_last_year else no_data,
                 "mom_text": delta(r.mom),
-                "yoy_text": delta(r.yoy),
+                "yoy_text": delta(r.yoy) if report.has_last_year else no_data,
             }
         )
     rows.append(

@@ -1,4 +1,4 @@
-"""The wall screen's live figures: a few SQL aggregates per refresh and a short ticker of urgent cases.
+"""The wall screen's live figures: a few SQL aggregates per refresh and a ticker of what happened today.
 
 Everything comes from :mod:`dashboard.reporting.kpi` (one formula per figure); no case rows are loaded
 except the ticker's. Rendering is :mod:`dashboard.ui.wall`'s.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import and_, case, func, or_, select
@@ -15,13 +16,14 @@ from sqlmodel import Session
 
 from dashboard import clock
 from dashboard.admin import settings as app_settings
+from dashboard.cases.workflow import OpenCounts
 from dashboard.kernel.scope import Actor, case_filter, service_record_filter
 from dashboard.reporting import kpi
 from dashboard.reporting.kpi import Figures, Period
 from dashboard.reporting.periods import compare_periods
 from dashboard.volunteers.hours import MAX_RECORD_HOURS
 from models import Case, Category, Grid, ServiceRecord, Subdistrict
-from models.enums import CaseSource, Priority
+from models.enums import ACTIVE_STATUSES, CaseSource, Priority
 
 REFRESH_KEY = "wall_refresh_seconds"
 """Key in the `settings` table that overrides the wall's refresh interval."""
@@ -29,17 +31,24 @@ MIN_REFRESH_SECONDS = 2
 """The wall never refreshes more often than this, whatever the setting says."""
 
 
+TICKER_KINDS = ("urgent", "overdue", "closed", "dispatched", "new")
+"""What a ticker item says happened today; urgent reports and cases that fell overdue today come first."""
+_ATTENTION = ("urgent", "overdue")
+_TICKER_SCAN = 1000
+"""At most this many of today's cases are read for the ticker (a day brings about a hundred)."""
+
+
 @dataclass(frozen=True)
 class TickerItem:
-    """One urgent or overdue case on the wall's ticker (title is user text: escape when rendering)."""
+    """One thing that happened to a case today, for the wall's ticker (title is user text: escape it)."""
 
     number: str
     title: str
     category: str
     grid: str
     priority: str
-    due_at: datetime | None
-    overdue: bool
+    kind: str  # one of TICKER_KINDS
+    at: datetime  # when today it happened
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,7 @@ class WallSnapshot:
     month_previous: Figures  # the same elapsed part of last month (环比)
     hotline: Figures  # this month, 12345 cases only
     hotline_previous: Figures
+    open: OpenCounts  # open now by status group: 在办 (= today.open_now), 待核查, 未结案
     trend: tuple[tuple[date, int, int], ...]  # (day, reported, closed), the last 7 days
     on_duty_now: int
     served_today: int
@@ -82,30 +92,71 @@ def volunteers_on_duty(session: Session, actor: Actor, now: datetime) -> tuple[i
     return int(now_count or 0), int(today_count or 0)
 
 
+def _ticker_kind(row: Any, day_start: datetime, now: datetime) -> tuple[str, datetime] | None:
+    """The most telling thing that happened to the case today, and when; None when nothing did."""
+    if row.closed_at is not None and day_start <= row.closed_at <= now:
+        return "closed", row.closed_at
+    active = row.status in {s.value for s in ACTIVE_STATUSES}
+    if active and row.due_at is not None and day_start <= row.due_at < now:
+        return "overdue", row.due_at
+    reported_today = day_start <= row.reported_at <= now
+    if reported_today and row.priority in (Priority.emergency.value, Priority.urgent.value):
+        return "urgent", row.reported_at
+    if row.dispatched_at is not None and day_start <= row.dispatched_at <= now:
+        return "dispatched", row.dispatched_at
+    return ("new", row.reported_at) if reported_today else None
+
+
 def ticker_items(
     session: Session, actor: Actor, now: datetime, *, limit: int = 20, lang: str = "zh"
 ) -> tuple[TickerItem, ...]:
-    """Open cases that need attention now: emergencies first, then the longest overdue, then urgent ones."""
+    """What happened today: urgent reports and cases that fell overdue today first, then closures,
+    dispatches and new reports, newest first.
+
+    Two indexed reads of today's cases: the open ones (partial index of open cases) reported, dispatched
+    or falling due today, and those closed today (closed_at index) — a case dispatched or reported
+    today is either still open or closed today.
+    """
+    day_start = kpi.day_period(now.date()).start
     cat_name = Category.name_zh if lang == "zh" else Category.name_en
-    urgent = (Priority.emergency.value, Priority.urgent.value)
-    order = case((Case.priority == Priority.emergency.value, 0), (Case.due_at < now, 1), else_=2)
-    stmt = (
-        select(Case.number, Case.title, cat_name, Grid.name, Case.priority, Case.due_at)
+    base = (
+        select(
+            Case.number,
+            Case.title,
+            cat_name.label("category"),
+            Grid.name.label("grid"),
+            Case.priority,
+            Case.status,
+            Case.reported_at,
+            Case.dispatched_at,
+            Case.closed_at,
+            Case.due_at,
+        )
         .join(Category, Category.id == Case.category_id)
         .join(Grid, Grid.id == Case.grid_id)
-        .where(
-            kpi.is_active(),
-            kpi.not_duplicate(),
-            case_filter(actor),
-            or_(Case.due_at < now, Case.priority.in_(urgent)),
-        )
-        .order_by(order, Case.due_at, Case.id)
-        .limit(limit)
+        .where(kpi.not_duplicate(), case_filter(actor))
+        .limit(_TICKER_SCAN)
     )
-    return tuple(
-        TickerItem(number, title, cat, grid, str(priority), due, due is not None and due < now)
-        for number, title, cat, grid, priority, due in session.exec(stmt).all()  # type: ignore[call-overload]
+    today_open = base.where(
+        kpi.is_open(),
+        or_(
+            Case.reported_at >= day_start,
+            Case.dispatched_at >= day_start,
+            and_(Case.due_at >= day_start, Case.due_at < now),
+        ),
     )
+    closed_today = base.where(Case.closed_at >= day_start, Case.closed_at <= now)
+    items = []
+    for stmt in (today_open, closed_today):
+        for row in session.exec(stmt).all():  # type: ignore[call-overload]
+            found = _ticker_kind(row, day_start, now)
+            if found is not None:
+                kind, at = found
+                items.append(
+                    TickerItem(row.number, row.title, row.category, row.grid, str(row.priority), kind, at)
+                )
+    items.sort(key=lambda i: (i.kind not in _ATTENTION, -i.at.timestamp(), i.number))
+    return tuple(items[:limit])
 
 
 def _figures_of(rows: pd.DataFrame, **overrides: int) -> Figures:
@@ -150,6 +201,7 @@ def snapshot(session: Session, actor: Actor, now: datetime | None = None, lang: 
         month_previous=_figures_of(before),
         hotline=_figures_of(by_source[by_source["key"] == hotline]),
         hotline_previous=_figures_of(before[before["key"] == hotline]),
+        open=kpi.open_counts(session, actor),
         trend=trend,
         on_duty_now=on_now,
         served_today=served,

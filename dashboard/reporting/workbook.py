@@ -29,6 +29,7 @@ from dashboard.reporting.tables import (
     TREND,
     Column,
     column_header,
+    points_format,
     section_title,
 )
 
@@ -62,8 +63,8 @@ def _sheet(wb: Workbook, title: str, df: pd.DataFrame, columns: Sequence[Column]
             cell = ws.cell(row=i, column=j, value=col.excel(record.get(col.field), lang))
             if isinstance(cell.value, str):
                 cell.data_type = "s"  # never a formula, whatever the text starts with
-            if col.number_format:
-                cell.number_format = col.number_format
+            if col.number_format(lang):
+                cell.number_format = col.number_format(lang)
     for j, col in enumerate(columns, start=1):
         longest = max(
             [len(column_header(col, lang))] + [len(col.text(v, lang)) for v in df.get(col.field, [])][:200]
@@ -108,7 +109,14 @@ def _headline_sheet(wb: Workbook, report: Report) -> None:
         for col in range(2, 5):
             ws.cell(row=row, column=col).number_format = "0.0%" if rate else "#,##0"
         for col in (5, 6):
-            ws.cell(row=row, column=col).number_format = "+0.0%;-0.0%;0.0%" if rate else "+0%;-0%;0%"
+            cell = ws.cell(row=row, column=col)
+            if rate and isinstance(cell.value, float):
+                cell.value *= 100  # in points, like the page (+2.1个百分点)
+            cell.number_format = points_format(lang) if rate else "+0%;-0%;0%"
+        if not report.has_last_year:  # 去年同期 and 同比: no case then, not zero
+            for col in (4, 6):
+                cell = ws.cell(row=row, column=col, value=t("report.no_data_short", lang))
+                cell.data_type = "s"
 
 
 def build_workbook(report: Report) -> bytes:
@@ -119,9 +127,7 @@ def build_workbook(report: Report) -> bytes:
     _headline_sheet(wb, report)
     trend_cols = [Column("day", "week" if report.trend_unit == "week" else "day", "date"), *TREND[1:]]
     _sheet(wb, section_title("trend", lang), report.trend, trend_cols, lang)
-    _sheet(
-        wb, section_title("categories", lang), report.categories, [Column("code", "code"), *CATEGORIES], lang
-    )
+    _sheet(wb, section_title("categories", lang), report.categories, CATEGORIES, lang)
     for by, ranked in report.rankings.items():
         _sheet(wb, section_title(f"ranking_{by}", lang), ranked, RANKING_SHEET, lang)
     _sheet(wb, section_title("overdue", lang), report.overdue, OVERDUE, lang)

@@ -21,6 +21,10 @@ Level = Literal["subdistrict", "community", "grid"]
 
 COORD_DIGITS = 5
 """Decimals kept in polygon coordinates sent to the browser (1e-5° ≈ 1 m)."""
+DISPLAY_TOLERANCE = 1e-5
+"""Douglas–Peucker tolerance (degrees, ≈ 1 m) of the outlines sent to the browser: a boundary surveyed
+to the centimetre (tens of thousands of vertices) is drawn with the few hundred that show at street zoom;
+label points, bounds and every computation use the stored outline."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,7 @@ def _area(ident: int, code: str, name: str, level: Level, text: str, **extra: An
         code=code,
         name=name,
         level=level,
-        geometry=json.loads(geo.to_geojson(shape, COORD_DIGITS)),
+        geometry=json.loads(geo.to_geojson(shape.simplify(DISPLAY_TOLERANCE), COORD_DIGITS)),
         label=(round(lon, COORD_DIGITS), round(lat, COORD_DIGITS)),
         bounds=tuple(round(v, COORD_DIGITS) for v in shape.bounds),  # type: ignore[arg-type]
         **extra,

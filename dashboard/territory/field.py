@@ -10,6 +10,9 @@ the command centre which grids nobody has walked lately). Every query there is l
 
 from __future__ import annotations
 
+from datetime import datetime
+
+import pandas as pd
 from sqlmodel import Session, select
 
 from dashboard.admin import settings
@@ -25,6 +28,13 @@ grid a blind spot, and it is the window of building coverage here too."""
 def blind_days(session: Session) -> int:
     """The blind-spot window in days, as the map and the wall use it (system setting)."""
     return int(settings.get_setting(session, BLIND_DAYS_SETTING))
+
+
+def calendar_days_since(last: pd.Series, now: datetime) -> pd.Series:
+    """Calendar days from each instant's local day to `now`'s (times are stored as naive Asia/Shanghai wall
+    clock): 0 today, 1 yesterday, NaN for never. The one count behind every "最近走访 N 天前"."""
+    stamps = pd.to_datetime(last)
+    return (pd.Timestamp(now.date()) - stamps.dt.normalize()).dt.days.astype("float64")
 
 
 def grid_in_scope(session: Session, actor: Actor, grid_id: int | None = None) -> Grid:

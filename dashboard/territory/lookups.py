@@ -6,7 +6,7 @@ import pandas as pd
 from sqlmodel import Session, select
 
 from dashboard.kernel.scope import Actor, grid_filter
-from models import Category, Community, Department, Grid
+from models import Building, Category, Community, Department, Grid
 
 
 def communities(session: Session) -> pd.DataFrame:
@@ -28,6 +28,19 @@ def grids(session: Session, actor: Actor | None = None) -> pd.DataFrame:
     return pd.DataFrame(
         rows, columns=["id", "code", "name", "community_id", "households", "residents", "worker_id"]
     )
+
+
+def buildings(session: Session, actor: Actor) -> pd.DataFrame:
+    """The buildings and courtyards (楼栋/院落) of the grids in the actor's scope, by grid and name: id, name,
+    grid_id, grid_code, community, lon, lat (a sub-district has a few thousand)."""
+    rows = session.exec(
+        select(Building.id, Building.name, Grid.id, Grid.code, Community.name, Building.lon, Building.lat)
+        .join(Grid, Grid.id == Building.grid_id)
+        .join(Community, Community.id == Grid.community_id)
+        .where(grid_filter(actor))
+        .order_by(Grid.code, Building.name, Building.id)
+    ).all()
+    return pd.DataFrame(rows, columns=["id", "name", "grid_id", "grid_code", "community", "lon", "lat"])
 
 
 def categories(session: Session, include_retired: bool = False) -> pd.DataFrame:

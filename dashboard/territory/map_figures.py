@@ -26,17 +26,19 @@ class FigureSpec:
     """A figure the map can colour areas by.
 
     `unit` names an i18n key ``map.unit.<unit>``; `palette` is ``reds`` / ``blues`` / ``ylorrd``
-    (sequential, more is darker) or ``rdylgn`` (red below the target, green above); `period` says
-    whether the period selector changes it.
+    (sequential, more is darker) or ``rdylbu`` (red below the target, blue above; safe for red-green colour blindness); `period` says
+    whether the period selector changes it; `min_top` is the least top of a sequential scale, so that
+    a small scope (one grid, one case) is not painted in the darkest colour.
     """
 
     key: str
     source: Literal["cases", "volunteers", "activity", "population"]
     unit: str
-    palette: Literal["reds", "blues", "ylorrd", "rdylgn"]
+    palette: Literal["reds", "blues", "ylorrd", "rdylbu"]
     period: bool = False
     target: float | None = None
     digits: int = 0
+    min_top: float = 1.0
 
 
 RATE_TARGETS: dict[str, float] = {
@@ -46,21 +48,24 @@ RATE_TARGETS: dict[str, float] = {
 }
 """Targets drawn in the legend: kpi's satisfaction and on-time targets, full volunteer coverage."""
 
+MIN_CASES_TOP = 5.0
+"""Case counts are coloured on a range of at least 0–5 cases: one open case is light, not alarming."""
+
 POPULATION_KEYS = ("households", "residents", "actual_residents", *POPULATION_FIELDS)
 """The population columns of a grid the map can show (``pop_<key>`` figures)."""
 
 FIGURES: dict[str, FigureSpec] = {
-    "open_now": FigureSpec("open_now", "cases", "cases", "reds"),
-    "overdue_now": FigureSpec("overdue_now", "cases", "cases", "reds"),
+    "open_now": FigureSpec("open_now", "cases", "cases", "reds", min_top=MIN_CASES_TOP),
+    "overdue_now": FigureSpec("overdue_now", "cases", "cases", "reds", min_top=MIN_CASES_TOP),
     "per_1000": FigureSpec("per_1000", "cases", "per_1000", "reds", period=True, digits=1),
     "on_time_rate": FigureSpec(
-        "on_time_rate", "cases", "percent", "rdylgn", True, RATE_TARGETS["on_time_rate"], 1
+        "on_time_rate", "cases", "percent", "rdylbu", True, RATE_TARGETS["on_time_rate"], 1
     ),
     "satisfaction_rate": FigureSpec(
-        "satisfaction_rate", "cases", "percent", "rdylgn", True, RATE_TARGETS["satisfaction_rate"], 1
+        "satisfaction_rate", "cases", "percent", "rdylbu", True, RATE_TARGETS["satisfaction_rate"], 1
     ),
     "coverage": FigureSpec(
-        "coverage", "volunteers", "percent", "rdylgn", target=RATE_TARGETS["coverage"], digits=0
+        "coverage", "volunteers", "percent", "rdylbu", target=RATE_TARGETS["coverage"], digits=0
     ),
     "days_since": FigureSpec("days_since", "activity", "days", "ylorrd"),
     **{
@@ -87,7 +92,7 @@ def figures_for(actor: Actor) -> list[str]:
 
 def worst_first(figure: str) -> bool:
     """Whether a ranking by `figure` should sort high values first (counts, days) or low first (rates)."""
-    return FIGURES[figure].palette != "rdylgn"
+    return FIGURES[figure].palette != "rdylbu"
 
 
 def figure_label(figure: str, lang: str | None = None) -> str:

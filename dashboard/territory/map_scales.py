@@ -26,7 +26,8 @@ AGEING_COLOURS: dict[str, RGBA] = {
 _REDS = [(254, 229, 217), (252, 174, 145), (251, 106, 74), (222, 45, 38), (165, 15, 21)]
 _BLUES = [(239, 243, 255), (189, 215, 231), (107, 174, 214), (49, 130, 189), (8, 81, 156)]
 _YLORRD = [(255, 255, 204), (254, 217, 118), (253, 141, 60), (227, 26, 28), (128, 0, 38)]
-_RDYLGN = [(215, 48, 39), (252, 141, 89), (254, 224, 139), (145, 207, 96), (26, 152, 80)]
+# Rates diverge red (below target) → blue (above), not red → green: safe for red-green colour blindness.
+_RDYLBU = [(215, 48, 39), (252, 141, 89), (254, 224, 144), (145, 191, 219), (69, 117, 180)]
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Scale:
 
     @property
     def kind(self) -> Literal["sequential", "diverging"]:
-        return "diverging" if FIGURES[self.figure].palette == "rdylgn" else "sequential"
+        return "diverging" if FIGURES[self.figure].palette == "rdylbu" else "sequential"
 
     @property
     def domain(self) -> tuple[float, float]:
@@ -73,22 +74,23 @@ def _nice_ceiling(value: float) -> float:
 def make_scale(figure: str, values: Iterable[float | None], *, blind_days: int = 30) -> Scale:
     """The colour scale for `figure` over the values on screen.
 
-    Counts and population run from 0 to a nice ceiling of the largest value (light → dark); rates
-    use a fixed red-yellow-green scale centred on the target, so colours mean the same in every
+    Counts and population run from 0 to a nice ceiling of the largest value, at least the figure's
+    ``min_top`` (light → dark); rates
+    use a fixed red-yellow-blue scale centred on the target, so colours mean the same in every
     period; days since activity turn dark at the blind-spot threshold.
     """
     spec = FIGURES[figure]
     if figure in ("on_time_rate", "satisfaction_rate"):
         target = spec.target or 0.9
         points = (target - 0.2, target - 0.1, target, (target + 1) / 2, 1.0)
-        return Scale(figure, tuple(zip(points, _RDYLGN, strict=True)), target)
+        return Scale(figure, tuple(zip(points, _RDYLBU, strict=True)), target)
     if figure == "coverage":
-        return Scale(figure, tuple(zip((0.0, 0.25, 0.5, 0.75, 1.0), _RDYLGN, strict=True)), spec.target)
+        return Scale(figure, tuple(zip((0.0, 0.25, 0.5, 0.75, 1.0), _RDYLBU, strict=True)), spec.target)
     if figure == "days_since":
         d = float(blind_days)
         return Scale(figure, tuple(zip((0.0, d / 4, d / 2, d, 2 * d), _YLORRD, strict=True)), d)
     present = [float(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
-    top = _nice_ceiling(max(present, default=0.0))
+    top = _nice_ceiling(max([*present, spec.min_top]))
     palette = _BLUES if spec.palette == "blues" else _REDS
     return Scale(figure, tuple((top * i / 4, c) for i, c in enumerate(palette)))
 

@@ -19,7 +19,7 @@ from dashboard import clock
 from dashboard.admin import grids as grid_admin
 from dashboard.kernel.scope import Actor, visit_filter
 from dashboard.reporting import kpi
-from dashboard.territory.field import blind_days, grid_in_scope
+from dashboard.territory.field import blind_days, calendar_days_since, grid_in_scope
 from dashboard.volunteers import need
 from models import Building, Community, GridVisit
 from models.enums import POPULATION_FIELDS, Role
@@ -142,11 +142,13 @@ def building_recency(
     cols = ["building_id", "name", "households", "lon", "lat", "last_visit_at", "visits"]
     df = pd.DataFrame(session.exec(stmt).all(), columns=cols)
     df["last_visit_at"] = pd.to_datetime(df["last_visit_at"])
-    df["days_since"] = ((pd.Timestamp(now) - df["last_visit_at"]).dt.total_seconds() / 86400).round(1)
+    df["days_since"] = calendar_days_since(df["last_visit_at"], now)
     df["visits"] = df["visits"].astype("int64")
     df["due"] = df["last_visit_at"].isna() | (df["last_visit_at"] < pd.Timestamp(window))
     df["_never"] = df["last_visit_at"].isna()
-    df = df.sort_values(["_never", "days_since", "name"], ascending=[False, False, True], na_position="first")
+    df = df.sort_values(
+        ["_never", "last_visit_at", "name"], ascending=[False, True, True], na_position="first"
+    )
     return df.drop(columns="_never").reset_index(drop=True)
 
 

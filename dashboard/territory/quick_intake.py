@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 from dashboard.cases.intake import NewCase
 from dashboard.kernel.errors import Invalid
 from dashboard.kernel.scope import Actor
+from dashboard.kernel.text import shorten
 from dashboard.territory.field import grid_in_scope
 from models import Building
 from models.enums import CaseSource
@@ -21,9 +22,9 @@ QUICK_TITLE_MAX = 30
 
 
 def quick_title(description: str) -> str:
-    """The case title from the first line of what the worker typed (at most 30 characters)."""
+    """The case title from the first line of what the worker typed (at most 30 characters, cut at a pause)."""
     first = next((line.strip() for line in (description or "").splitlines() if line.strip()), "")
-    return first if len(first) <= QUICK_TITLE_MAX else first[: QUICK_TITLE_MAX - 1] + "…"
+    return shorten(first, QUICK_TITLE_MAX)
 
 
 def quick_case(

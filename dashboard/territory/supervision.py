@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from dashboard import clock
 from dashboard.kernel.scope import Actor, case_filter, grid_filter, visit_filter
 from dashboard.reporting import kpi
-from dashboard.territory.field import blind_days
+from dashboard.territory.field import blind_days, calendar_days_since
 from models import Building, Case, Community, Grid, GridVisit, User
 
 QUIET_COVERAGE = 0.3
@@ -103,7 +103,7 @@ def field_overview(
     df["coverage"] = (df["buildings_visited"] / df["buildings"].where(df["buildings"] > 0)).astype("float64")
     df["last_visit_at"] = [blind["last_visit_at"].get(g) if g in blind.index else None for g in ids]
     df["last_visit_at"] = pd.to_datetime(df["last_visit_at"])
-    df["days_since_visit"] = ((pd.Timestamp(now) - df["last_visit_at"]).dt.total_seconds() / 86400).round(1)
+    df["days_since_visit"] = calendar_days_since(df["last_visit_at"], now)
     df["blind"] = [bool(blind["blind"].get(g, True)) if g in blind.index else True for g in ids]
     df["open_load"] = [load.get(int(w), (0, 0))[0] if pd.notna(w) else 0 for w in df["worker_id"]]
     df["overdue"] = [load.get(int(w), (0, 0))[1] if pd.notna(w) else 0 for w in df["worker_id"]]

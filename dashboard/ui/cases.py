@@ -27,6 +27,7 @@ from dashboard.cases.view import CaseDetail
 from dashboard.config import get_settings
 from dashboard.i18n import current_lang, label, t
 from dashboard.kernel.scope import Actor
+from dashboard.kernel.text import Markup
 from dashboard.territory import lookups as territory
 from dashboard.ui.common import db_session, plain
 from dashboard.ui.errors import run_action
@@ -105,25 +106,12 @@ def action_label(action: str) -> str:
     return t(f"actions.{action}")
 
 
-def event_text(action: str, payload: dict[str, Any]) -> str:
-    """A short plain description of an event's payload (assignee, departments, satisfaction …)."""
-    parts = []
-    for key in ("assignee", "department", "duplicate_of", "merged"):
-        if payload.get(key):
-            parts.append(f"{t(f'timeline.{key}')}: {payload[key]}")
-    if payload.get("departments"):
-        parts.append(f"{t('timeline.departments')}: {'、'.join(map(str, payload['departments']))}")
-    if payload.get("level"):
-        parts.append(label("escalation", payload["level"]))
-    if payload.get("satisfaction"):
-        parts.append(label("satisfaction", payload["satisfaction"]))
-    if "amount" in payload and action.startswith("extend"):
-        parts.append(t("timeline.amount", amount=payload["amount"]))
-    if payload.get("new_due_at"):
-        parts.append(f"{t('timeline.new_due')}: {str(payload['new_due_at'])[:16]}")
-    if action == "close" and "solved" in payload:
-        parts.append(t("timeline.solved") if payload["solved"] else t("timeline.unsolved"))
-    return " · ".join(parts)
+def done_message(action: str, lang: str | None = None, *, number: str = "", count: int = 0) -> Markup:
+    """The confirmation of `action` on case `number`, or on `count` cases: each action in its own words."""
+    done = t(f"actions_done.{action}", lang)
+    if number:
+        return t("actions.done", lang, number=number, done=done)
+    return t("queue.bulk_done", lang, count=count, done=done)
 
 
 def flash() -> None:
@@ -228,11 +216,7 @@ def _dialog_body(action: str, d: CaseDetail, me: Actor, version: int) -> None:
     st.caption(f"{d.number} · {label('status', d.status)}")
     call = ACTION_FIELDS[action](dialog)
     if _confirm(f"{dialog.key}_ok"):
-        if action == "comment":
-            done = t("actions.commented")
-        else:
-            done = t("actions.done", action=action_label(action), number=d.number)
-        perform(call, done)
+        perform(call, done_message(action, number=d.number))
 
 
 def _with_note(command: Callable[[Session, Actor, int, int, str], object]) -> ActionFields:
@@ -409,7 +393,7 @@ def _dispatch_fields(
         t("actions.department"),
         dept_options,
         key=f"{k}_dept",
-        index=0,
+        index=dept_options.index(default_dept) if default_dept in depts else 0,
         format_func=lambda v: t("actions.nobody") if v is None else depts[v],
     )
     if default_dept in depts:
@@ -527,7 +511,7 @@ def bulk_dialog(action: str, rows: list[tuple[int, str, int]], me: Actor) -> Non
         if failed:
             summary.warning(t("queue.bulk_partial", done=done, failed=failed))
             return
-        st.session_state[FLASH_KEY] = t("queue.bulk_done", action=action_label(action), count=done)
+        st.session_state[FLASH_KEY] = done_message(action, count=done)
         st.session_state.pop(BULK_KEY, None)
         st.rerun()
 

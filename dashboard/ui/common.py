@@ -14,7 +14,7 @@ import streamlit as st
 from sqlmodel import Session
 
 from dashboard.db import session_scope
-from dashboard.i18n import t
+from dashboard.i18n import t, t_plain
 from dashboard.kernel.scope import Actor
 from dashboard.kernel.text import Markup, escape_markdown
 from dashboard.ui.nav import pages_for
@@ -82,6 +82,33 @@ def chart_text(values: pd.Series) -> pd.Series:
     """Names for a Plotly chart (axis ticks, legend, hover): Plotly reads a few HTML tags, links among them,
     so ``&``, ``<`` and ``>`` become entities and a name shows literally."""
     return values.map(lambda v: v if v is None or v != v else html.escape(str(v), quote=False))
+
+
+def own_words() -> None:
+    """Replace the English that Streamlit's front end writes itself (once per run, from app.py): the
+    "Press Enter to apply" and character-count hint under text fields, the file uploader's "Upload" button
+    and "50MB per file" line, and the date field's "YYYY/MM/DD" placeholder. Labels and help say the rest."""
+    upload, limit = (
+        _css_text(t_plain("app.upload")),
+        _css_text(t_plain("app.upload_limit", mb=st.get_option("server.maxUploadSize"))),
+    )
+    st.html(
+        "<style>"
+        '[data-testid="InputInstructions"] { display: none; }'
+        '[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p { font-size: 0; }'
+        '[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p::after'
+        f" {{ content: {upload}; font-size: 0.875rem; }}"
+        '[data-testid="stFileUploaderDropzoneInstructions"] span { font-size: 0; }'
+        f'[data-testid="stFileUploaderDropzoneInstructions"] span::after {{ content: {limit}; font-size: 0.75rem; }}'
+        '[data-testid="stDateInput"] input::placeholder { color: transparent; }'
+        "</style>"
+    )
+
+
+def _css_text(text: str) -> str:
+    """`text` as a CSS string literal (for ``content:``): quotes and backslashes escaped, no tag can close."""
+    escaped = "".join(c if c.isalnum() or c in " ·，。（）" else f"\\{ord(c):x} " for c in text)
+    return f'"{escaped}"'
 
 
 def page_title(key: str, caption: str | None = None) -> None:

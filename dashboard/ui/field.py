@@ -70,11 +70,13 @@ def group_label(name: str) -> str:
 
 
 def days_text(days: float | None) -> str:
-    """'从未走访', '今天', '3天前'."""
+    """Calendar days since a visit (``territory.field.calendar_days_since``) as '从未走访', '今天', '昨天', '3 天前'."""
     if days is None or days != days:  # None or NaN
         return t("field.never")
     whole = int(days)
-    return t("field.today") if whole == 0 else t("field.days_ago", days=whole)
+    if whole <= 1:
+        return t("field.today" if whole <= 0 else "field.yesterday")
+    return t("field.days_ago", days=whole)
 
 
 def fmt_dt(value: datetime | None) -> str:

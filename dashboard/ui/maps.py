@@ -287,3 +287,43 @@ def legend_html(scale: Scale, *, aggregates: bool = False, points: bool = False,
 def legend(scale: Scale, *, aggregates: bool = False, points: bool = False, point_note: str = "") -> None:
     """Render the legend of a map: colour bar with scale, units and target; grey for no data; ageing dots."""
     st.html(legend_html(scale, aggregates=aggregates, points=points, point_note=point_note))
+
+
+def buildings_deck(buildings: list[dict[str, Any]]) -> pdk.Deck:
+    """The buildings to pick a place from (layer ``buildings``: one pickable dot each, ``id``, ``lon``, ``lat``
+    and ``tip`` per row), centred on them, over the app's basemap style."""
+    lons = [b["lon"] for b in buildings] or [118.28]
+    lats = [b["lat"] for b in buildings] or [33.96]
+    spread = max(max(lons) - min(lons), max(lats) - min(lats))
+    layer = pdk.Layer(
+        "ScatterplotLayer",
+        data=buildings,
+        id="buildings",
+        get_position="[lon, lat]",
+        get_radius=12,
+        radius_min_pixels=4,
+        radius_max_pixels=12,
+        get_fill_color=[41, 128, 185, 220],
+        get_line_color=[255, 255, 255],
+        stroked=True,
+        line_width_min_pixels=1,
+        pickable=True,
+        auto_highlight=True,
+    )
+    style = map_style()
+    basemap: dict[str, Any] = (
+        {"map_provider": "mapbox", "map_style": style} if style else {"map_provider": None}
+    )
+    view = pdk.ViewState(
+        longitude=(max(lons) + min(lons)) / 2,
+        latitude=(max(lats) + min(lats)) / 2,
+        zoom=15 if spread < 0.01 else 13 if spread < 0.05 else 12,
+        pitch=0,
+        bearing=0,
+    )
+    return pdk.Deck(
+        layers=[layer],
+        initial_view_state=view,
+        tooltip={"text": "{tip}", "style": _TOOLTIP_STYLE},
+        **basemap,
+    )

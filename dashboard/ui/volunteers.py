@@ -20,6 +20,13 @@ from dashboard.volunteers import need, registry
 from models.enums import SKILLS, PartyMemberKind, PoliticalStatus
 
 DISTANCE_KEYS = ("vol.distance.home", "vol.distance.neighbour", "vol.distance.community", "vol.distance.far")
+ACTIVITY_KEYS = (
+    "vol.activity_tier.recent",
+    "vol.activity_tier.lately",
+    "vol.activity_tier.half_year",
+    "vol.activity_tier.dormant",
+)
+"""The activity tiers of matching (dashboard.volunteers.matching.ACTIVITY_DAYS), in order."""
 
 
 def skill_label(skill: str | None) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlmodel import Session
 
 from dashboard import clock
@@ -28,6 +28,11 @@ LOAD_DAYS = 30
 """Matching: current load = hours served in this many days."""
 RECENCY_DAYS = 365
 """Matching: last service looked up this far back (older service gives no reliability bonus)."""
+ACTIVITY_DAYS = (30, 90, 180)
+"""Matching: activity tiers by the last service: within 30 days (0), 90 days (1), 180 days or newly
+registered (2); dormant beyond that or never served (3)."""
+ACTIVITY_POINTS = (2, 1, 0, -1)
+"""Matching: score points of each activity tier, added to the proximity points (3 home grid … 0 elsewhere)."""
 
 CATEGORY_SKILLS: dict[str, tuple[str, ...]] = {
     "ELD": ("助老探访", "数字助老", "家政便民", "入户走访"),
@@ -73,6 +78,8 @@ class CaseForMatching:
     number: str
     title: str
     category_code: str
+    category_zh: str
+    category_en: str
     grid_id: int
     grid_code: str
     community_id: int
@@ -80,6 +87,15 @@ class CaseForMatching:
     version: int
     skills: tuple[str, ...]
     assigned: tuple[int, ...]
+
+    @property
+    def assignable(self) -> bool:
+        """Whether volunteers may still be assigned: the case is open (not closed or rejected)."""
+        try:
+            workflow.next_status("assign_volunteer", CaseStatus(self.status))
+        except ValueError:
+            return False
+        return True
 
 
 def sees_cases(session: Session, actor: Actor) -> bool:
@@ -101,6 +117,8 @@ def case_for_matching(session: Session, actor: Actor, number: str) -> CaseForMat
             Case.community_id,
             Case.status,
             Case.version,
+            Category.name_zh,
+            Category.name_en,
         )
         .join(Category, Category.id == Case.category_id)
         .join(Grid, Grid.id == Case.grid_id)
@@ -113,6 +131,8 @@ def case_for_matching(session: Session, actor: Actor, number: str) -> CaseForMat
         number=row[1],
         title=row[2],
         category_code=row[3],
+        category_zh=row[9],
+        category_en=row[10],
         grid_id=row[4],
         grid_code=row[5],
         community_id=row[6],
@@ -159,12 +179,14 @@ def match_volunteers(
     """Volunteers (active flag, in scope) with one of `skills`, ranked in SQL by
 
     1. skill fit: 2 with the first (most fitting) skill, 1 with another of `skills`;
-    2. distance: 0 home grid, 1 a neighbouring grid (geo.neighbours), 2 same community, 3 elsewhere;
+    2. score: proximity (3 home grid, 2 a neighbouring grid (geo.neighbours), 1 same community, 0 elsewhere)
+       plus activity (:data:`ACTIVITY_POINTS` of the tier of the last service, :data:`ACTIVITY_DAYS`): a
+       dormant volunteer ranks below an active one at the same distance, and below an active neighbour;
     3. current load: hours of service started in the last :data:`LOAD_DAYS` days, lower first;
     4. recency: latest service (within :data:`RECENCY_DAYS`), more recent first — served recently = reliable.
 
-    Columns: volunteer_id, name (masked), phone (masked), grid_code, community, fit, distance, load_hours,
-    last_service_at, skills (the matching ones).
+    Columns: volunteer_id, name (masked), phone (masked), grid_code, community, fit, distance, activity
+    (the tier), load_hours, last_service_at, skills (the matching ones).
     """
     _require(actor, "volunteer.match")
     now = now or clock.now()
@@ -177,6 +199,7 @@ def match_volunteers(
         "community",
         "fit",
         "distance",
+        "activity",
         "load_hours",
         "last_service_at",
         "skills",
@@ -207,6 +230,15 @@ def match_volunteers(
         .subquery()
     )
     load = func.coalesce(activity.c.load, 0.0)
+    recent, lately, half_year = (now - timedelta(days=d) for d in ACTIVITY_DAYS)
+    tier = case(
+        (activity.c.last >= recent, 0),
+        (activity.c.last >= lately, 1),
+        (or_(activity.c.last >= half_year, Volunteer.registered_at >= recent), 2),
+        else_=3,
+    )
+    points = case(*((tier == i, p) for i, p in enumerate(ACTIVITY_POINTS[:-1])), else_=ACTIVITY_POINTS[-1])
+    score = 3 - distance + points
     stmt = (
         select(
             Volunteer.id,
@@ -216,6 +248,7 @@ def match_volunteers(
             Community.name,
             fit.label("fit"),
             distance.label("distance"),
+            tier.label("activity"),
             load.label("load"),
             activity.c.last,
         )
@@ -223,7 +256,7 @@ def match_volunteers(
         .join(Community, Community.id == Volunteer.community_id)
         .outerjoin(activity, activity.c.volunteer_id == Volunteer.id)
         .where(volunteer_filter(actor), Volunteer.active.is_(True), _has_skill(skills))
-        .order_by(fit.desc(), distance, load, activity.c.last.desc().nulls_last(), Volunteer.id)
+        .order_by(fit.desc(), score.desc(), load, activity.c.last.desc().nulls_last(), Volunteer.id)
         .limit(limit)
     )
     if exclude:
@@ -235,6 +268,7 @@ def match_volunteers(
     df["phone"] = df["phone"].map(mask_phone)
     df["fit"] = df["fit"].astype(int)
     df["distance"] = df["distance"].astype(int)
+    df["activity"] = df["activity"].astype(int)
     df["load_hours"] = df["load_hours"].astype(float).round(1)
     df["last_service_at"] = pd.to_datetime(df["last_service_at"])
     return df

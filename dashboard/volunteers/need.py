@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +29,7 @@ from sqlalchemy import and_, case, func, not_, select
 from sqlmodel import Session
 
 from dashboard import clock
+from dashboard.i18n import LANGS, t_plain
 from dashboard.kernel import audit
 from dashboard.kernel.errors import Invalid, Problem
 from dashboard.kernel.scope import Actor, grid_filter
@@ -71,6 +72,38 @@ def parse_basis(text: str) -> Basis:
     if len(set(parts)) != len(parts):
         raise Invalid("vol.err.basis", basis=text)
     return Basis(fields=tuple(parts))
+
+
+def basis_label(text: str, categories: Mapping[str, Sequence[str]], lang: str | None = None) -> str:
+    """A stored basis as its reader reads it: ``elderly_alone+elderly_solitary`` → 空巢/独居老人+孤寡老人,
+    ``cases:DIS`` → 案件：矛盾纠纷 (`categories`: code → (Chinese name, English name)). Text that does not
+    parse is shown as it is."""
+    try:
+        basis = parse_basis(text)
+    except Invalid:
+        return text
+    if basis.category:
+        names = categories.get(basis.category)
+        name = (names[1] if lang == "en" and names[1] else names[0]) if names else basis.category
+        return t_plain("vol.basis_cases", lang, name=name)
+    return "+".join(t_plain(f"enum.population.{f}", lang) for f in basis.fields)
+
+
+def basis_code(text: str, categories: Mapping[str, Sequence[str]]) -> str:
+    """A basis typed by its names in either language, or in its stored form, as stored (``cases:DIS``,
+    ``elderly_alone+elderly_solitary``). Text naming nothing known comes back as it is, for validation."""
+    typed = (text or "").strip()
+    text = typed.replace("＋", "+").replace("：", ":")
+    for lang in LANGS:
+        prefix = t_plain("vol.basis_cases", lang, name="").replace("：", ":").strip()
+        if text.lower().startswith(prefix.lower()):
+            name = text[len(prefix) :].strip()
+            code = next((c for c, names in categories.items() if name in names or name.upper() == c), None)
+            return f"{CASES_PREFIX}{code}" if code else typed
+    fields = {t_plain(f"enum.population.{f}", lang): f for f in BASIS_FIELDS for lang in LANGS}
+    parts = [p.strip() for p in text.split("+")]
+    named = [p if p in BASIS_FIELDS else fields.get(p) for p in parts]
+    return "+".join(named) if all(named) else typed  # type: ignore[arg-type]
 
 
 RULE_COLUMNS = ["id", "skill", "basis", "per", "minimum", "window_days", "active", "note"]
@@ -461,6 +494,29 @@ def coverage_by_skill(cells: pd.DataFrame) -> pd.DataFrame:
     out = _totals(cells, ["skill"])
     out["_o"] = out["skill"].map(_skill_order)
     return out.sort_values("_o").drop(columns="_o").reset_index(drop=True)
+
+
+def heatmap_rows(cells: pd.DataFrame, community_id: int | None = None) -> pd.DataFrame:
+    """The coverage heatmap's cells: community × skill over all `cells`, or grid × skill of one community.
+
+    Columns: row_id (community or grid id), row (its label: community name, or grid code and name), skill,
+    need, supply, covered, gap, coverage (capped at 1.0, NaN without need); rows in code order, skills in
+    the skill order.
+    """
+    if community_id is None:
+        part, key, label = cells, "community_id", "community"
+    else:
+        part = cells[cells["community_id"] == community_id]
+        part = part.assign(label=part["code"] + " " + part["name"])
+        key, label = "grid_id", "label"
+    part = part.sort_values("code")
+    order = {k: i for i, k in enumerate(dict.fromkeys(part[key]))}
+    out = _totals(part, [key, label, "skill"])
+    out = out.assign(_r=out[key].map(order), _o=out["skill"].map(_skill_order)).sort_values(["_r", "_o"])
+    out = out.rename(columns={key: "row_id", label: "row"})
+    return out[["row_id", "row", "skill", "need", "supply", "covered", "gap", "coverage"]].reset_index(
+        drop=True
+    )
 
 
 def gap_list(cells: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:

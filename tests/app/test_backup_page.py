@@ -36,6 +36,11 @@ def _texts(at) -> str:  # type: ignore[no-untyped-def]
     return " ".join(str(e.value) for kind in (at.warning, at.success, at.info, at.metric) for e in kind)
 
 
+def _backup_warnings(at) -> list[str]:  # type: ignore[no-untyped-def]
+    """The start page's backup warnings (in December it also warns that next year's calendar is missing)."""
+    return [w.value for w in at.warning if w.proto.icon == ":material/backup:"]
+
+
 def test_the_page_shows_the_latest_backup_and_warns_when_it_is_old(
     seeded_ro_url: str, backups: Path, login
 ) -> None:  # type: ignore[no-untyped-def]
@@ -43,7 +48,7 @@ def test_the_page_shows_the_latest_backup_and_warns_when_it_is_old(
     assert not at.exception and not at.error
     assert at.warning[0].value == t("backup.stale_none", "zh")
     at = login(seeded_ro_url, "admin")  # the start page says so too
-    assert [w.value for w in at.warning] == [t("backup.stale_none", "zh")]
+    assert _backup_warnings(at) == [t("backup.stale_none", "zh")]
 
     _backup(backups, 30, 3 * 1024 * 1024)
     at = login(seeded_ro_url, "admin", "pages/admin_backup.py")
@@ -57,7 +62,7 @@ def test_the_page_shows_the_latest_backup_and_warns_when_it_is_old(
     assert latest.value == f"{made:%Y-%m-%d %H:%M}"
     assert "5.0 MiB" in _texts(at) and "3,000" in _texts(at)
     at = login(seeded_ro_url, "admin")
-    assert not at.warning
+    assert not _backup_warnings(at)
 
 
 def test_only_the_admin_is_warned(seeded_ro_url: str, backups: Path, login) -> None:  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ from dashboard.db import get_engine
 from dashboard.ui.nav import PAGES
 from models import AuditLog, Case, User, UserSession
 from models.enums import Role
-from tests.conftest import DEMO_PASSWORD, ROOT
+from tests.conftest import DEMO_PASSWORD, ROOT, SQLITE_ONLY
 
 T0 = datetime(2026, 11, 23, 10, 0)
 DEMO = {
@@ -179,6 +179,7 @@ def test_deactivated_user_is_thrown_out_on_next_request(
 # ---------------------------------------------------------------- page access
 
 
+@SQLITE_ONLY  # the gate is the navigation's (kernel/policy.py), not the database's
 @pytest.mark.parametrize("role", list(DEMO), ids=[str(r) for r in DEMO])
 def test_pages_outside_the_role_cannot_be_opened(role: Role, seeded_ro_url: str, login) -> None:  # type: ignore[no-untyped-def]
     """The app does not route to a page outside the role's navigation, and the page itself refuses too."""

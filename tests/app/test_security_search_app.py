@@ -41,6 +41,7 @@ def test_leader_queue_search_matches_the_building_not_the_hidden_unit(seeded_url
     assert tail in tails
     at = login(seeded_url, "leader", "pages/queue.py")
     _ok(at)
+    at.segmented_control(key="qf_view").set_value("open").run()  # overdue cases too
     box = at.text_input(key="qf_q")
     assert box.placeholder == t("queue.search_hint_exact")
     box.input(tail).run()

@@ -184,6 +184,19 @@ def goto(page, base: str, url_path: str, query: str = "") -> None:  # type: igno
     settle(page, 1000)
 
 
+def nav(page, base: str, url_path: str, extra_ms: int = 1000) -> None:  # type: ignore[no-untyped-def]
+    """Open a page through the sidebar navigation (a client-side switch, as a user does); a page without a
+    link of its own (the start page's link is the bare address) is opened by its address."""
+    link = page.locator(f'[data-testid=stSidebarNavLink][href$="/{url_path}"]')
+    if link.count() == 0:
+        goto(page, base, url_path)
+        return
+    # A DOM click: on a phone the link sits in the collapsed sidebar (the app routes it all the same).
+    link.first.evaluate("el => el.click()")
+    page.wait_for_url(f"**/{url_path}*", timeout=30000)
+    settle(page, extra_ms)
+
+
 def exceptions(page) -> list[str]:  # type: ignore[no-untyped-def]
     return page.locator("[data-testid=stException]").all_inner_texts()
 

@@ -25,14 +25,6 @@ def _login(page, base: str, username: str) -> None:  # type: ignore[no-untyped-d
     b.settle(page, 1000)
 
 
-def _nav(page, url_path: str) -> None:  # type: ignore[no-untyped-def]
-    """Open a page through the sidebar navigation (a client-side switch, as a user does)."""
-    link = page.locator(f'[data-testid=stSidebarNavLink][href$="/{url_path}"]')
-    # A DOM click: on a phone the link sits in the collapsed sidebar (the app routes it all the same).
-    link.evaluate("el => el.click()")
-    b.settle(page, 1000)
-
-
 def _timeline(page) -> str:  # type: ignore[no-untyped-def]
     """The text of the timeline table (its accessible copy of the cells, which the canvas grid keeps in the DOM)."""
     table = page.locator("[data-testid=stDataFrame]").filter(has_text="操作人").first
@@ -41,13 +33,13 @@ def _timeline(page) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_queue_detail_action_timeline(e2e_db_url: str, app_base: str, chromium) -> None:  # type: ignore[no-untyped-def]
-    number, case_id = _db(
-        e2e_db_url, "SELECT number, id FROM cases WHERE status = 'accepted' ORDER BY id DESC"
+    number, case_id = _db(  # the queue opens on 待办: a case with time left (overdue ones have their view)
+        e2e_db_url, "SELECT number, id FROM cases WHERE status = 'accepted' ORDER BY due_at DESC, id DESC"
     )[0]
     operator = _db(e2e_db_url, "SELECT display_name FROM users WHERE username = 'operator'")[0][0]
     page = b.new_page(chromium, app_base, 1440, 900)
     _login(page, app_base, "operator")
-    _nav(page, "queue")
+    b.nav(page, app_base, "queue")
     assert page.locator("[data-testid=stDataFrame]").count() >= 1
     b.assert_clean(page)
     b.shot(page, "queue", docs=True)
@@ -97,16 +89,19 @@ def test_queue_detail_action_timeline(e2e_db_url: str, app_base: str, chromium) 
 
 def test_intake_on_a_phone(e2e_db_url: str, app_base: str, chromium) -> None:  # type: ignore[no-untyped-def]
     page = b.new_page(chromium, app_base, 390, 844)
-    _login(page, app_base, "grid")
-    _nav(page, "intake")
+    _login(page, app_base, "community")  # the grid worker records on the phone's own quick intake
+    b.nav(page, app_base, "intake")
     form = page.locator("[data-testid=stForm]")
     assert form.bounding_box()["width"] <= 390
     page.locator(".st-key-intake0_category").click()
     page.keyboard.type("环境")
     page.keyboard.press("Enter")
+    page.locator(".st-key-intake0_building").click()  # the place by building: grid and point follow
+    page.keyboard.type("1号楼")
+    page.keyboard.press("Enter")
     page.locator(".st-key-intake0_title input").fill("3号楼楼道堆放纸箱")
     page.locator(".st-key-intake0_description textarea").fill("三楼至五楼楼道堆满纸箱，影响通行。")
-    page.locator(".st-key-intake0_address input").fill("果园路3号楼")
+    page.locator(".st-key-intake0_address input").fill("2单元301")
     page.locator(".st-key-intake0_name input").fill("王小明")
     page.locator(".st-key-intake0_phone input").fill("13812345678")
     page.locator("h1").first.click()  # leave the last field, so its "press Enter" hint goes
@@ -118,8 +113,14 @@ def test_intake_on_a_phone(e2e_db_url: str, app_base: str, chromium) -> None:  #
     message = page.locator("[data-testid=stAlertContentSuccess]").inner_text()
     number = message.split()[-1]
     assert number.startswith("XL")
-    row = _db(e2e_db_url, "SELECT title, source, reporter_phone FROM cases WHERE number = ?", number)
-    assert row == [("3号楼楼道堆放纸箱", "grid_visit", "13812345678")]
+    row = _db(
+        e2e_db_url,
+        "SELECT c.title, c.source, c.reporter_phone, c.address, b.name FROM cases c "
+        "JOIN buildings b ON b.grid_id = c.grid_id AND b.lon = c.lon AND b.lat = c.lat WHERE c.number = ?",
+        number,
+    )
+    assert [r[:3] for r in row] == [("3号楼楼道堆放纸箱", "hotline", "13812345678")]
+    assert row[0][3] == f"{row[0][4]}2单元301"
     b.assert_clean(page)
     b.shot(page, "intake_phone_saved")
     page.context.close()

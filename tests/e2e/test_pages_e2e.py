@@ -1,7 +1,9 @@
-"""Log in through the form in Chromium and open every page: no exception, no console error, nothing
-requested from another host; a screenshot of each page goes to test-artifacts/."""
+"""Log in through the form in Chromium and open every page from the sidebar: no exception, no console error, nothing
+requested from another host; with ``TEST_ARTIFACTS`` set, a screenshot of each page goes to test-artifacts/."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -17,9 +19,10 @@ def test_every_page_in_chromium(username: str, role: Role, app_base: str, chromi
     b.login_page(page, app_base, username)
     visited = []
     for spec in pages_for(role):
-        b.goto(page, app_base, spec.url_path)
+        b.nav(page, app_base, spec.url_path)
         b.assert_clean(page)
-        b.shot(page, f"{username}-{spec.url_path}")
+        if os.environ.get("TEST_ARTIFACTS"):  # a full-page shot of every page costs a minute
+            b.shot(page, f"{username}-{spec.url_path}")
         visited.append(spec.url_path)
     assert len(visited) == len(pages_for(role))
     page.context.close()

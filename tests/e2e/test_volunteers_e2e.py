@@ -13,7 +13,16 @@ def test_coverage_heatmap_and_gap_list(app_base: str, chromium) -> None:  # type
     heatmap = page.locator(".st-key-volcov_heatmap .js-plotly-plot")
     heatmap.wait_for(timeout=30000)
     assert heatmap.locator("g.heatmaplayer image").count() == 1, "the heatmap draws its cells"
-    assert heatmap.locator("g.xtick").count() > 20, "one column per grid"
+    assert heatmap.locator("g.ytick").count() >= 10, "one row per community"
+    assert heatmap.locator("g.xtick").count() >= 5, "one column per skill"
+    rotated = [
+        t
+        for t in heatmap.locator("g.xtick text").evaluate_all(
+            "ts => ts.map(t => t.getAttribute('transform') || '')"
+        )
+        if "rotate" in t
+    ]
+    assert not rotated, "the column labels read horizontally"
     gaps = page.locator(".st-key-volcov_gap_box [data-testid=stDataFrame]")
     gaps.wait_for(timeout=30000)
     assert gaps.bounding_box()["height"] > 200, "the gap list has rows"

@@ -38,7 +38,7 @@ def _open_wall(chromium, base: str, token: str, width: int, height: int):  # typ
     page = b.new_page(chromium, base, width, height)
     page.goto(f"{base}/?display={token}")
     page.wait_for_selector(".wall-tiles", timeout=120000)
-    page.wait_for_selector("[data-testid=stDeckGlJsonChart] canvas", timeout=120000)
+    page.wait_for_selector(".st-key-wall_map .main-svg .annotation", timeout=120000)
     b.settle(page, 2500)
     return page
 
@@ -47,14 +47,24 @@ FIT = """() => {
   const se = document.scrollingElement, main = document.querySelector('[data-testid=stMain]');
   const ticker = document.querySelector('.wall-ticker').getBoundingClientRect();
   const legend = document.querySelector('.map-legend').getBoundingClientRect();
-  const canvas = document.querySelector('[data-testid=stDeckGlJsonChart] canvas').getBoundingClientRect();
+  const canvas = document.querySelector('.st-key-wall_map .main-svg').getBoundingClientRect();
+  const panel = document.querySelector('.st-key-wall_map').getBoundingClientRect();
+  const texts = [...document.querySelectorAll('.st-key-wall *')].filter(e => {
+    const own = [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    const r = e.getBoundingClientRect(), cs = getComputedStyle(e);
+    return own && r.width > 0 && r.height > 0 && cs.visibility !== 'hidden' && cs.display !== 'none';
+  });
+  const small = texts.map(e => [e.textContent.trim().slice(0, 20), e.getBoundingClientRect().height > 0 &&
+    parseFloat(getComputedStyle(e).fontSize) * (e.closest('[data-testid=stPlotlyChart]') &&
+    innerWidth >= 2600 ? 2 : 1)]).filter(([, px]) => px < (innerWidth >= 2600 ? 48 : 24));
   const sidebar = document.querySelector('[data-testid=stSidebar]');
   const header = document.querySelector('[data-testid=stHeader]');
   return {
     scrollHeight: se.scrollHeight, scrollWidth: se.scrollWidth, innerHeight, innerWidth,
     mainScroll: main.scrollHeight, mainClient: main.clientHeight,
     tickerBottom: ticker.bottom, tickerRight: ticker.right, legendBottom: legend.bottom,
-    canvasHeight: canvas.height, canvasWidth: canvas.width,
+    canvasHeight: canvas.height, canvasWidth: canvas.width, panelHeight: panel.height, small,
+    names: [...document.querySelectorAll('.st-key-wall_map .annotation-text')].map(e => e.textContent),
     tileFont: Math.min(...[...document.querySelectorAll('.wall-num')].map(e => parseFloat(getComputedStyle(e).fontSize))),
     tiles: document.querySelectorAll('.wall-tile').length,
     sidebarShown: !!sidebar && sidebar.getBoundingClientRect().width > 0 && getComputedStyle(sidebar).display !== 'none',
@@ -75,7 +85,10 @@ def test_wall_fits_1080p_and_4k(chromium, wall_app) -> None:  # type: ignore[no-
         assert m["mainScroll"] <= m["mainClient"] + 2, m  # Streamlit's own scroll container does not scroll
         assert m["tickerBottom"] <= height and m["tickerRight"] <= width, m  # the last row is on screen
         assert m["legendBottom"] <= height, m
-        assert m["canvasHeight"] > height * 0.35 and m["canvasWidth"] > width * 0.45, m  # the map scales too
+        assert m["canvasHeight"] > height * 0.4 and m["canvasWidth"] > width * 0.5, m  # the map scales too
+        assert m["canvasHeight"] > m["panelHeight"] * 0.75, m  # and fills its panel
+        assert not m["small"], m["small"]  # every text ≥ 24 px at 1080p, ≥ 48 px at 4K
+        assert len(m["names"]) == 11, m["names"]  # the communities are named on the map
         assert m["tiles"] == 6
         assert not m["sidebarShown"] and not m["headerShown"], m
         assert m["background"] == "rgb(7, 13, 24)", m  # dark, whatever the app theme
@@ -100,7 +113,7 @@ def test_wall_refreshes_itself_and_survives_a_reload(chromium, wall_app) -> None
             break
         page.wait_for_timeout(1000)
     assert len(seen) >= 6, seen  # the first view and at least five automatic refreshes
-    assert page.locator("[data-testid=stDeckGlJsonChart] canvas").count() == 1
+    assert page.locator(".st-key-wall_map .main-svg .annotation").count() == 11
     assert page.locator(".wall-tile").count() == 6
     b.assert_clean(page)
     page.reload()  # a browser reload (or a server restart) brings the wall back with no password

@@ -90,7 +90,8 @@ def test_masking() -> None:
 def test_metric_deltas_show_no_change_without_an_arrow() -> None:
     from dashboard.kernel.formatting import change_delta, points_delta
 
-    assert points_delta(0.021) == "+2.1 pt" and points_delta(-0.0004) == "0" and points_delta(None) is None
+    assert points_delta(0.021, "个百分点") == "+2.1个百分点" and points_delta(0.021, " pt") == "+2.1 pt"
+    assert points_delta(-0.0004, "个百分点") == "0" and points_delta(None, "个百分点") is None
     assert change_delta(0.18) == "+18%" and change_delta(-0.004) == "0" and change_delta(-0.2) == "-20%"
 
 
@@ -109,22 +110,63 @@ def test_migrations_build_the_schema_the_models_describe(db_url: str) -> None:
     assert diff == []
 
 
+def _serve_one_session(port: int, origin: str) -> list[str]:
+    """Open a browser-like session on the server: run the app once, return the message types received."""
+    import time
+
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from websockets.sync.client import connect
+
+    url = f"ws://localhost:{port}/_stcore/stream"
+    with connect(url, origin=origin, subprotocols=["streamlit"], open_timeout=10) as ws:  # type: ignore[list-item]
+        rerun = BackMsg()
+        rerun.rerun_script.query_string = ""
+        ws.send(rerun.SerializeToString())
+        kinds: list[str] = []
+        deadline = time.monotonic() + 30
+        while "script_finished" not in kinds and time.monotonic() < deadline:
+            msg = ForwardMsg()
+            msg.ParseFromString(ws.recv(timeout=30))  # type: ignore[arg-type]
+            kinds.append(str(msg.WhichOneof("type")))
+        return kinds
+
+
 def test_server_start_asks_nothing_outside_and_hides_error_details(tmp_path: Path) -> None:
-    """Streamlit looks up the machine's public address (an outside request) to print an "External URL"
-    unless the server address is configured; ours is. Uncaught exceptions show no details to users."""
+    """The server, started with every outside lookup and connection logged and refused
+    (tests/netguard/sitecustomize.py), tries none while it starts, serves the page and its health check,
+    runs a session and turns away a cross-origin one. Streamlit 1.67 asks an outside service for the
+    machine's public address for its "External URL" banner unless ``browser.serverAddress`` (or a specific
+    ``server.address``) is set, and for any cross-origin WebSocket whatever is set
+    (``server_util.is_url_from_allowed_origins``); ``dashboard.api.offline`` answers both locally.
+    Uncaught exceptions show no details to users."""
     import socket
     import subprocess
     import sys
     import time
+    import urllib.request
+
+    import pytest
+    from websockets.exceptions import InvalidStatus
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/start.db", "DASHBOARD_AUTO_SEED": "0"}
+    guard_log = tmp_path / "outside.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path}/start.db",
+        "DASHBOARD_AUTO_SEED": "0",
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(ROOT / "tests" / "netguard"), os.environ.get("PYTHONPATH")])
+        ),
+        "NET_GUARD_LOG": str(guard_log),
+    }
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
     proc = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
+    base = f"http://localhost:{port}"
     try:
         lines: list[str] = []
         deadline = time.monotonic() + 60
@@ -133,14 +175,42 @@ def test_server_start_asks_nothing_outside_and_hides_error_details(tmp_path: Pat
             if not line:
                 break
             lines.append(line)
-        time.sleep(2)  # the banner is printed at once; a probe would log within its 1 s timeout
+        while True:  # the banner comes before the server has loaded the app: wait until it answers
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=10) as health:
+                    assert health.read() == b"ok"
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        with urllib.request.urlopen(f"{base}/", timeout=10) as page:
+            assert page.status == 200 and b"<html" in page.read().lower()
+        assert _serve_one_session(port, base)[-1] == "script_finished"
+        with pytest.raises(InvalidStatus):  # a cross-origin page may not open a session
+            _serve_one_session(port, "http://grid.example.org")
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     log = "".join(lines) + out
     assert f"http://localhost:{port}" in log
     assert "External URL" not in log and "external IP" not in log
+    assert guard_log.read_text().splitlines() == [f"armed {proc.pid}"]  # armed, and nothing tried
     from streamlit import config
 
     config.get_config_options(force_reparse=True)
     assert config.get_option("client.showErrorDetails") == "none"
+
+
+def test_a_missing_moment_reads_as_a_dash_or_the_callers_word() -> None:
+    """Issue 19: a table never shows None or NaT for a date that is not there (从未登录, —)."""
+    from datetime import date, datetime
+
+    import pandas as pd
+
+    from dashboard.kernel.formatting import moment
+
+    assert moment(datetime(2026, 11, 8, 9, 5)) == "2026-11-08 09:05"
+    assert moment(pd.Timestamp("2026-11-08 09:05"), "%Y-%m-%d") == "2026-11-08"
+    assert moment(date(2026, 11, 8), "%Y-%m-%d") == "2026-11-08"
+    assert moment(None) == "—" and moment(pd.NaT) == "—" and moment(float("nan"), missing="从未") == "从未"

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from dashboard import clock
 from dashboard.admin import audit
@@ -73,7 +73,33 @@ def test_merged_newest_first_and_paginated(trail) -> None:  # type: ignore[no-un
     rows = page1.rows
     case_row = rows[rows["source"] == "case"].iloc[0]
     assert case_row["target"] == "XL20261101-0001" and case_row["user"] == "t-operator"
-    assert "accepted → accepted" in case_row["detail"] and case_row["display_name"] == "测试operator"
+    assert case_row["detail"].startswith("note") and case_row["display_name"] == "测试operator"
+    assert audit.detail_text(case_row, "zh").startswith("已受理 → 已受理 note")
+
+
+def test_details_read_in_the_users_language(trail) -> None:  # type: ignore[no-untyped-def]
+    """Issue 19: statuses by their names, the 回访's satisfaction, a login's kind, never raw values."""
+    s, w = trail
+    case_id = s.exec(select(CaseEvent.case_id)).first()
+    s.add(
+        CaseEvent(
+            case_id=case_id,
+            at=D0 + timedelta(days=5),
+            actor_id=w.actors["operator"].id,
+            action="follow_up",
+            from_status=CaseStatus.verified,
+            to_status=None,
+            note="电话回访",
+            payload='{"satisfaction": "basically"}',
+        )
+    )
+    with clock.frozen(D0 + timedelta(days=5, minutes=1)):
+        audit_log.record(s, None, "login", "t-admin", detail="source=local", actor_name="t-admin")
+    s.commit()
+    rows = audit.search(s, w.actors["admin"], AuditFilters(), 1, 2).rows
+    texts = [audit.detail_text(row, "zh") for _, row in rows.iterrows()]
+    assert texts == ["来源地址：本机", "已核查 电话回访 · 基本满意"]
+    assert audit.detail_text(rows.iloc[1], "en") == "Verified 电话回访 · Basically satisfied"
 
 
 def test_filters(trail) -> None:  # type: ignore[no-untyped-def]
@@ -122,3 +148,23 @@ def test_known_actions(trail) -> None:  # type: ignore[no-untyped-def]
     actions = audit.known_actions(s)
     assert {"login", "export", "view_pii", "comment", "accept", "close"} <= set(actions)
     assert actions == sorted(actions)
+
+
+def test_every_action_has_a_name_in_both_languages() -> None:
+    """Issue 19: the audit page's action filter and column never show a raw action (import_update)."""
+    import re
+    from pathlib import Path
+
+    from dashboard.cases.workflow import TRANSITIONS
+    from dashboard.i18n import has
+
+    root = Path(__file__).resolve().parents[3] / "dashboard"
+    call = re.compile(r"audit\.record\(\s*\w+,\s*[\w.]+,\s*\"([a-z_]+)\"")
+    written = {m for p in root.rglob("*.py") for m in call.findall(p.read_text(encoding="utf-8"))}
+    missing = [
+        (lang, action)
+        for action in sorted(written | set(TRANSITIONS))
+        for lang in ("zh", "en")
+        if not has(f"audit_action.{action}", lang)
+    ]
+    assert not missing, missing

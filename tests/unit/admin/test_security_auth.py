@@ -202,3 +202,34 @@ def test_sso_refuses_inactive_users_and_ignores_password_delays(s: Session) -> N
         user.active = False
         s.add(user)
         assert auth.sso_login(s, "sub-a", None).error == "inactive"
+
+
+def test_resuming_while_another_writer_commits_keeps_the_user_logged_in(db_url: str) -> None:
+    """Resuming reads the session, then stamps its last activity (a write). If another writer commits in
+    between, SQLite refuses the read transaction's upgrade at once (its snapshot is stale): the page run
+    must not fail with "database is locked" — the resume is done again as a writer."""
+    from sqlalchemy import event, text
+
+    engine = get_engine(db_url)
+    with Session(engine) as s, clock.frozen(T0):
+        users.create_user(s, None, "alice", PASSWORD, UserInput("Alice", Role.operator))
+        s.commit()
+        cookie = _login(s)
+    interfered: list[bool] = []
+
+    def other_writer_commits(session: Session, *_: object) -> None:
+        if not interfered:
+            interfered.append(True)
+            with engine.connect() as other:
+                other.execute(text("UPDATE users SET display_name = 'Alice W.' WHERE username = 'alice'"))
+                other.commit()
+
+    event.listen(Session, "before_flush", other_writer_commits)
+    try:
+        with clock.frozen(T0 + timedelta(minutes=5)):
+            actor = auth.resume(engine, cookie, SECRET, idle_minutes=120)
+    finally:
+        event.remove(Session, "before_flush", other_writer_commits)
+    assert interfered and actor is not None and actor.username == "alice"
+    with Session(engine) as s:
+        assert s.exec(select(UserSession)).one().last_seen_at == T0 + timedelta(minutes=5)

@@ -13,8 +13,9 @@ from dashboard.cases.errors import InvalidInput
 from dashboard.cases.intake import NewCase
 from dashboard.kernel.errors import NotPermitted
 from dashboard.kernel.text import normalise_reporter_phone
+from dashboard.territory import lookups
 from dashboard.territory.geo import EARTH_RADIUS_M, haversine_m
-from models import Case, CaseEvent
+from models import Building, Case, CaseEvent
 from models.enums import CaseSource, CaseStatus
 from tests.factories import CASE_LOOP, World, centre, put_case
 from tests.factories import CASE_LOOP_NOW as NOW
@@ -247,3 +248,49 @@ def test_duplicates_only_open_same_category_in_scope(world: World) -> None:
             case_intake.find_duplicates(s, w.actors["grid3"], w.category["ENV"], lon, lat, NOW) == []
         )  # other grid's case
         assert case_intake.find_duplicates(s, w.actors["operator"], w.category["ENV"], None, None, NOW) == []
+
+
+def _building(w: World, grid: int, name: str) -> tuple[int, float, float]:
+    lon, lat = centre(grid)
+    with w.session() as s:
+        b = Building(grid_id=w.grid_ids[grid], name=name, households=40, lon=lon + 0.001, lat=lat - 0.001)
+        s.add(b)
+        s.commit()
+        return b.id, b.lon, b.lat  # type: ignore[return-value]
+
+
+def test_a_building_sets_grid_coordinates_and_address(world: World) -> None:
+    w = world
+    bid, lon, lat = _building(w, 2, "和平小区3号楼")
+    with w.session() as s, clock.frozen(NOW):
+        ref = case_intake.create_case(
+            s, w.actors["operator"], _new(w, grid_id=None, building_id=bid, address="2单元301")
+        )
+        s.commit()
+        c = s.get(Case, ref.id)
+        assert c is not None
+        assert (c.grid_id, c.lon, c.lat) == (w.grid_ids[2], lon, lat)
+        assert c.community_id == w.community_ids[1]
+        assert c.address == "和平小区3号楼2单元301"
+        ref = case_intake.create_case(
+            s, w.actors["operator"], _new(w, grid_id=None, building_id=bid, address="")
+        )
+        assert s.get(Case, ref.id).address == "和平小区3号楼"  # type: ignore[union-attr]
+
+
+def test_a_building_must_be_in_scope_and_in_the_chosen_grid(world: World) -> None:
+    w = world
+    bid, _, _ = _building(w, 2, "和平小区3号楼")
+    with w.session() as s:
+        with pytest.raises(InvalidInput) as other_grid:
+            case_intake.validate_new_case(
+                s, w.actors["operator"], _new(w, grid_id=w.grid_ids[0], building_id=bid)
+            )
+        assert other_grid.value.problems == {"building": "errors.building_grid"}
+        with pytest.raises(InvalidInput) as out_of_scope:
+            case_intake.validate_new_case(s, w.actors["community"], _new(w, grid_id=None, building_id=bid))
+        assert out_of_scope.value.problems == {"building": "errors.building_scope"}
+        rows = lookups.buildings(s, w.actors["community"])
+        assert bid not in set(rows["id"])
+        every = lookups.buildings(s, w.actors["operator"])
+        assert list(every[every["id"] == bid][["name", "grid_code"]].iloc[0]) == ["和平小区3号楼", "XL-02-01"]

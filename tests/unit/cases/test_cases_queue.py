@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import select
 
-from dashboard.cases import queue
+from dashboard.cases import department, queue
 from dashboard.cases.queue import QueueFilters
 from dashboard.db import get_engine
 from dashboard.i18n import t
@@ -67,9 +67,18 @@ def qworld(module_db_url: str) -> Iterator[World]:
     yield world
 
 
-def _page(w: World, who: str = "operator", page: int = 1, **filters: object) -> queue.QueuePage:
+def _page(
+    w: World, who: str = "operator", page: int = 1, page_size: int = queue.PAGE_SIZE, **filters: object
+) -> queue.QueuePage:
     with w.session() as s:
-        return queue.queue_page(s, w.actors[who], QueueFilters(**filters), page=page, now=NOW)  # type: ignore[arg-type]
+        return queue.queue_page(
+            s,
+            w.actors[who],
+            QueueFilters(**filters),  # type: ignore[arg-type]
+            page=page,
+            page_size=page_size,
+            now=NOW,
+        )
 
 
 def test_first_page_is_fetched_with_a_limit(qworld: World) -> None:
@@ -96,7 +105,7 @@ def test_first_page_is_fetched_with_a_limit(qworld: World) -> None:
 
 def test_queue_sql_compiles_with_limit_offset_and_due_order(qworld: World) -> None:
     sql = str(
-        queue.queue_sql(qworld.actors["operator"], QueueFilters(), now=NOW, page=3).compile(
+        queue.queue_sql(qworld.actors["operator"], QueueFilters(view="all"), now=NOW, page=3).compile(
             compile_kwargs={"literal_binds": True}
         )
     )
@@ -104,12 +113,52 @@ def test_queue_sql_compiles_with_limit_offset_and_due_order(qworld: World) -> No
     assert "ORDER BY cases.due_at ASC, cases.id ASC" in sql
 
 
-def test_default_view_is_open_cases_most_urgent_first(qworld: World) -> None:
-    page = _page(qworld)
+def test_open_view_by_due_time(qworld: World) -> None:
+    page = _page(qworld, view="open", sort="due")
     assert set(page.rows["status"]) <= {s.value for s in S if s not in (S.closed, S.rejected)}
     dues = list(page.rows["due_at"])
     assert dues == sorted(dues)
     assert page.total == 99  # 98 open of the 130 + the old one
+
+
+def _running(status: str) -> bool:
+    return status in ("reported", "accepted", "dispatched", "in_progress")
+
+
+def test_default_view_puts_new_reports_first_then_least_time_left(qworld: World) -> None:
+    """To do now: 待受理 newest first, then the running clocks not yet overdue by time left; the overdue
+    ones (the 30-day-old case among them) are left to their own view."""
+    rows = _page(qworld, page_size=200).rows
+    statuses = list(rows["status"])
+    new = statuses.count("reported")
+    assert new == 17 and statuses[:new] == ["reported"] * new
+    reported = list(rows["reported_at"][:new])
+    assert reported == sorted(reported, reverse=True)
+    rest = rows.iloc[new:]
+    running = rest[rest["status"].map(_running)]
+    assert len(running) and (running["due_at"] > NOW).all()
+    assert list(running["due_at"]) == sorted(running["due_at"])
+    assert list(rest["status"].map(_running)) == sorted(rest["status"].map(_running), reverse=True)
+    assert "XL20260207-0001" not in set(rows["number"])
+    with qworld.session() as s:
+        counts = queue.status_counts(s, qworld.actors["operator"], QueueFilters(), now=NOW)
+    assert counts["todo"] == len(rows)
+
+
+def test_overdue_view_most_overdue_first(qworld: World) -> None:
+    rows = _page(qworld, view="overdue", page_size=200).rows
+    assert len(rows) and rows.iloc[0]["number"] == "XL20260207-0001"
+    assert rows["status"].map(_running).all() and (rows["due_at"] < NOW).all()
+    assert list(rows["due_at"]) == sorted(rows["due_at"])
+    with qworld.session() as s:
+        counts = queue.status_counts(s, qworld.actors["operator"], QueueFilters(), now=NOW)
+    assert counts["overdue"] == len(rows)
+    todo = set(_page(qworld, page_size=200).rows["id"])
+    late = set(rows["id"])
+    open_ = set(_page(qworld, view="open", page_size=200).rows["id"])
+    # every open case is in one of the two views; only a late new report is in both
+    assert todo | late == open_
+    assert set(_page(qworld, view="reported", page_size=200).rows["id"]) >= todo & late
 
 
 def test_pagination(qworld: World) -> None:
@@ -210,7 +259,7 @@ def test_export_masks_neutralises_and_audits(qworld: World) -> None:
     w = qworld
     col = {c: t(f"case_export.{c}", "en") for c in queue.EXPORT_COLUMNS}
     with w.session() as s:
-        data = queue.export_csv(
+        data = queue.export_file(
             s, w.actors["operator"], filters=QueueFilters(view="all", text="特殊"), lang="en", now=NOW
         )
         s.commit()
@@ -225,33 +274,36 @@ def test_export_masks_neutralises_and_audits(qworld: World) -> None:
         assert log and log[-1].actor_name == "operator" and '"rows": 1' in log[-1].detail
         assert log[-1].target == "cases" and log[-1].outcome == "ok"
         with pytest.raises(NotPermitted):
-            queue.export_csv(s, w.actors["operator"], case_ids=[1], unmasked=True)
+            queue.export_file(s, w.actors["operator"], case_ids=[1], unmasked=True)
         s.rollback()
         ids = list(_page(w, view="all").rows["id"][:3])
-        full = _csv(queue.export_csv(s, w.actors["admin"], case_ids=ids, unmasked=True, now=NOW))
+        full = _csv(queue.export_file(s, w.actors["admin"], case_ids=ids, unmasked=True, now=NOW))
         s.commit()
         assert len(full) == 3 and set(full[t("case_export.reporter_phone")]) == {"13812345678"}
         assert s.exec(select(AuditLog.outcome).where(AuditLog.action == "export")).all()[-1] == "unmasked"
         # a grid worker exporting other grids' ids gets only their own
-        theirs = queue.export_rows(s, w.actors["grid"], case_ids=ids, now=NOW)
-        assert 0 < len(theirs) < 3 and set(theirs["grid"]) == {"XL-01-01"}
+        theirs = _csv(queue.export_file(s, w.actors["grid"], case_ids=ids, lang="en", now=NOW))
+        assert 0 < len(theirs) < 3 and set(theirs[col["grid"]]) == {"XL-01-01"}
 
 
 def test_department_escalations(qworld: World) -> None:
     w = qworld
     with w.session() as s:
-        page = queue.department_escalations(s, w.actors["department"], None, now=NOW)
+        page = department.department_escalations(s, w.actors["department"], None, now=NOW)
         assert page.total == 1 and bool(page.rows.iloc[0]["overdue"]) is True
         assert page.rows.iloc[0]["number"] == "XL20260207-0001"
         # a department user sees only its own department whatever it asks for
         assert (
-            queue.department_escalations(s, w.actors["department2"], w.department["CG"], now=NOW).total == 0
+            department.department_escalations(s, w.actors["department2"], w.department["CG"], now=NOW).total
+            == 0
         )
-        assert queue.department_escalations(s, w.actors["operator"], w.department["CG"], now=NOW).total == 1
-        assert queue.department_escalations(s, w.actors["grid"], w.department["CG"], now=NOW).total == 0
         assert (
-            queue.department_escalations(
-                s, w.actors["operator"], w.department["CG"], pending_only=False, now=NOW
+            department.department_escalations(s, w.actors["operator"], w.department["CG"], now=NOW).total == 1
+        )
+        assert department.department_escalations(s, w.actors["grid"], w.department["CG"], now=NOW).total == 0
+        assert (
+            department.department_escalations(
+                s, w.actors["operator"], w.department["CG"], view="all", now=NOW
             ).total
             == 1
         )

@@ -234,6 +234,30 @@ def test_forced_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
     assert add_limit(datetime(2026, 9, 18, 10), 1, WD, cal) == datetime(2026, 9, 21, 10)
 
 
+def test_entered_schedule_comes_before_package_and_fallback() -> None:
+    """Admin-entered statutory days > the package > the weekend fallback; a held year has no fixed days."""
+    entered = {date(2027, 1, 1): False, date(2027, 1, 9): True, date(2026, 10, 8): False}
+    cal = WorkCalendar(entered=entered, entered_years={2027})
+    assert cal.year_source(2027) == "entered" and WorkCalendar().year_source(2027) == "fallback"
+    assert cal.year_source(2026) == "package" and cal.year_source(2030) == "fallback"
+    assert cal.is_working_day(date(2027, 1, 9))  # entered make-up Saturday
+    assert not cal.is_working_day(date(2027, 1, 1))
+    assert cal.is_working_day(date(2027, 10, 4))  # held year: a Monday is worked unless entered
+    assert not WorkCalendar().is_working_day(date(2027, 10, 4))  # the fallback's fixed National Day
+    assert not cal.is_working_day(date(2026, 10, 8))  # an entered day wins over the package too
+    assert DEFAULT_CALENDAR.is_working_day(date(2026, 10, 8))
+    assert not cal.statutory_working(date(2027, 1, 2)) and cal.statutory_working(date(2027, 1, 9))
+    # Monday 2027-01-04 09:00 + 5 working days: the make-up Saturday instead of the next Monday
+    assert add_limit(datetime(2027, 1, 4, 9), 5, WD, cal) == datetime(2027, 1, 9, 9)
+    assert add_limit(datetime(2027, 1, 4, 9), 5, WD) == datetime(2027, 1, 11, 9)
+    # a local override still wins over an entered day
+    closed = WorkCalendar({date(2027, 1, 9): CalendarOverrideKind.closure}, entered, {2027})
+    assert not closed.is_working_day(date(2027, 1, 9)) and closed.statutory_working(date(2027, 1, 9))
+    assert cal == WorkCalendar(entered=dict(entered), entered_years=[2027]) and cal != closed
+    assert hash(cal) == hash(WorkCalendar(entered=dict(entered), entered_years=[2027]))
+    assert cal != WorkCalendar(entered=entered)  # same days, but 2027 not held
+
+
 # ---------------------------------------------------------------- local overrides
 
 
@@ -283,6 +307,7 @@ def test_load_calendar_from_database() -> None:
         assert load_calendar(s) == DEFAULT_CALENDAR
         s.add(models.CalendarOverride(day=date(2026, 9, 15), kind=CalendarOverrideKind.closure, note="台风"))
         s.add(models.CalendarOverride(day=date(2026, 9, 12), kind=CalendarOverrideKind.workday))
+        s.add(models.StatutoryDay(day=date(2027, 1, 9), year=2027, working=True, name="元旦"))
         s.commit()
     with Session(engine) as s:
         cal = load_calendar(s)
@@ -293,6 +318,8 @@ def test_load_calendar_from_database() -> None:
     assert not cal.is_working_day(date(2026, 9, 15))
     assert cal.is_working_day(date(2026, 9, 12))
     assert add_limit(datetime(2026, 9, 14, 10), 1, WD, cal) == datetime(2026, 9, 16, 10)
+    assert (dict(cal.entered), cal.entered_years) == ({date(2027, 1, 9): True}, {2027})
+    assert cal.year_source(2027) == "entered" and cal.is_working_day(date(2027, 1, 9))
     engine.dispose()
 
 

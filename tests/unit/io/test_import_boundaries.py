@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
+import shapely
 from sqlalchemy import update
 from sqlmodel import select
 
-from dashboard.io.boundaries import import_boundaries
+from dashboard.i18n import t_plain
+from dashboard.io.boundaries import LIMITS, import_boundaries
 from dashboard.io.cases import import_cases
 from dashboard.territory import geo
+from dashboard.territory.areas import load_territory
 from models import Case, Community, Grid, Subdistrict
 from tests.factories import IMPORTS, IMPORTS_NOW, World, counts, csv_bytes
 
@@ -168,3 +172,154 @@ def test_community_outlines(world: World) -> None:
         c1 = s.get(Community, world.community_ids[0])
         assert c1.name == "测试一社区" and json.loads(c1.outline) == rect(118.0, 33.0, 118.005, 33.01)
         assert report.warnings == []
+
+
+def _datav(features: list[tuple[int, str, list]], parent: int = 320311) -> bytes:
+    """A DataV GeoAtlas export: MultiPolygons in GCJ-02, the code in ``adcode`` (a number), the name in
+    ``name``, and the other properties DataV writes."""
+    return json.dumps(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {
+                        "adcode": adcode,
+                        "name": name,
+                        "center": polygons[0][0][0],
+                        "centroid": polygons[0][0][1],
+                        "childrenNum": 0,
+                        "level": "street",
+                        "parent": {"adcode": parent},
+                        "subFeatureIndex": i,
+                        "acroutes": [100000, 320000, 320300, parent],
+                    },
+                    "geometry": {
+                        "type": "MultiPolygon",
+                        "coordinates": [
+                            [[list(geo.wgs84_to_gcj02(x, y)) for x, y in ring] for ring in polygon]
+                            for polygon in polygons
+                        ],
+                    },
+                }
+                for i, (adcode, name, polygons) in enumerate(features)
+            ],
+        },
+        ensure_ascii=False,
+    ).encode()
+
+
+def test_a_datav_geoatlas_export_imports_with_adcode_and_name(world: World) -> None:
+    """Two communities as DataV draws them (one part, and two parts apart), over the stored TS-01/TS-02
+    (which stay: overlaps with them are warnings)."""
+    _world(world)
+    west = [rect(118.0, 33.0, 118.005, 33.01)["coordinates"]]
+    east = [
+        rect(118.01, 33.0, 118.015, 33.0045)["coordinates"],
+        rect(118.01, 33.0055, 118.015, 33.01)["coordinates"],
+    ]
+    data = _datav([(320311001, "河西社区", west), (320311002, "河东社区", east)])
+    with world.session() as s:
+        report = import_boundaries(
+            s,
+            world.actors["admin"],
+            data,
+            name="320311_full.json",
+            level="community",
+            convert="gcj02",
+            commit=True,
+        )
+        s.commit()
+        assert report.committed and report.errors == [] and report.new == 2, report.errors
+        assert {w.key for w in report.warnings} == {"io.boundary.overlap"}
+        assert {frozenset((w.value, w.values["other"])) for w in report.warnings} == {
+            frozenset(("320311001", "TS-01")),
+            frozenset(("320311002", "TS-02")),
+        }
+        stored = {c.code: c for c in s.exec(select(Community)).all()}
+    assert stored["320311001"].name == "河西社区" and stored["320311002"].name == "河东社区"
+    outline = geo.from_geojson(stored["320311002"].outline)
+    assert outline.geom_type == "MultiPolygon" and len(outline.geoms) == 2
+    expected = geo.from_geojson({"type": "MultiPolygon", "coordinates": east})
+    assert outline.symmetric_difference(expected).area < 1e-10  # back in WGS-84 within centimetres
+
+
+def test_boundary_properties_can_be_mapped(world: World) -> None:
+    _world(world)
+    data = fc(
+        (
+            {"OBJECTID": 7, "GRID_NO": "TS-01-01", "NAME_CN": "一号网格", "code": "wrong"},
+            rect(118.0, 33.0, 118.005, 33.005),
+        ),
+    )
+    with world.session() as s:
+        report = import_boundaries(
+            s,
+            world.actors["admin"],
+            data,
+            {"columns": {"GRID_NO": "code", "NAME_CN": "name"}},
+            name="m.geojson",
+        )
+    assert report.errors == [] and (report.updated, report.new) == (1, 0)
+    assert report.mapping["columns"] == {"GRID_NO": "code", "NAME_CN": "name"}
+    with world.session() as s, pytest.raises(ValueError, match="unknown field"):
+        import_boundaries(s, world.actors["admin"], data, {"GRID_NO": "households"}, name="m.geojson")
+
+
+def test_a_file_without_a_code_property_says_which_property_to_map(world: World) -> None:
+    _world(world)
+    data = fc(
+        ({"OBJECTID": 1, "GRID_NO": "A1", "面积": 0.2}, rect(118.0, 33.0, 118.005, 33.005)),
+        ({"OBJECTID": 2, "GRID_NO": "A2", "面积": 0.2}, rect(118.01, 33.0, 118.015, 33.005)),
+    )
+    with world.session() as s:
+        report = import_boundaries(s, world.actors["admin"], data, name="x.geojson")
+    problem = report.file_error
+    assert problem is not None and problem.key == "io.boundary.no_code" and report.errors == []
+    assert problem.values["candidates"] == "OBJECTID, GRID_NO"  # unique in every feature, in file order
+    assert t_plain(problem.key, "zh", **problem.values).count("GRID_NO") == 1
+
+
+def test_feature_and_vertex_limits_refuse_the_file_before_any_geometry_work(world: World) -> None:
+    _world(world)
+    tiny = [
+        ({"code": f"T-{i}", "community": "TS-01"}, rect(118.0, 33.0, 118.00001, 33.00001))
+        for i in range(LIMITS["grid"][0] + 1)
+    ]
+    with world.session() as s:
+        report = import_boundaries(s, world.actors["admin"], fc(*tiny), name="tiny.geojson")
+    assert report.file_error is not None and report.file_error.key == "io.boundary.too_many_features"
+    assert report.file_error.values == {
+        "count": f"{LIMITS['grid'][0] + 1:,}",
+        "max": f"{LIMITS['grid'][0]:,}",
+    }
+    n = LIMITS["community"][1] // 4 + 10
+    ring = [
+        [118.0 + 0.01 * math.cos(2 * math.pi * k / n), 33.0 + 0.01 * math.sin(2 * math.pi * k / n)]
+        for k in range(n)
+    ]
+    ring.append(ring[0])
+    dense = fc(*[({"code": f"C-{i}"}, {"type": "Polygon", "coordinates": [ring]}) for i in range(4)])
+    with world.session() as s:
+        report = import_boundaries(s, world.actors["admin"], dense, name="dense.geojson", level="community")
+    assert report.file_error is not None and report.file_error.key == "io.boundary.too_many_vertices"
+    assert report.file_error.values["max"] == f"{LIMITS['community'][1]:,}"
+
+
+def test_a_dense_boundary_is_stored_as_given_and_drawn_simplified(world: World) -> None:
+    """A surveyed outline: TS-01-01's square with a vertex every 5 cm, each a centimetre off the edge."""
+    _world(world)
+    x0, y0, x1, y1 = 118.0, 33.0, 118.005, 33.005
+    n = 2000
+    ring = [[x0 + (x1 - x0) * k / n, y0 + (1e-7 if k % 2 else 0)] for k in range(n)]
+    ring += [[x1, y0], [x1, y1], [x0, y1], [x0, y0]]
+    data = fc(({"code": "TS-01-01"}, {"type": "Polygon", "coordinates": [ring]}))
+    with world.session() as s:
+        report = import_boundaries(s, world.actors["admin"], data, name="dense.geojson", commit=True)
+        s.commit()
+        assert report.committed and report.updated == 1 and report.errors == []
+        stored = geo.from_geojson(s.exec(select(Grid.polygon).where(Grid.code == "TS-01-01")).one())
+        drawn = load_territory(s, world.actors["admin"]).grid("TS-01-01")
+    assert shapely.get_num_coordinates(stored) == n + 4
+    assert drawn is not None and len(drawn.geometry["coordinates"][0]) <= 6
+    assert geo.from_geojson(drawn.geometry).symmetric_difference(stored).area < 1e-10

@@ -92,8 +92,8 @@ def test_export_formats_and_filters(world: World, tmp_path: Path, capsys: pytest
     assert main(["export", "cases", "--format", "xlsx", "--out", str(xlsx_out), *base, "--lang", "en"]) == 0
     sheet = load_workbook(xlsx_out).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][:3] == ("number", "status", "category") and len(rows) == 4
-    titles = [r[4] for r in rows[1:]]
+    assert rows[0][:4] == ("Number", "Status", "Ageing", "Category") and len(rows) == 4
+    titles = [r[rows[0].index("Title")] for r in rows[1:]]
     assert '\'=HYPERLINK("http://x")' in titles  # formula injection neutralised in spreadsheets
     assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
     services = tmp_path / "services.json"
@@ -120,3 +120,73 @@ def test_export_formats_and_filters(world: World, tmp_path: Path, capsys: pytest
     capsys.readouterr()
     assert main(["import", "cases", str(xlsx_out), *base, "--lang", "en"]) == 0
     assert "0 new, 0 updated, 3 unchanged, 0 with errors" in capsys.readouterr().out
+
+
+US_HEAD = ["Service Request ID", "Created Date", "requesttype", "Status", "Latitude", "Longitude"]
+COLUMNS = {
+    "Service Request ID": "number",
+    "Created Date": "reported_at",
+    "Latitude": "lat",
+    "Longitude": "lon",
+    "电话": "reporter_phone",
+}
+
+
+def test_date_formats_mappings_and_exact_reports(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    base = ["--database-url", world.url, "--user", "t-admin", "--lang", "en"]
+    rows = [
+        [
+            f"U-{i}",
+            f"{1 + i % 11}/{1 + i % 11}/26 {i % 12 + 1}:05 PM",
+            "Environment",
+            "Open",
+            *INSIDE[0][::-1],
+        ]
+        for i in range(6000)
+    ]
+    us = write(tmp_path / "us.csv", csv_bytes([US_HEAD, *rows]))
+    mapping = write(
+        tmp_path / "m.json",
+        {"columns": {**COLUMNS, "requesttype": ["category", "title"], "Status": "status"}},
+    )
+    # every value fits day first and month first: refused, naming the column and the way out
+    assert main(["import", "cases", str(us), *base, "--mapping", str(mapping)]) == 2
+    out = capsys.readouterr().out
+    assert "Created Date" in out and "--date-format" in out and "nan" not in out.lower()
+    errors = tmp_path / "errors.csv"
+    args = ["--mapping", str(mapping), "--date-format", "Created Date=mdy", "--errors-out", str(errors)]
+    assert main(["import", "cases", str(us), *base, *args]) == 0
+    out = capsys.readouterr().out
+    assert "6000 new" in out and "date formats: Created Date=mdy" in out
+    # 6,000 rows with two problems each: the summary and --errors-out hold every one
+    before = counts(world.url)
+    bad = write(
+        tmp_path / "bad.csv",
+        csv_bytes([[*US_HEAD, "电话"], *[[*r[:2], "NOPE", "Open", *r[4:], "123"] for r in rows]]),
+    )
+    assert main(["import", "cases", str(bad), *base, *args, "--commit", "--skip-bad-rows"]) == 1
+    out = capsys.readouterr().out
+    assert "6000 with errors, 6000 warnings" in out and "nothing written: no row without errors" in out
+    assert "… 11980 more" in out and "12000 problems written" in out
+    assert errors.read_text("utf-8-sig").count("\n") == 12001
+    assert counts(world.url) == before  # not even an audit row
+    bad_format = ["--date-format", "Created Date"]
+    assert main(["import", "cases", str(us), *base, "--mapping", str(mapping), *bad_format]) == 2
+
+
+def test_problems_of_the_file_as_a_whole_have_no_row_number(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    base = ["--database-url", world.url, "--user", "t-admin", "--lang", "en"]
+    noise = write(tmp_path / "r.json", bytes(range(128, 256)) * 10)
+    errors = tmp_path / "e.csv"
+    assert main(["import", "open311", str(noise), *base, "--errors-out", str(errors)]) == 2
+    out = capsys.readouterr().out
+    assert "not UTF-8 text" in out and "CSV" not in out
+    missing = write(tmp_path / "m.csv", csv_bytes([["x", "y"], ["1", "2"]]))
+    assert main(["import", "cases", str(missing), *base, "--errors-out", str(errors)]) == 2
+    out = capsys.readouterr().out
+    assert "1.0" not in out and "NaN" not in out and "<NA>" not in out and "missing: number" in out
+    assert errors.read_text("utf-8-sig").splitlines()[1].startswith(",error,")

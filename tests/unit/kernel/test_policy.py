@@ -32,7 +32,6 @@ def test_registry_and_policy_name_the_same_pages() -> None:
 @pytest.mark.parametrize(
     ("page", "action"),
     [
-        ("intake", "case.intake"),
         ("queue", "case.browse"),
         ("case", "case.read"),
         ("matching", "volunteer.match"),
@@ -69,6 +68,14 @@ def test_volunteer_work_pages() -> None:
     assert roles_for("volunteer.edit_rules") <= coverage
     assert hours <= roles_for("volunteer.read") and coverage <= roles_for("volunteer.read")
     assert roles_for("volunteer.edit") <= page_roles("volunteers")
+
+
+def test_one_intake_per_role() -> None:
+    """Whoever records cases has one intake page: the grid worker the phone one (代录事件), the desk roles the
+    desk one (案件登记)."""
+    assert page_roles("intake") == roles_for("case.intake") - {R.grid_worker}
+    assert page_roles("intake") | page_roles("quick-intake") == roles_for("case.intake")
+    assert not page_roles("intake") & page_roles("quick-intake")
 
 
 def test_field_pages_are_the_grid_workers() -> None:

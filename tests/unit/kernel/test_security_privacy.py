@@ -230,7 +230,7 @@ def test_queue_case_export_masks_and_neutralises(world_session) -> None:  # type
     )
     add_case(s, w, 0, title="abc\r=1+1")
     s.commit()
-    data = queue.export_csv(s, w.actors["operator"])
+    data = queue.export_file(s, w.actors["operator"])
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
     col = {name: i for i, name in enumerate(queue.EXPORT_COLUMNS)}
     assert len(rows) == 3  # header + 2 cases: the carriage return did not start a row

@@ -222,7 +222,7 @@ def test_actions_and_exports_outside_scope_are_refused(seeded_url: str) -> None:
                 assert row is not None and (row.version, row.status) == (version, status)
             assert s.exec(select(CaseEvent.id).order_by(CaseEvent.id.desc())).first() == events_before
 
-            data = queue.export_csv(s, me, filters=QueueFilters(view="all"))
+            data = queue.export_file(s, me, filters=QueueFilters(view="all"))
             rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))[1:]
             number_col = queue.EXPORT_COLUMNS.index("number")
             numbers = {r[number_col] for r in rows}
@@ -234,7 +234,7 @@ def test_actions_and_exports_outside_scope_are_refused(seeded_url: str) -> None:
             assert numbers == expected_numbers
             # An export by explicit ids (a selection in the table) drops the ids outside the scope.
             if outside:
-                data = queue.export_csv(s, me, case_ids=[c for c, _, _ in outside])
+                data = queue.export_file(s, me, case_ids=[c for c, _, _ in outside])
                 assert len(list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))) == 1
 
             data = volunteers.export_volunteers(s, me, volunteers.VolunteerQuery())

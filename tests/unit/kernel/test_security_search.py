@@ -158,7 +158,7 @@ def test_leader_cannot_recover_a_hidden_unit_and_room_but_finds_the_building(see
         by_tail = QueueFilters(view="all", text=tail)
         assert queue.queue_page(s, leader, by_tail, 1, 50).total == 0
         assert queue.status_counts(s, leader, by_tail)["all"] == 0
-        assert queue.export_rows(s, leader, filters=by_tail).empty
+        assert queue.export_ids(s, leader, filters=by_tail) == []
         assert case_id in set(queue.queue_page(s, operator, by_tail, 1, 500).rows["id"].astype(int))
         building = QueueFilters(view="all", text=privacy.address_shown(address))
         for me in (leader, operator):
@@ -190,7 +190,7 @@ def test_case_export_with_a_search_matches_as_the_queue(seeded_url: str) -> None
         me = _actor(s, "leader")
         cases = _cases(s, me)
         tail = next(t for t in _hidden_tails(cases) if "单元" in t)
-        data = queue.export_csv(s, me, filters=QueueFilters(view="all", text=tail))
+        data = queue.export_file(s, me, filters=QueueFilters(view="all", text=tail))
         s.commit()  # the export's audit row
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     expected = sum(_visible_match(tail, n, ti, a) for _, n, ti, a in cases)

@@ -46,3 +46,21 @@ def test_volunteer_mobile() -> None:
 )
 def test_office_phone(typed: str, ok: bool) -> None:
     assert is_office_phone(typed) is ok
+
+
+def test_shorten_cuts_at_a_pause_not_in_the_middle_of_a_word() -> None:
+    """Issue 19: an automatic title ends at the last pause within reach ("存在消防隐患…", not "存在消…"), a
+    Latin word is never split, text without a pause is cut at the limit; always with "…" and within it."""
+    from dashboard.kernel.text import shorten
+
+    assert shorten("短标题", 30) == "短标题"
+    assert (
+        shorten("3号楼楼道堆放纸箱，存在消防隐患，居民多次反映无人处理", 20)
+        == "3号楼楼道堆放纸箱，存在消防隐患…"
+    )
+    assert shorten("很" * 40, 30) == "很" * 29 + "…"
+    assert shorten("Broken street light outside the school gate", 20) == "Broken street light…"
+    assert shorten("短，" + "很" * 40, 30) == "短，" + "很" * 27 + "…", "a pause too early is out of reach"
+    assert all(
+        len(shorten(s, 12)) <= 12 for s in ("一二三四五六七八九十一二三四", "a b c d e f g h i j k l m")
+    )

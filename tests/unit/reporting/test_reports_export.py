@@ -83,7 +83,11 @@ def test_set_fonts_keeps_schema_order() -> None:
 def test_formats() -> None:
     assert formatting.pct(0.9123) == "91.2%"
     assert formatting.pct(None) == "—"
-    assert formatting.points(-0.021) == "-2.1pt"
+    assert formatting.points(-0.021, "个百分点") == "-2.1个百分点"
+    assert Column("x", "rate", "points").text(-0.021, "zh") == "-2.1个百分点"
+    # Excel agrees with the page: the cell holds points and shows the unit, not a percentage
+    assert Column("x", "rate", "points").excel(-0.021, "zh") == pytest.approx(-2.1)
+    assert Column("x", "rate", "points").number_format("zh") == '+0.0"个百分点";-0.0"个百分点";0.0"个百分点"'
     assert formatting.change(0.18) == "+18%"
     assert formatting.change(float("nan")) == "—"
     col = Column("x", "cases", "int")

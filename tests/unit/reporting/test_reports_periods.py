@@ -139,9 +139,10 @@ def test_report_headline_counts_the_right_cases(month_end_db) -> None:  # type: 
     assert reported["yoy"] == pytest.approx(1.0)
     jan = reports.build_report(s, leader, kpi.month_period(date(2026, 1, 1)), now=now, lang="en")
     row = jan.headline.set_index("metric").loc["reported"]
-    assert (row["current"], row["previous"], row["last_year"]) == (1, 2, 0)
+    assert (row["current"], row["previous"]) == (1, 2)
     assert row["mom"] == pytest.approx(-0.5)
-    assert pd_isna(row["yoy"])  # nothing a year before: no 同比 change
+    # nothing a year before: no 去年同期 figure (无数据, not 0) and no 同比 change
+    assert not jan.has_last_year and pd_isna(row["last_year"]) and pd_isna(row["yoy"])
     assert "January 2026" == jan.period_label
 
 

@@ -420,3 +420,9 @@ def test_glance_figures(world_db: tuple[Session, World]) -> None:
     assert set(vols.columns) == {"skill", "need", "supply", "gap", "coverage"}
     with pytest.raises(DomainError):
         my_grid.grid_activity(s, world.actors["grid_worker"], grid_id=world.grid_ids[2])
+
+
+def test_quick_title_ends_at_a_pause() -> None:
+    """Issue 19: the automatic title never stops mid-word ("存在消…")."""
+    text = "3号楼楼道堆放大量纸箱和废旧家具，存在消防隐患，居民多次反映至今无人处理"
+    assert quick_intake.quick_title(text) == "3号楼楼道堆放大量纸箱和废旧家具，存在消防隐患…"

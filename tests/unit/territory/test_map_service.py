@@ -235,21 +235,33 @@ def test_cases_per_1000_prefers_actual_residents() -> None:
 def test_scales() -> None:
     sat = map_scales.make_scale("satisfaction_rate", [])
     assert sat.kind == "diverging" and sat.target == pytest.approx(0.9)
-    red, target, green = sat.colour(0.6), sat.colour(0.9), sat.colour(1.0)
-    assert red[0] > red[1] and green[1] > green[0] and target[:3] == [254, 224, 139]
+    red, target, blue = sat.colour(0.6), sat.colour(0.9), sat.colour(1.0)
+    assert red[0] > red[2] and blue[2] > blue[0] and target[:3] == [254, 224, 144]
     assert sat.colour(None) == map_scales.NO_DATA and sat.colour(float("nan")) == map_scales.NO_DATA
     counts = map_scales.make_scale("open_now", [3, 17, None])
     assert counts.kind == "sequential" and counts.domain == (0.0, 20.0)
     light, dark = counts.colour(0), counts.colour(20)
     assert sum(light[:3]) > sum(dark[:3])  # more is darker
     assert counts.colour(999) == dark
-    assert map_scales.make_scale("open_now", []).domain == (0.0, 1.0)
+    assert map_scales.make_scale("open_now", []).domain == (0.0, map_figures.FIGURES["open_now"].min_top)
     days = map_scales.make_scale("days_since", [], blind_days=30)
     assert days.target == 30 and days.domain == (0.0, 60.0)
     ticks = map_scales.legend_ticks(sat, "zh")
     assert [text for _, text in ticks] == ["70.0%", "85.0%", "90.0%", "100.0%"]
     assert map_figures.format_value("per_1000", 3.456, "zh") == "3.5 件/千人"
     assert map_figures.format_value("coverage", None) == "—"
+
+
+def test_count_scales_keep_a_minimum_range() -> None:
+    """A grid worker's map (one grid, one open case) shows that case in a light colour, not the darkest:
+    count scales run to at least a few cases, whatever the largest value in scope."""
+    for figure in ("open_now", "overdue_now"):
+        one = map_scales.make_scale(figure, [1.0])
+        assert one.domain[1] >= 5, one.domain
+        light, darkest = one.colour(1), one.colour(one.domain[1])
+        assert sum(light[:3]) > sum(darkest[:3]) + 150, (light, darkest)  # clearly lighter
+        assert map_scales.make_scale(figure, [0.0, 12.0]).domain == (0.0, 20.0)  # wider data: as before
+    assert map_scales.make_scale("pop_households", [3.0]).domain == (0.0, 5.0)  # population: no minimum
 
 
 def test_case_points_are_limited_most_urgent_first(world_db) -> None:  # type: ignore[no-untyped-def]
@@ -363,3 +375,16 @@ def test_ranking_needing_attention_first(world_db) -> None:  # type: ignore[no-u
     assert list(map_scene.ranking(scene.areas, "open_now")["code"])[:2] == ["TS-01-01", "TS-01-02"]
     sat = map_scene.build_scene(territory, grids, comms, "satisfaction_rate", leader, unit="grid")
     assert list(map_scene.ranking(sat.areas, "satisfaction_rate")["code"]) == ["TS-01-01", "TS-02-01"]
+
+
+@pytest.mark.parametrize("figure", sorted(map_figures.FIGURES))
+def test_no_map_scale_runs_from_red_to_green(figure: str) -> None:
+    """Red-green is the pair most colour-blind viewers cannot tell apart: no figure's scale may hold
+    both a strong red and a strong green stop (the rates diverge red → yellow → blue)."""
+    scale = map_scales.make_scale(figure, [0.0, 0.5, 1.0, 3.0])
+
+    def strong(rgb: tuple[int, int, int], channel: int) -> bool:
+        return rgb[channel] >= 120 and rgb[channel] - max(c for i, c in enumerate(rgb) if i != channel) >= 60
+
+    colours = [rgb for _, rgb in scale.stops]
+    assert not (any(strong(c, 0) for c in colours) and any(strong(c, 1) for c in colours)), colours

@@ -379,3 +379,18 @@ def test_save_need_rules_refuses_bad_rows_and_other_roles(world: World) -> None:
                 save_need_rules(s, world.actors[who], rows, now=NOW)
         s.rollback()
         assert need_rules(s)["per"].tolist() == [8]
+
+
+def test_a_basis_reads_and_is_typed_in_the_users_language() -> None:
+    """Issue 19: the rule table shows 空巢/独居老人+孤寡老人 and 案件：矛盾纠纷, never field names or codes, and
+    takes either language (or the stored form) back."""
+    from dashboard.volunteers.need import basis_code, basis_label
+
+    names = {"DIS": ("矛盾纠纷", "Disputes")}
+    assert basis_label("elderly_alone+elderly_solitary", names, "zh") == "空巢/独居老人+孤寡老人"
+    assert basis_label("cases:DIS", names, "zh") == "案件：矛盾纠纷"
+    assert basis_label("cases:DIS", names, "en") == "cases: Disputes"
+    assert basis_code("空巢/独居老人 ＋ 孤寡老人", names) == "elderly_alone+elderly_solitary"
+    assert basis_code("案件：矛盾纠纷", names) == basis_code("cases: Disputes", names) == "cases:DIS"
+    assert basis_code("cases:DIS", names) == "cases:DIS" and basis_code("households", names) == "households"
+    assert basis_code("案件：不存在", names) == "案件：不存在", "left for validation to report"

@@ -60,17 +60,51 @@ def test_order_skill_fit_then_distance_then_load_then_recency(world: World) -> N
     add_volunteer(w, "G1", ["急救"])  # no fitting skill
     add_volunteer(w, "G1", ["助老探访"], active=False)  # deactivated
 
+    # at home: served in 30 days (lighter load first), then in 90 days (more recent first), never last
     assert _ranked(w) == [
+        home_light,
+        home_busy,
         home_recent,
         home_older,
         home_never,
-        home_light,
-        home_busy,
         neighbour,
         same_community,
         elsewhere,
         home_secondary,
     ]
+
+
+def test_dormant_volunteers_rank_below_active_ones(world: World) -> None:
+    """Same skill, same grid, no load now: the one who last served 10 months ago comes after the ones who
+    served within 30 and 90 days; activity even outweighs one step of distance."""
+    w = world
+    dormant = add_volunteer(w, "G1", ["助老探访"])
+    add_record(w, dormant, "G1", days_ago=300)
+    lately = add_volunteer(w, "G1", ["助老探访"])
+    add_record(w, lately, "G1", days_ago=60)
+    active = add_volunteer(w, "G1", ["助老探访"])
+    add_record(w, active, "G1", days_ago=10)
+    active_neighbour = add_volunteer(w, "G2", ["助老探访"])
+    add_record(w, active_neighbour, "G2", days_ago=10)
+    assert _ranked(w) == [active, lately, active_neighbour, dormant]
+    with w.session() as s:
+        df = matching.match_volunteers(
+            s, w.actors["manager"], grid_id=w.grid["G1"], skills=["助老探访"], now=NOW
+        )
+    assert list(df["activity"]) == [0, 1, 0, 3]
+
+
+def test_closed_cases_are_not_offered_for_matching(world: World) -> None:
+    w = world
+    open_ = add_recent_case(w, "G1", "ELD", days_ago=1, number="TS-OPEN")
+    for status, number in ((CaseStatus.closed, "TS-CLOSED"), (CaseStatus.rejected, "TS-REJECTED")):
+        add_recent_case(w, "G1", "ELD", days_ago=1, status=status, number=number)
+    with w.session() as s:
+        found = matching.case_for_matching(s, w.actors["operator"], "TS-OPEN")
+        assert found is not None and found.id == open_ and found.assignable
+        for number in ("TS-CLOSED", "TS-REJECTED"):
+            refused = matching.case_for_matching(s, w.actors["operator"], number)
+            assert refused is not None and not refused.assignable
 
 
 def test_matching_result_columns_are_masked(world: World) -> None:

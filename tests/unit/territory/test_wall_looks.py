@@ -1,0 +1,82 @@
+"""The wall reads from five metres: every text at least 24 px at 1920×1080 (the 4K wall draws the same at
+twice the scale), the map fills its panel and names the communities (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+from sqlmodel import Session
+
+from dashboard.db import get_engine
+from dashboard.kernel.scope import Actor
+from dashboard.territory import areas, map_scene
+from dashboard.territory.map_scales import make_scale
+from dashboard.ui import wall as wall_ui
+from dashboard.ui.wall_map import MAP_HEIGHT_PX, WALL_FONT_PX, wall_map_figure
+from models.enums import Role
+
+LEADER = Actor(id=0, username="wall", display_name="wall", role=Role.leader)
+
+
+def _font_sizes(node: Any, path: str = "") -> list[tuple[str, float]]:
+    """Every ``size`` of a font object anywhere in a figure's JSON."""
+    out: list[tuple[str, float]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            here = f"{path}.{key}"
+            if key.endswith("font") and isinstance(value, dict) and "size" in value:
+                out.append((here, float(value["size"])))
+            out += _font_sizes(value, here)
+    elif isinstance(node, list | tuple):
+        for i, value in enumerate(node):
+            out += _font_sizes(value, f"{path}[{i}]")
+    return out
+
+
+def test_wall_map_names_communities_in_large_type(seeded_ro_url: str) -> None:
+    with Session(get_engine(seeded_ro_url)) as s:
+        territory = areas.load_territory(s, LEADER)
+    grids = [g for g in territory.grids if g.in_scope]
+    values = pd.DataFrame({"open_now": 1.0, "overdue_now": [float(i % 3) for i in range(len(grids))]})
+    values.index = [g.id for g in grids]
+    scale = make_scale("overdue_now", list(values["overdue_now"]))
+    feats = map_scene.features(grids, values, "overdue_now", scale, LEADER, "zh")
+    fig = wall_map_figure(feats, territory.communities, territory.bounds)
+    spec = fig.to_plotly_json()
+    assert spec["layout"]["font"]["size"] >= WALL_FONT_PX  # the default of every text without its own size
+    sizes = _font_sizes(spec)
+    assert sizes and all(size >= WALL_FONT_PX for _, size in sizes), sizes
+    names = {a["text"] for a in spec["layout"]["annotations"]}
+    assert names == {c.name for c in territory.communities}  # every community named on the map
+    assert fig.layout.height == MAP_HEIGHT_PX and fig.layout.margin.t == 0 and fig.layout.margin.l == 0
+    lo, hi = fig.layout.yaxis.range  # the sub-district fills the map's height (3 % padding)
+    south, north = territory.bounds[1], territory.bounds[3]
+    assert (north - south) / (hi - lo) > 0.9
+    assert len(fig.data) == len(grids) + 1  # a polygon per grid, and the community boundaries
+
+
+def _css_min_px(css: str) -> list[tuple[str, float]]:
+    """(declaration, smallest size in px at 1920 wide) of every font-size in the wall's stylesheet."""
+    out = []
+    for value in re.findall(r"font-size:\s*([^;!}]+)", css):
+        px = [float(v) for v in re.findall(r"([\d.]+)px", value)]
+        vw = [float(v) * 19.2 for v in re.findall(r"([\d.]+)vw", value)]
+        both = px + vw
+        out.append((value, max(px[0], vw[0]) if value.strip().startswith(("clamp(", "max(")) else min(both)))
+    return out
+
+
+def test_wall_css_and_trend_text_are_large() -> None:
+    sizes = _css_min_px(wall_ui.WALL_CSS)
+    assert sizes and all(px >= WALL_FONT_PX - 0.5 for _, px in sizes), sizes
+    trend = tuple((date(2026, 11, 17 + i), 10 + i, 9 + i) for i in range(7))
+    img = wall_ui.sparkline_img(trend, "zh", now=datetime(2026, 11, 23, 9))
+    svg = base64.b64decode(img.split("base64,")[1].split('"')[0]).decode()
+    view_w = float(re.search(r'viewBox="0 0 ([\d.]+)', svg).group(1))  # type: ignore[union-attr]
+    drawn_w = 0.4 * 1920 - 60  # the side panel's image at 1920 wide, at least
+    fonts = [float(v) * drawn_w / view_w for v in re.findall(r'font-size="([\d.]+)"', svg)]
+    assert fonts and min(fonts) >= WALL_FONT_PX, fonts
