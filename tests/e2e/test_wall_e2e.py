@@ -88,7 +88,8 @@ def test_wall_fits_1080p_and_4k(chromium, wall_app) -> None:  # type: ignore[no-
         assert m["canvasHeight"] > height * 0.4 and m["canvasWidth"] > width * 0.5, m  # the map scales too
         assert m["canvasHeight"] > m["panelHeight"] * 0.75, m  # and fills its panel
         assert not m["small"], m["small"]  # every text ≥ 24 px at 1080p, ≥ 48 px at 4K
-        assert len(m["names"]) == 11, m["names"]  # the communities are named on the map
+        # the communities are named on the map (a refresh drawing the next figure may show a name twice)
+        assert len(set(m["names"])) == 11, m["names"]
         assert m["tiles"] == 6
         assert not m["sidebarShown"] and not m["headerShown"], m
         assert m["background"] == "rgb(7, 13, 24)", m  # dark, whatever the app theme
