@@ -122,9 +122,8 @@ ON_TIME_BASE = 0.915
 UNREACHABLE_RATE = 0.03
 ANONYMOUS_RATE = 0.08
 STUCK_RECENT_DAYS = 28  # a stalled case is escalated within weeks: older ones are all closed ...
-STUCK_RECENT_RATE = 0.015
 STUCK_LONG_CODES = frozenset({"PRJ"})  # ... except projects and 历史遗留, which may run for months
-STUCK_LONG_RATE = 0.015
+STUCK_EVERY = 60  # one in this many cases past their due time stalls (the first one always)
 WAITING_DAYS = 1.5  # a report waits at most this long for acceptance (awaiting details, reported at night)
 WAITING_EVERY = 25  # one in this many recent reports still waits
 MAX_ACCEPT_WAIT = timedelta(hours=40)  # a late acceptance still comes within two days
@@ -432,6 +431,7 @@ class CaseGenerator:
         self._ext_id = 0
         self._esc_id = 0
         self._stuck_cycle = 0
+        self._eligible_cycle = 0
         self._waiting_cycle = 0
         self._dups = 0
         self._recent: list[deque[_Recent]] = [deque() for _ in world.grids]
@@ -583,7 +583,7 @@ class CaseGenerator:
             t = self._accept_time(t0, response_due, spec, True)
             draft.add(t, operator, "reject", rng.choice(texts.REJECT_NOTES), "{}")
         else:
-            stuck = self._stuck(t0, spec.code)
+            stuck = self._stuck(t0, spec.code, times.due_at)
             service = self._life(draft, response_due, stuck, anonymous)
 
         rows, fields = self._replay(draft, stuck)
@@ -733,25 +733,25 @@ class CaseGenerator:
             return f"{building}{rng.choice(('附近', '旁', '门前', '东侧', '西侧', '南侧', '北侧'))}"
         return f"{building}{rng.randint(1, 6)}单元{rng.randint(1, 7)}0{rng.randint(1, 4)}"
 
-    def _stuck(self, t0: datetime, code: str) -> CaseStatus | None:
+    def _stuck(self, t0: datetime, code: str, due_at: datetime) -> CaseStatus | None:
         """Some cases stall at a stage (推诿), as a sub-district that escalates sees it: a few reports of
         the last day and a half still wait for acceptance or dispatch (the first two always, so both
-        statuses exist), cases of the last weeks stall at a later stage, and only projects and 历史遗留
-        (PRJ) stay open for months."""
+        statuses exist), cases of the last weeks that are past their due time stall at a later stage,
+        and only projects and 历史遗留 (PRJ) stay open for months.
+
+        Stalls are counted, not drawn, so that every seed, whatever the hour it runs, has overdue cases
+        (the first eligible case always stalls) and their number does not swing with the clock."""
         age_days = (self.now - t0).total_seconds() / 86400
         if age_days < WAITING_DAYS:
             self._waiting_cycle += 1
             waiting = self._waiting_cycle % WAITING_EVERY
             return (S.reported, S.accepted)[waiting - 1] if waiting in (1, 2) else None
-        if age_days < 3:
+        if age_days < 3 or due_at >= self.now:
             return None
-        if age_days <= STUCK_RECENT_DAYS:
-            rate = STUCK_RECENT_RATE
-        elif code in STUCK_LONG_CODES:
-            rate = STUCK_LONG_RATE
-        else:
+        if age_days > STUCK_RECENT_DAYS and code not in STUCK_LONG_CODES:
             return None
-        if self.rng.random() >= rate:
+        self._eligible_cycle += 1
+        if self._eligible_cycle % STUCK_EVERY != 1:
             return None
         later = OPEN_STATUSES[1:]
         self._stuck_cycle += 1
