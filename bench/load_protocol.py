@@ -23,11 +23,10 @@ Not done: drawing, static files (a browser has them cached after the first visit
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import re
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
@@ -145,16 +144,28 @@ def _default_state(w: Widget) -> WidgetState | None:
 
 
 def _http(
-    method: str, url: str, headers: dict[str, str], body: bytes | None, timeout: float
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: bytes | None,
+    timeout: float,
+    source_address: str | None = None,
 ) -> tuple[int, list[str]]:
-    """One HTTP request: (status, Set-Cookie headers)."""
-    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    """One HTTP request, from `source_address` when given: (status, Set-Cookie headers)."""
+    parts = urlparse(url)
+    conn = http.client.HTTPConnection(
+        parts.hostname or "127.0.0.1",
+        parts.port,
+        timeout=timeout,
+        source_address=(source_address, 0) if source_address else None,
+    )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            response.read()
-            return response.status, response.headers.get_all("Set-Cookie") or []
-    except urllib.error.HTTPError as err:
-        return err.code, err.headers.get_all("Set-Cookie") or []
+        conn.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), body, headers)
+        response = conn.getresponse()
+        response.read()
+        return response.status, response.headers.get_all("Set-Cookie") or []
+    finally:
+        conn.close()
 
 
 @dataclass
@@ -162,12 +173,15 @@ class Tab:
     """One browser tab on the app at `base` (``http://host:port``), with its own cookies.
 
     `forwarded_for` is sent as ``X-Forwarded-For`` (the phone's own address behind a trusted proxy, so that
-    login throttling counts users apart: ``DASHBOARD_TRUSTED_PROXY``)."""
+    login throttling counts users apart: ``DASHBOARD_TRUSTED_PROXY``). `source_address` binds the tab's
+    connections to a loopback address of its own (127.a.b.1): nginx's ``ip_hash`` then spreads the tabs over
+    the replicas as it spreads phones on their own addresses."""
 
     base: str
     locale: str = "zh-CN"
     timezone: str = "Asia/Shanghai"
     forwarded_for: str | None = None
+    source_address: str | None = None
     timeout: float = 120.0
     cookies: dict[str, str] = field(default_factory=dict)
     exceptions: list[str] = field(default_factory=list)
@@ -219,9 +233,9 @@ class Tab:
             headers["Content-Type"] = content_type
         try:
             status, set_cookies = await asyncio.to_thread(
-                _http, method, self.base + path, headers, body, self.timeout
+                _http, method, self.base + path, headers, body, self.timeout, self.source_address
             )
-        except OSError as err:  # refused, reset, timed out
+        except (OSError, http.client.HTTPException) as err:  # refused, reset, timed out
             raise LoadError(f"{method} {path}: {err}") from err
         self._store_cookies(set_cookies)
         return status
@@ -247,6 +261,7 @@ class Tab:
                 max_size=None,
                 open_timeout=self.timeout,
                 ping_interval=None,
+                local_addr=(self.source_address, 0) if self.source_address else None,
             )
         except (OSError, InvalidHandshake) as err:
             raise LoadError(f"WebSocket: {err}") from err

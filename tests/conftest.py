@@ -55,9 +55,29 @@ SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 on PostgreSQL are already covered by tests/app/test_pages.py, so it runs once, on SQLite."""
 
 
+APP = ROOT / "tests" / "app"
+APP_ON_POSTGRES = {"test_pages.py", "test_figures_agree.py"}
+"""The AppTest modules that also run on PostgreSQL: every page for every role, and the figures every page
+shows. The other page tests are about the page (widgets, words, escaping, gates), whose queries the domain
+tests run on both databases, so they run on SQLite only."""
+
+
 @pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark browser tests ``e2e`` and tests on the PostgreSQL server ``postgres`` (for ``-m``)."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark browser tests ``e2e`` and tests on the PostgreSQL server ``postgres`` (for ``-m``); leave out the
+    PostgreSQL runs of page tests outside ``APP_ON_POSTGRES``."""
+    dropped = [
+        item
+        for item in items
+        if item.path.parent == APP
+        and item.path.name not in APP_ON_POSTGRES
+        and getattr(item, "callspec", None) is not None
+        and item.callspec.params.get("backend") == "postgresql"  # type: ignore[attr-defined]
+    ]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        gone = set(map(id, dropped))
+        items[:] = [item for item in items if id(item) not in gone]
     for item in items:
         if E2E in item.path.parents:
             item.add_marker(pytest.mark.e2e)

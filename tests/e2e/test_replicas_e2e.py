@@ -12,14 +12,11 @@ Without nginx installed the test is skipped, except under CI (``CI`` set), where
 from __future__ import annotations
 
 import os
-import re
-import shutil
 import signal
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,108 +30,11 @@ from dashboard.reporting import display_links as display
 from models import User
 from tests import pg
 from tests.e2e import browser as b
+from tests.e2e.proxy import Proxy, nginx_binary, port_of, start_nginx
 
-CONF = b.ROOT / "deploy" / "nginx.conf"
 REFRESH_SECONDS = 2
 STALE = "修改，请刷新后再操作"
 """The end of the optimistic-lock message (zh ``cases.stale``)."""
-
-
-def _nginx() -> str:
-    found = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("nginx is required under CI (.ci/run installs it)")
-        pytest.skip("nginx is not installed")
-    return found
-
-
-def site_conf(upstreams: list[int], listen: int) -> str:
-    """deploy/nginx.conf with the replicas' ports in its upstream and nginx's own port in its listen line:
-    nothing else is changed."""
-    source = CONF.read_text()
-    block = re.search(r"upstream grid_dashboard \{.*?\}", source, re.S)
-    assert block is not None
-    options = re.search(r"^\s*server \S+ (.*);$", block.group(0), re.M)
-    assert options is not None
-    servers = "".join(f"    server 127.0.0.1:{p} {options.group(1)};\n" for p in upstreams)
-    upstream = re.sub(r"(?:^\s*server \S+ .*;\n)+", servers, block.group(0), flags=re.M)
-    source = source.replace(block.group(0), upstream)
-    source, n = re.subn(r"^(\s*)listen 80;", rf"\1listen 127.0.0.1:{listen};", source, flags=re.M)
-    assert n == 1
-    return source
-
-
-@dataclass
-class Proxy:
-    base: str
-    access_log: Path
-
-    def upstream_of(self, path: str) -> int:
-        """The replica port nginx sent the last request for `path` to."""
-        for line in reversed(self.access_log.read_text().splitlines()):
-            uri, upstream = line.split(" ", 1)
-            if uri.split("?")[0] == path:
-                return int(upstream.split(",")[-1].strip().rsplit(":", 1)[1])
-        raise AssertionError(f"nginx logged no request for {path}")
-
-
-def _port(base: str) -> int:
-    return int(base.rsplit(":", 1)[1])
-
-
-@contextmanager
-def _start_nginx(binary: str, root: Path, upstreams: list[int]) -> Iterator[Proxy]:
-    port = pg.free_port()
-    root.mkdir()
-    (root / "grid.conf").write_text(site_conf(upstreams, port))
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    temp = "".join(
-        f"    {kind}_temp_path {root / kind};\n"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    (root / "nginx.conf").write_text(
-        f"{user}worker_processes 1;\npid {root / 'nginx.pid'};\nevents {{ worker_connections 256; }}\n"
-        f"http {{\n    log_format upstream '$request_uri $upstream_addr';\n"
-        f"    access_log {root / 'access.log'} upstream;\n{temp}    include {root / 'grid.conf'};\n}}\n"
-    )
-    log = (root / "nginx.out").open("w")
-    proc = subprocess.Popen(
-        [
-            binary,
-            "-p",
-            str(root),
-            "-e",
-            str(root / "error.log"),
-            "-c",
-            str(root / "nginx.conf"),
-            "-g",
-            "daemon off;",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 20
-        while not _healthy(base):
-            assert proc.poll() is None and time.time() < deadline, (root / "error.log").read_text()
-            time.sleep(0.2)
-        yield Proxy(base, root / "access.log")
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
-
-
-def _healthy(base: str) -> bool:
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-            return r.status == 200
-    except OSError:
-        return False
 
 
 @dataclass
@@ -146,13 +46,13 @@ class Replicas:
     token: str
 
     def other(self, port: int) -> str:
-        return next(b for b in self.bases if _port(b) != port)
+        return next(b for b in self.bases if port_of(b) != port)
 
 
 @pytest.fixture
 def replicas(pg_server: pg.PgServer, seed_templates, tmp_path: Path) -> Iterator[Replicas]:  # type: ignore[no-untyped-def]
     """A private copy of the seeded PostgreSQL database, two replicas on it and nginx in front."""
-    binary = _nginx()
+    binary = nginx_binary()
     template = seed_templates.get("postgresql").rsplit("/", 1)[1]
     name = f"t_{uuid.uuid4().hex[:12]}"
     pg_server.execute_autocommit(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
@@ -168,7 +68,7 @@ def replicas(pg_server: pg.PgServer, seed_templates, tmp_path: Path) -> Iterator
         with ExitStack() as stack:
             started = [stack.enter_context(b.app_process(url, env)) for _ in range(2)]
             bases, pids = [s[0] for s in started], [s[1] for s in started]
-            proxy = stack.enter_context(_start_nginx(binary, tmp_path / "nginx", [_port(x) for x in bases]))
+            proxy = stack.enter_context(start_nginx(binary, tmp_path / "nginx", [port_of(x) for x in bases]))
             yield Replicas(proxy, bases, pids, url, token)
     finally:
         dispose_engines()
@@ -254,12 +154,12 @@ def test_two_replicas_behind_nginx(chromium, replicas: Replicas) -> None:  # typ
     wall.wait_for_selector(".wall-tiles", timeout=120000)
     assert proxy.upstream_of("/_stcore/host-config") == serving
     assert len(_wall_stamps(wall, 2, 30)) >= 2
-    os.kill(replicas.pids[[_port(x) for x in replicas.bases].index(serving)], signal.SIGKILL)
+    os.kill(replicas.pids[[port_of(x) for x in replicas.bases].index(serving)], signal.SIGKILL)
     before = set(_wall_stamps(wall, 1, 5))
     after = [s for s in _wall_stamps(wall, len(before) + 2, 60) if s not in before]
     assert len(after) >= 2, after  # refreshed again, now from the other replica
     assert not b.exceptions(wall)
-    assert proxy.upstream_of("/_stcore/health") == _port(direct)  # the reconnect went to the replica left
+    assert proxy.upstream_of("/_stcore/health") == port_of(direct)  # the reconnect went to the replica left
     # a click in the navigation needs the server: the replica left serves it, the user still logged in
     page.locator('[data-testid=stSidebarNavLink][href$="/queue"]').click()
     page.wait_for_selector(".st-key-qf_q", timeout=60000)
