@@ -17,12 +17,16 @@ from streamlit.runtime.pages_manager import PagesManager
 from dashboard import clock, db
 from dashboard.admin import auth
 from dashboard.admin.settings import cached_setting
-from dashboard.api import offline, session_cookie
+from dashboard.api import callbacks, offline, session_cookie
+from dashboard.api.open311 import routes as open311
 from dashboard.config import get_settings
 from dashboard.i18n import LANGS, label, t
 from dashboard.kernel.errors import DomainError
 from dashboard.kernel.policy import may
+from dashboard.media import routes as media_routes
 from dashboard.reporting import display_links as display
+from dashboard.reporting.warning import schedule as alert_schedule
+from dashboard.residents import web as public_web
 from dashboard.ui.calendar_notice import missing_schedule_warning
 from dashboard.ui.common import own_words, plain
 from dashboard.ui.errors import show_error
@@ -50,6 +54,8 @@ _KEEP_ON_LANGUAGE_CHANGE = frozenset(
 @st.cache_resource(show_spinner=False)
 def _migrated(url: str) -> bool:
     db.upgrade(url)
+    callbacks.resume_pending(db.get_engine(url))  # status callbacks left waiting by a restart or a replica
+    alert_schedule.start(db.get_engine(url))  # the morning's early-warning run (研判预警), once per process
     return True
 
 
@@ -431,4 +437,10 @@ else:
     # (a pages/ folder) the sidebar would list the page files by name while the first start seeds.
     offline.answer_locally()
     PagesManager.uses_pages_directory = False
-    app = st.App(__file__, routes=session_cookie.routes())
+    # /public/: the residents' pages (no login; dashboard.residents.web).
+    # /open311/v2/: the Open311 GeoReport v2 API (dashboard.api.open311).
+    # /_app/photos/{id}/{thumb|large}: case photos, session- and scope-checked (dashboard.media.routes).
+    app = st.App(
+        __file__,
+        routes=[*session_cookie.routes(), *public_web.routes(), *open311.routes(), *media_routes.routes()],
+    )

@@ -67,6 +67,18 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def _machine() -> tuple[float, float]:
+    """CPU seconds all cores spent busy since boot, and memory in use (MB): PostgreSQL's parallel workers
+    come and go between two samples, so only the machine's figure holds all of its work."""
+    cpu = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    busy = sum(cpu) - cpu[3] - cpu[4]  # all but idle and iowait
+    mem = {
+        line.split(":")[0]: int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()[:3]
+    }
+    return busy / _TICK, (mem["MemTotal"] - mem["MemAvailable"]) / 1024
+
+
 @dataclass
 class Monitor:
     """Samples CPU seconds and RSS of named process groups every `every` seconds in a thread."""
@@ -84,7 +96,7 @@ class Monitor:
         return pids + _children(pids[0]) if name == "postgresql" else pids
 
     def _sample(self) -> dict[str, tuple[float, float]]:
-        out = {}
+        out = {"machine": _machine()}
         for name in self.groups:
             cpu = rss = 0.0
             for pid in self._group_pids(name):
@@ -118,7 +130,7 @@ class Monitor:
                 "cpu_pct": round((last[name][0] - first[name][0]) / (t1 - t0) * 100, 1),
                 "rss_mb": round(max(s[name][1] for _, s in inside), 1),
             }
-            for name in self.groups
+            for name in ("machine", *self.groups)
         }
 
 

@@ -23,10 +23,12 @@ def label(run: dict[str, Any]) -> str:
     return f"PostgreSQL, {n} replica{'s' if n > 1 else ''} + nginx"
 
 
-def runs() -> list[dict[str, Any]]:
+def runs(prefix: str = "capacity") -> list[dict[str, Any]]:
+    """The staircases on record, in configuration order (``capacity-before-*`` for the code before the
+    fixes of bench/LOAD.md)."""
     found = []
     for key in ORDER:
-        path = common.RESULTS_DIR / f"capacity-{key}.json"
+        path = common.RESULTS_DIR / f"{prefix}-{key}.json"
         if path.exists():
             found.append(json.loads(path.read_text()))
     return found
@@ -68,22 +70,25 @@ def _s(value: float | None) -> str:
 def table(run: dict[str, Any]) -> list[str]:
     lines = [
         "| users | interactions | errors | p50 s | p95 s | p99 s | login p95 s | app CPU % (sum) | "
-        "PostgreSQL CPU % | generator CPU % | app RSS max MB | load |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "PostgreSQL CPU % (long-lived processes) | generator CPU % | machine CPU % (of 200) | app RSS max MB | load |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in run["steps"]:
         cpu, rss = _apps(s)
         pg = s["resources"].get("postgresql", {}).get("cpu_pct", "—")
+        pg = "—" if isinstance(pg, float) and pg < 0 else pg  # its parallel workers ended inside the window
         gen = s["resources"].get("generator", {}).get("cpu_pct", "—")
+        machine = s["resources"].get("machine", {}).get("cpu_pct", "—")
         mark = "" if holds(s) else " ✗"
         lines.append(
             f"| {s['users']} | {s['interactions']} | {s['errors']} | {_s(s['p50'])} | {_s(s['p95'])}{mark} | "
-            f"{_s(s['p99'])} | {_s(s['login_p95'])} | {cpu:.0f} | {pg} | {gen} | {rss:.0f} | {s['load']:.1f} |"
+            f"{_s(s['p99'])} | {_s(s['login_p95'])} | {cpu:.0f} | {pg} | {gen} | {machine} | {rss:.0f} | "
+            f"{s['load']:.1f} |"
         )
     return lines
 
 
-def chart(found: list[dict[str, Any]]) -> Path:
+def chart(found: list[dict[str, Any]], before: list[dict[str, Any]]) -> Path:
     from plotly.subplots import make_subplots
 
     from bench.report import _png
@@ -97,8 +102,24 @@ def chart(found: list[dict[str, Any]]) -> Path:
             "largest app RSS (MB)",
         ),
     )
-    colours = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd")
-    for run, colour in zip(found, colours, strict=False):
+    colours = {
+        "sqlite-1": "#d62728",
+        "postgresql-1": "#1f77b4",
+        "postgresql-2": "#2ca02c",
+        "postgresql-3": "#9467bd",
+    }
+    for run in before:
+        fig.add_scatter(
+            x=[s["users"] for s in run["steps"]],
+            y=[s["p95"] for s in run["steps"]],
+            name=f"{label(run)} — before",
+            line={"color": colours[f"{run['backend']}-{run['replicas']}"], "dash": "dash", "width": 1},
+            opacity=0.6,
+            row=1,
+            col=1,
+        )
+    for run in found:
+        colour = colours[f"{run['backend']}-{run['replicas']}"]
         users = [s["users"] for s in run["steps"]]
         name = label(run)
         fig.add_scatter(
@@ -120,7 +141,8 @@ def chart(found: list[dict[str, Any]]) -> Path:
         fig.add_scatter(
             x=users, y=[a[1] for a in apps], line={"color": colour}, showlegend=False, row=1, col=3
         )
-    fig.add_hline(y=TARGET_P95, line_dash="dash", line_color="grey", row=1, col=1)
+    fig.add_hline(y=TARGET_P95, line_dash="dot", line_color="grey", row=1, col=1)
+    fig.update_yaxes(type="log", row=1, col=1)
     fig.update_xaxes(title_text="concurrent users")
     fig.update_layout(width=1400, height=520, template="plotly_white", legend={"orientation": "h", "y": -0.2})
     fig.write_html(CHART, include_plotlyjs=True)
@@ -144,35 +166,51 @@ def _soak() -> list[str]:
     ]
 
 
-def write() -> Path:
-    found = runs()
-    lines = [
-        "# Load and capacity",
-        "",
-        "Written by `python -m bench.capacity --report` from bench/results/ (capacity-*.json, soak.json,",
-        "load_validate.md). How: see the docstring of bench/capacity.py — the sub-district mix (97 grid workers",
-        ": 14 operators : 18 department handlers : 4 leaders, plus one wall), think times 15–60 s, Streamlit's",
-        "own protocol, a staircase of users per configuration, one run each, at 1 M cases. The load generator",
-        "runs on the same 2-core machine as the servers (its CPU is in the tables).",
-        "",
-        f"Target: p95 interaction < {TARGET_P95:g} s with 0 errors (logins are counted apart).",
-        "",
-        "![curves](load_curves.png)",
-        "",
-        "| configuration | carries (target held) | knee | measured |",
-        "|---|---:|---:|---|",
-    ]
+def _summary(found: list[dict[str, Any]]) -> list[str]:
+    lines = ["| configuration | carries (target held) | knee | measured |", "|---|---:|---:|---|"]
     for run in found:
         lines.append(
             f"| {label(run)} | {carried(run) or '—'} users | {knee(run) or '—'} users | {run['measured']} |"
         )
+    return lines
+
+
+def write(notes: Path = BENCH / "load_notes.md") -> Path:
+    """LOAD.md: the hand-written findings (`notes`, kept beside it), then every table from the results."""
+    found, before = runs(), runs("capacity-before")
+    lines = [
+        "# Load and capacity",
+        "",
+        "Tables and chart written by `python -m bench.capacity --report` from bench/results/ (capacity-*.json,",
+        "soak.json, load_validate.md); the findings above them are bench/load_notes.md. How: the docstring of",
+        "bench/capacity.py — the sub-district mix (97 grid workers : 14 operators : 18 department handlers :",
+        "4 leaders, plus one wall), think times 15–60 s, Streamlit's own protocol, a staircase of users per",
+        "configuration, one run each, at 1 M cases, the load generator on the same 2-core machine (its CPU is",
+        f"in the tables). Target: p95 interaction < {TARGET_P95:g} s with 0 errors (logins counted apart).",
+        "",
+        *(notes.read_text().splitlines() if notes.exists() else []),
+        "",
+        "![curves](load_curves.png)",
+        "",
+        "## Summary",
+        "",
+        "After the fixes:",
+        "",
+        *_summary(found),
+        "",
+        "Before the fixes:",
+        "",
+        *_summary(before),
+    ]
     for run in found:
         lines += ["", f"## {label(run)}", "", *table(run)]
+    for run in before:
+        lines += ["", f"## {label(run)} — before the fixes", "", *table(run)]
     validation = common.RESULTS_DIR / "load_validate.md"
     lines += ["", "## The generator against Chromium", ""]
-    lines += validation.read_text().splitlines() if validation.exists() else ["Not measured yet."]
+    lines += validation.read_text().splitlines() if validation.exists() else ["Not measured in this run."]
     lines += ["", "## A wall left on for 30 minutes", "", *_soak(), ""]
-    if found:
-        chart(found)
+    if found or before:
+        chart(found, before)
     LOAD_MD.write_text("\n".join(lines))
     return LOAD_MD

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,15 @@ class Settings:
     """A backup older than this is reported as missing (setting ``backup.interval_hours``)."""
     retention_mask_after_years: int = 0
     """Mask reporters' personal data of cases closed longer ago than this; 0: never."""
+    public_base_url: str = "http://127.0.0.1:8501"
+    """The address residents reach the public pages at, printed in QR posters (setting
+    ``residents.public_base_url``)."""
+
+
+@functools.cache
+def _key_file(path: Path) -> str:
+    """The kept secret, read once per process (every page run reads the settings many times)."""
+    return path.read_text().strip()
 
 
 def _secret_key() -> str:
@@ -39,7 +49,7 @@ def _secret_key() -> str:
         return env
     path = ROOT / "data" / ".secret_key"
     if path.exists():
-        return path.read_text().strip()
+        return _key_file(path)
     import secrets
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,4 +77,5 @@ def get_settings() -> Settings:
         backup_dir=os.environ.get("DASHBOARD_BACKUP_DIR", str(ROOT / "data" / "backups")),
         backup_interval_hours=int(os.environ.get("DASHBOARD_BACKUP_INTERVAL_HOURS", "24")),
         retention_mask_after_years=int(os.environ.get("DASHBOARD_RETENTION_MASK_AFTER_YEARS", "0")),
+        public_base_url=os.environ.get("DASHBOARD_PUBLIC_BASE_URL", "http://127.0.0.1:8501"),
     )

@@ -10,8 +10,12 @@ from models.activity import (
     StatutoryDay,
     UserSession,
 )
+from models.alert import Alert, AlertRun, CaseRisk
+from models.api_client import ApiCallback, ApiClient, ApiRequest
+from models.attachment import CaseAttachment
 from models.cases import Case, CaseEscalation, CaseEvent, CaseExtension, CaseNumberCounter
 from models.org import Category, Department, User
+from models.resident import BlockedPhone, CaseSupporter, PublicAttempt, PublicReport
 from models.territory import (
     Building,
     Community,
@@ -24,14 +28,23 @@ from models.territory import (
 from models.volunteers import NeedRule, ServiceRecord, Volunteer, VolunteerSkill
 
 __all__ = [
+    "Alert",
+    "AlertRun",
+    "ApiCallback",
+    "ApiClient",
+    "ApiRequest",
     "AuditLog",
+    "BlockedPhone",
     "Building",
     "CalendarOverride",
     "Case",
+    "CaseAttachment",
     "CaseEscalation",
     "CaseEvent",
     "CaseExtension",
     "CaseNumberCounter",
+    "CaseRisk",
+    "CaseSupporter",
     "Category",
     "Community",
     "Department",
@@ -42,6 +55,8 @@ __all__ = [
     "GridWorkerHistory",
     "LoginAttempt",
     "NeedRule",
+    "PublicAttempt",
+    "PublicReport",
     "ResidentUnit",
     "ServiceRecord",
     "Setting",

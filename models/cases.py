@@ -91,6 +91,7 @@ class Case(SQLModel, table=True):
     duplicate_of_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
     satisfaction: Satisfaction | None = Field(default=None, sa_type=String(16))
     solved: bool | None = Field(default=None, description="closed as solved (解决率)")
+    typical: bool = Field(default=False, description="典型案例, marked by the command centre (report, wall)")
     version: int = 1
     updated_at: NaiveDatetime | None = None
 

@@ -54,6 +54,8 @@ class CaseSource(StrEnum):
     online = "online"  # 网上
     assigned = "assigned"  # 上级交办
     imported = "imported"  # 导入
+    resident = "resident"  # 居民随手拍 (public pages, no account)
+    api = "api"  # 系统对接 (another system over the Open311 API)
 
 
 class Priority(StrEnum):
@@ -130,6 +132,38 @@ class PartyMemberKind(StrEnum):
 class CalendarOverrideKind(StrEnum):
     closure = "closure"  # local non-working day
     workday = "workday"  # extra working day
+
+
+class AttachmentKind(StrEnum):
+    """What a case photo shows (DESIGN §4 ``case_attachments``)."""
+
+    report = "report"  # 上报照片
+    before = "before"  # 处置前
+    after = "after"  # 处置后
+    followup = "followup"  # 回访
+    other = "other"  # 其他
+
+
+class AlertKind(StrEnum):
+    spike = "spike"  # 异常增长
+    repeat = "repeat"  # 重复诉求 / 高频
+    hotspot = "hotspot"  # 热点
+    risk = "risk"  # 超期风险
+
+
+class AlertScope(StrEnum):
+    grid = "grid"
+    community = "community"
+    building = "building"  # a normalised address, down to the building
+    phone = "phone"  # a reporter's phone (stored and shown masked)
+    case = "case"
+
+
+class AlertStatus(StrEnum):
+    open = "open"  # 待研判
+    supervised = "supervised"  # 已督办
+    project = "project"  # 专项候选
+    dismissed = "dismissed"  # 已排除 (with a reason)
 
 
 SKILLS: tuple[str, ...] = (

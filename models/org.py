@@ -33,6 +33,7 @@ class Category(SQLModel, table=True):
     priority_default: Priority = Field(sa_type=String(16), default=Priority.general)
     department_id: int | None = Field(default=None, foreign_key="departments.id")
     share: float = Field(default=0.0, description="rough share of a year's cases, for the seed")
+    after_photo_required: bool = Field(default=False, description="resolve needs a 处置后 photo")
     active: bool = True
     updated_at: NaiveDatetime | None = None
     updated_by: int | None = Field(default=None, foreign_key="users.id")

@@ -46,6 +46,7 @@ st.dataframe(
             ],
             t("admin.field.priority_default"): [label("priority", p) for p in table["priority_default"]],
             t("admin.field.department_id"): table["department"].fillna("—"),
+            t("photos.admin.after_photo_column"): table["after_photo_required"].astype(bool),
             t("admin.active"): table["active"].astype(bool),
             t("admin.updated_at"): table["updated_at"].map(moment),
             t("admin.updated_by"): table["updated_by"].fillna(""),
@@ -56,6 +57,7 @@ st.dataframe(
     width="stretch",
     column_config={
         t("admin.active"): st.column_config.CheckboxColumn(),
+        t("photos.admin.after_photo_column"): st.column_config.CheckboxColumn(),
     },
 )
 st.caption(t("admin.cat_applies_to_new"))
@@ -118,8 +120,22 @@ def _fields(prefix: str, row: pd.Series | None) -> CategoryInput:
         index=dept_options.index(current_dept),
         key=f"{prefix}_dept",
     )
+    after_photo = st.toggle(
+        t("photos.admin.after_photo_required"),
+        value=bool(row["after_photo_required"]) if row is not None else False,
+        key=f"{prefix}_after_photo",
+        help=t("photos.admin.after_photo_help"),
+    )
     return CategoryInput(
-        name_zh, name_en, sla_limit, calendar, response_limit, response_calendar, priority, department_id
+        name_zh,
+        name_en,
+        sla_limit,
+        calendar,
+        response_limit,
+        response_calendar,
+        priority,
+        department_id,
+        after_photo,
     )
 
 

@@ -18,6 +18,7 @@ from dashboard.kernel.scope import Actor
 from dashboard.reporting import kpi
 from dashboard.ui.admin import AdminPage
 from dashboard.ui.common import db_session, page_link
+from dashboard.ui.qr_posters import community_section, grid_section
 
 IMPORT_PAGE = "pages/import_data.py"
 NO_WORKER = 0  # the "(none)" choice of the worker picker (user ids start at 1)
@@ -89,6 +90,8 @@ with st.expander(t("admin.grid_edit_community")):
             t("admin.saved", what=comm_name.strip()),
         )
 
+community_section(me, comm_id, str(current["community_code"]))
+
 grid_rows = {int(r["id"]): r for _, r in in_comm.iterrows()}
 grid_id = st.selectbox(
     t("admin.grid_pick"),
@@ -101,8 +104,8 @@ grid_id = st.selectbox(
 if grid_id is None:
     st.stop()
 grid = grid_rows[grid_id]
-tab_basic, tab_worker, tab_population = st.tabs(
-    [t("admin.grid_basic"), t("admin.grid_worker"), t("admin.grid_population")]
+tab_basic, tab_worker, tab_population, tab_qr = st.tabs(
+    [t("admin.grid_basic"), t("admin.grid_worker"), t("admin.grid_population"), t("qr.tab")]
 )
 
 with tab_basic:
@@ -251,3 +254,6 @@ with tab_population:
             hide_index=True,
             width="stretch",
         )
+
+with tab_qr:
+    grid_section(me, grid_id)

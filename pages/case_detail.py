@@ -15,10 +15,13 @@ from dashboard.cases import view as case_view
 from dashboard.cases.view import CaseDetail
 from dashboard.i18n import label, t
 from dashboard.kernel import privacy
+from dashboard.media import attachments
 from dashboard.ui import cases as ui
+from dashboard.ui import photo_views
 from dashboard.ui.case_picker import case_picker
 from dashboard.ui.common import actor, db_session, page_title, plain
 from dashboard.ui.errors import run_action
+from dashboard.ui.resident_controls import resident_controls
 from models.enums import ACTIVE_STATUSES, OPEN_STATUSES
 
 me = actor()
@@ -47,6 +50,8 @@ with st.spinner(t("app.loading")), db_session() as s:
     case_id = case_view.find_case_id(s, me, number)
     detail = case_view.case_detail(s, me, case_id) if case_id is not None else None
     events = case_view.timeline(s, me, case_id) if detail is not None else []
+    shown = attachments.photos_of(s, me, case_id=case_id) if detail is not None else []
+    typical = attachments.is_typical(s, case_id=case_id) if detail is not None else False
     duplicates = (
         case_intake.find_duplicates(
             s, me, detail.category_id, detail.lon, detail.lat, detail.reported_at, exclude_id=detail.id
@@ -83,6 +88,7 @@ allowed = case_change.allowed_actions(me, d.state)
 ui.action_buttons(d, me, allowed)
 if "resolve" not in allowed and d.status.value == "in_progress" and d.state.pending_escalations:
     st.caption(t("case.waiting_departments", count=len(d.state.pending_escalations)))
+resident_controls(me, d)
 
 # ---------------------------------------------------------------- fields, clock, map
 left, right = st.columns([3, 2])
@@ -148,6 +154,17 @@ with right:
     )
     ui.case_map(d)
 
+photo_views.case_section(
+    me,
+    d.id,
+    d.version,
+    shown,
+    located=d.lon is not None and d.lat is not None,
+    typical=typical,
+    may_add="comment" in allowed,
+)
+per_event = photo_views.photos_per_event(shown)
+
 # ---------------------------------------------------------------- timeline and the rest
 tabs = st.tabs(
     [
@@ -172,6 +189,9 @@ with tabs[0]:
                 ],
                 t("timeline.note"): [e.note for e in events],
                 t("timeline.detail"): [case_view.event_summary(e.action, e.payload) for e in events],
+                t("photos.column"): [
+                    photo_views.event_photos_text(per_event.get(e.event_id, 0)) for e in events
+                ],
             }
         ),
         hide_index=True,

@@ -17,7 +17,7 @@ from dashboard.kernel import privacy
 from dashboard.kernel.formatting import pct
 from dashboard.reporting import kpi
 from dashboard.ui import cases as ui
-from dashboard.ui.common import actor, db_session, page_title, plain
+from dashboard.ui.common import actor, db_session, page_title, plain, selected_rows
 from models.enums import ACTIVE_STATUSES, Role
 
 me = actor()
@@ -121,7 +121,7 @@ else:
     )
     if esc.pages > 1:
         st.pagination(esc.pages, default=esc.page, key=pager_key)
-    picked = list(event.selection.rows) if event and event.selection else []  # type: ignore[union-attr]
+    picked = selected_rows(event, len(rows))
     if picked:
         chosen = int(rows.iloc[picked[0]]["case_id"])
     else:
@@ -169,7 +169,7 @@ else:
     )
     if mine.pages > 1:
         st.pagination(mine.pages, default=mine.page, key=dispatched_key)
-    picked2 = list(event2.selection.rows) if event2 and event2.selection else []  # type: ignore[union-attr]
+    picked2 = selected_rows(event2, len(handled))
     if picked2 and chosen is None:
         chosen = int(handled.iloc[picked2[0]]["id"])
 

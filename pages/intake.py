@@ -6,9 +6,11 @@ before saving, and the new case number is shown after."""
 from __future__ import annotations
 
 import streamlit as st
+from sqlmodel import Session
 
 from dashboard import clock
 from dashboard.cases import intake as case_intake
+from dashboard.cases.change import CaseRef
 from dashboard.cases.intake import ADDRESS_MAX, DESCRIPTION_MAX, NAME_MAX, TITLE_MAX, NewCase
 from dashboard.config import get_settings
 from dashboard.i18n import label, t
@@ -16,10 +18,10 @@ from dashboard.kernel.errors import DomainError
 from dashboard.kernel.scope import Actor
 from dashboard.territory import lookups
 from dashboard.ui import cases as ui
-from dashboard.ui import maps
+from dashboard.ui import maps, photos
 from dashboard.ui.common import actor, db_session, page_title
 from dashboard.ui.errors import run_action, show_error
-from models.enums import CaseSource, Priority, Role
+from models.enums import AttachmentKind, CaseSource, Priority, Role
 
 me = actor()
 page_title("intake.title", t("intake.caption"))
@@ -83,6 +85,9 @@ if PLACES:
             if hit.get("id") in BUILDINGS:
                 st.session_state[k + "building"] = hit["id"]
         st.caption(t("intake.map_pick_hint"))
+photo_key = k + "photos"
+chosen = photos.capture(photo_key, camera=False)
+photo_point = photos.location_choice(photo_key, chosen, GRIDS)
 with st.form(f"intake_form_{form_no}", border=True):
     category = st.selectbox(
         t("casefield.category") + " *",
@@ -167,10 +172,18 @@ with st.form(f"intake_form_{form_no}", border=True):
     submitted = st.form_submit_button(t("intake.submit"), type="primary", width="stretch", key=k + "submit")
 
 
+def _create(s: Session, data: NewCase) -> CaseRef:
+    """The new case and its report photos (one unit of work)."""
+    ref = case_intake.create_case(s, me, data)
+    photos.save(s, me, chosen, case_id=ref.id, kind=AttachmentKind.report, event_id=ref.event_id)
+    return ref
+
+
 def _save(data: NewCase) -> None:
-    ok, ref = run_action(case_intake.create_case, me, data)
+    ok, ref = run_action(_create, data)
     if not ok:
         return
+    photos.clear(photo_key)
     st.session_state.pop("intake_pending", None)
     st.session_state["intake_saved"] = ref.number
     st.session_state["intake_form_no"] = form_no + 1  # a fresh, empty form
@@ -179,6 +192,8 @@ def _save(data: NewCase) -> None:
 
 if submitted:
     st.session_state.pop("intake_saved", None)
+    if photo_point is not None and lon is None and lat is None and building is None:
+        lon, lat = photo_point  # the user took the point of a photo for the case's location
     data = NewCase(
         category_id=category,
         title=title,

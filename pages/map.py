@@ -19,6 +19,7 @@ from dashboard.kernel.formatting import pct
 from dashboard.kernel.policy import may
 from dashboard.kernel.scope import Actor
 from dashboard.territory import areas, grid_panel, map_figures, map_scene, map_values
+from dashboard.ui import warning_map
 from dashboard.ui.common import actor, db_session, page_link, page_title, plain
 from dashboard.ui.maps import legend, scene_deck
 from dashboard.ui.volunteers import skill_label
@@ -230,6 +231,22 @@ page_title("map.title")
 territory = _territory(scope, url)
 allowed = map_figures.figures_for(me)
 qp = st.query_params
+if may(me, "case.browse"):  # the 热点研判 layer (hot and cold spots of a category), or the figures below
+    if "map_layer" not in st.session_state:
+        st.session_state["map_layer"] = "hotspots" if qp.get("layer") == "hotspots" else "figures"
+    layer = st.segmented_control(
+        t("warning.map.layer"),
+        warning_map.LAYERS,
+        key="map_layer",
+        required=True,
+        format_func=lambda v: t(f"warning.map.layer_{v}"),
+        help=t("warning.map.layer_help"),
+    )
+    if layer == "hotspots":
+        qp["layer"] = "hotspots"
+        warning_map.hotspot_view(territory, url, lang, MAP_HEIGHT)
+        st.stop()
+    qp.pop("layer", None)
 first = "map_figure" not in st.session_state
 if first:
     wanted = qp.get("figure")

@@ -21,6 +21,7 @@ from dashboard.territory import lookups as territory
 from dashboard.ui import charts
 from dashboard.ui.backup import current_status, stale_warning
 from dashboard.ui.common import actor, chart_text, db_session, page_title, plain
+from dashboard.ui.resident_figures import overview_panel
 from dashboard.ui.volunteers import skill_label
 from dashboard.volunteers import registry
 
@@ -190,6 +191,7 @@ c5.metric(
 )
 updated = t("app.updated_at", at=f"{data['at']:%Y-%m-%d %H:%M}")
 st.caption(f"{plain(data['open'].breakdown())} · {updated}", help=t("status_group.not_closed_help"))
+resident_reports = overview_panel(me, f30, p30, "grid" if _per_grid(me) else "community")
 
 by_unit: pd.DataFrame = data["by_comm"].set_index("key")
 if not _per_grid(me):  # each community
@@ -200,6 +202,7 @@ if not _per_grid(me):  # each community
 else:  # each grid of the community, or the worker's own grid: never the whole community's name
     table = grids.assign(name=grids["code"] + " " + grids["name"]).set_index("id")
     table = table.join(by_unit, how="left").fillna(0)
+table = table.join(resident_reports, how="left").fillna({"resident_reported": 0})
 st.subheader(t("overview.per_grid" if _per_grid(me) else "overview.per_community"))
 if table.empty:
     st.info(t("app.nothing"))
@@ -211,6 +214,7 @@ else:
             t("overview.households"): table["households"].astype(int),
             t("overview.residents"): table["residents"].astype(int),
             t("overview.reported_30"): table["reported"].astype(int),
+            t("resfig.per_unit"): table["resident_reported"].astype(int),
             t("overview.closed_30"): table["closed"].astype(int),
             t("status_group.in_hand"): table["open_now"].astype(int),
             t("overview.overdue"): table["overdue_now"].astype(int),

@@ -20,7 +20,8 @@ from dashboard.io.exports import may_export_unmasked
 from dashboard.kernel import privacy
 from dashboard.kernel.scope import Actor
 from dashboard.ui import cases as ui
-from dashboard.ui.common import actor, db_session, page_title, plain
+from dashboard.ui.common import actor, db_session, page_title, plain, selected_rows
+from dashboard.ui.warning_alerts import risk_text
 from models.enums import ACTIVE_STATUSES, Ageing, CaseSource
 
 me = actor()
@@ -34,7 +35,7 @@ DEPTS = {code: (did, name) for did, code, name in look["departments"]}
 AGES = [a.value for a in Ageing]
 SOURCES = [s.value for s in CaseSource]
 SORTS = list(queue.SORTS)
-_OWN_VIEWS = ("todo", "overdue", "open", "all")
+_OWN_VIEWS = ("todo", "overdue", "high_risk", "open", "all")
 """Views with a name of their own (the others are one status)."""
 
 
@@ -270,6 +271,7 @@ table = pd.DataFrame(
         t("queue.col_left"): [
             ui.clock_text(due, now, run) for due, run in zip(rows["due_at"], running, strict=True)
         ],
+        t("queue.col_risk"): rows["risk"].map(risk_text),
         t("queue.col_reported"): rows["reported_at"].map(ui.fmt_dt),
         t("queue.col_source"): rows["source"].map(lambda v: label("source", v)),
         t("queue.col_flags"): [
@@ -281,6 +283,12 @@ table = pd.DataFrame(
         t("queue.col_address"): rows["address"],
     }
 )
+if filters.view == "high_risk":  # why each case is at risk, next to its risk (the supervisor's view)
+    table.insert(
+        table.columns.get_loc(t("queue.col_risk")) + 1,
+        t("queue.col_factors"),
+        ["、".join(name for name, _ in factors[:3]) for factors in rows["risk_factors"]],
+    )
 st.caption(
     t(
         "queue.showing",
@@ -299,6 +307,7 @@ event = st.dataframe(
     column_config={
         t("queue.col_number"): st.column_config.LinkColumn(display_text=r"case\?case=(.*)$", width="medium"),
         t("queue.col_title"): st.column_config.TextColumn(width="large"),
+        t("queue.col_risk"): st.column_config.TextColumn(help=t_plain("queue.risk_help")),
     },
 )
 if result.pages > 1:
@@ -309,7 +318,7 @@ st.session_state["qf_page"] = result.page
 _sync_url(result.page)
 
 # ---------------------------------------------------------------- selection and bulk actions
-selected = [int(i) for i in event.selection.rows] if event and event.selection else []  # type: ignore[union-attr]
+selected = selected_rows(event, len(rows))
 picked = rows.iloc[selected] if selected else rows.iloc[0:0]
 lang = current_lang()
 bar = st.columns([1, 1, 1, 1, 2])

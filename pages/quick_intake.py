@@ -5,6 +5,8 @@ intake; opened from a visit it comes prefilled and the new case is linked to the
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 from sqlmodel import Session
 
@@ -18,8 +20,10 @@ from dashboard.kernel.errors import DomainError
 from dashboard.territory import quick_intake, visits
 from dashboard.ui import cases as case_ui
 from dashboard.ui import field as ui
+from dashboard.ui import photos
 from dashboard.ui.common import actor, db_session, page_title, plain
 from dashboard.ui.errors import run_action, show_error
+from models.enums import AttachmentKind
 
 me = actor()
 ui.phone_css()
@@ -107,14 +111,22 @@ if not anonymous:
     st.caption(t("field.contact_hint") if source == "proxy" else t("field.contact_optional"))
 else:
     name = phone = ""
+photo_key = k + "photos"
+if prefill.get("photos") and not st.session_state.get(photo_key + "_preset"):
+    photos.preset(photo_key, prefill["photos"])  # taken on the visit this case comes from
+    st.session_state[photo_key + "_preset"] = True
+chosen = photos.capture(photo_key)
+own_grid = {gid: f"{code} {gname}" for gid, code, gname, _ in look["grids"] if gid == me.grid_id}
+photo_point = photos.location_choice(photo_key, chosen, own_grid) if building is None else None
 submitted = st.button(
     t("field.submit_case"), key=k + "submit", type="primary", width="stretch", icon=":material/send:"
 )
 
 
 def _create(s: Session, data: NewCase) -> CaseRef:
-    """The new case, linked to the visit it was found on (one unit of work)."""
+    """The new case with its photos, linked to the visit it was found on (one unit of work)."""
     ref = case_intake.create_case(s, me, data)
+    photos.save(s, me, chosen, case_id=ref.id, kind=AttachmentKind.report, event_id=ref.event_id)
     if prefill.get("visit_id"):
         visits.link_visit_case(s, me, int(prefill["visit_id"]), ref.id)
     return ref
@@ -124,7 +136,8 @@ def _save(data: NewCase) -> None:
     ok, ref = run_action(_create, data)
     if not ok:
         return
-    ui.clear_caches()
+    ui.clear_caches(me)
+    photos.clear(photo_key)
     st.session_state.pop("quick_pending", None)
     st.session_state.pop(ui.PREFILL_KEY, None)
     st.session_state["quick_saved"] = ref.number
@@ -148,6 +161,8 @@ if submitted:
                 reporter_phone=phone or "",
                 anonymous=anonymous,
             )
+            if photo_point is not None:  # the user took the point of a photo for the case's location
+                data = replace(data, lon=photo_point[0], lat=photo_point[1])
             clean = case_intake.validate_new_case(s, me, data)
             hints = case_intake.find_duplicates(s, me, clean.category_id, clean.lon, clean.lat, clock.now())  # type: ignore[arg-type]
     except InvalidInput as err:  # the title is made from the description: name the field the form has

@@ -29,8 +29,9 @@ from dashboard.reporting import export, kpi, periods, ranking, reports, tables
 from dashboard.reporting.kpi import Period
 from dashboard.territory import lookups as territory
 from dashboard.ui import charts
-from dashboard.ui.common import actor, chart_text, db_session, page_title, plain
+from dashboard.ui.common import actor, chart_text, db_session, page_link, page_title, plain
 from dashboard.ui.ranking_chart import score_dots
+from dashboard.ui.resident_figures import report_section
 from models.enums import Role
 
 KINDS = ["week", "month", "quarter", "custom"]
@@ -337,6 +338,20 @@ def _volunteers(rep: reports.Report) -> None:
         st.dataframe(rep.gaps[list(names)].rename(columns=names), hide_index=True, width="stretch")
 
 
+def _outlook(rep: reports.Report) -> None:
+    """研判预警: the open alerts of the morning run in the report's scope, the strongest listed."""
+    st.subheader(t("report.section.outlook"))
+    _finding(rep.findings["outlook"])
+    if rep.outlook.table.empty:
+        return
+    names = {c.field: tables.column_header(c, rep.lang) for c in tables.OUTLOOK}
+    show = pd.DataFrame(
+        {names[c.field]: [c.text(v, rep.lang) for v in rep.outlook.table[c.field]] for c in tables.OUTLOOK}
+    )
+    st.dataframe(show, hide_index=True, width="stretch")
+    page_link("pages/warning.py", t("warning.title"), ":material/crisis_alert:")
+
+
 def _exports(me: Actor, rep: reports.Report) -> None:
     st.subheader(t("report.export"))
     stem = export.file_stem(rep)
@@ -417,9 +432,11 @@ else:
     )
 
 _headline(rep)
+report_section(rep)
 _trend(rep)
 _categories(rep)
 _rankings(rep)
 _overdue(rep)
 _volunteers(rep)
+_outlook(rep)
 _exports(me, rep)

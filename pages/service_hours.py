@@ -17,7 +17,7 @@ from dashboard.kernel.policy import may
 from dashboard.reporting import kpi
 from dashboard.ui import charts
 from dashboard.ui import volunteers as ui
-from dashboard.ui.common import actor, chart_text, db_session, page_title
+from dashboard.ui.common import actor, chart_text, db_session, page_title, selected_rows
 from dashboard.ui.errors import run_action
 from dashboard.volunteers import hours, registry, report_in
 
@@ -179,7 +179,7 @@ with tabs["verify"]:
         )
         ui.pager(records.total, records.pages, records.page, f"{KEY}_vpage")
         if can_verify:
-            selected = [int(rows.iloc[i]["id"]) for i in (event.selection.rows if event else [])]
+            selected = [int(rows.iloc[i]["id"]) for i in selected_rows(event, len(rows))]
             open_ids = [int(i) for i in rows.loc[~rows["verified"] & ~rows["planned"], "id"]]
             b1, b2, _ = st.columns([1.2, 1.2, 3])
             todo: list[int] = []

@@ -12,6 +12,7 @@ from dashboard.territory import visits
 from dashboard.territory.visits import VisitInput
 from dashboard.ui import cases as case_ui
 from dashboard.ui import field as ui
+from dashboard.ui import photos
 from dashboard.ui.common import actor, db_session, page_title, plain
 from dashboard.ui.errors import run_action, show_error
 
@@ -34,6 +35,10 @@ if wanted in NAMES:  # a fresh form with the building tapped on in My grid
     st.session_state["visit_form_no"] = st.session_state.get("visit_form_no", 0) + 1
 form_no = st.session_state.setdefault("visit_form_no", 0)
 k = f"visit{form_no}_"
+photo_key = k + "photos"
+chosen = photos.capture(photo_key)
+if chosen:
+    st.caption(t("photos.visit_hint"))
 with st.form(f"visit_form_{form_no}", border=True):
     building = st.selectbox(
         t("field.building"),
@@ -87,14 +92,16 @@ if submitted:
     )
     ok, visit_id = run_action(visits.record_visit, me, data)
     if ok:
-        ui.clear_caches()
+        ui.clear_caches(me)
         place = NAMES.get(building, t("field.whole_grid")) if building is not None else t("field.whole_grid")
         st.session_state["visit_form_no"] = form_no + 1
+        photos.clear(photo_key)
         if needs_case:
             st.session_state[ui.PREFILL_KEY] = {
                 "visit_id": visit_id,
                 "building_id": building,
                 "description": (note or "").strip(),
+                "photos": chosen,  # the report photos of the case recorded next
             }
             st.session_state[ui.FLASH_KEY] = t("field.visit_saved_case", place=place)
             st.switch_page(ui.QUICK_INTAKE)

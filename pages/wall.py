@@ -17,10 +17,11 @@ from dashboard import clock
 from dashboard.config import get_settings
 from dashboard.i18n import current_lang, t, t_plain
 from dashboard.kernel.scope import Actor
-from dashboard.reporting import kpi, wall
+from dashboard.reporting import alert_digest, kpi, wall
 from dashboard.territory import areas, map_scene
 from dashboard.territory.map_scales import Scale, make_scale
 from dashboard.ui import wall as wall_ui
+from dashboard.ui import warning_wall
 from dashboard.ui.common import actor, db_session
 from dashboard.ui.maps import legend_html
 from dashboard.ui.session import fragment
@@ -57,6 +58,13 @@ def _map(me: Actor, url: str, bucket: int, lang: str) -> tuple[go.Figure, Scale]
     return wall_map_figure(feats, territory.communities, territory.bounds), scale
 
 
+@st.cache_data(ttl=300, max_entries=8, show_spinner=False)
+def _alerts(me: Actor, url: str, bucket: int, lang: str) -> alert_digest.WallAlerts:
+    """The strongest open alerts of the morning run (a read of the stored table, once per interval)."""
+    with db_session() as s:
+        return alert_digest.wall_alerts(s, me, lang=lang)
+
+
 def _bucket(seconds: int) -> int:
     return int(clock.now().timestamp() // max(seconds, 1))
 
@@ -69,6 +77,7 @@ url = get_settings().database_url
 lang = current_lang()
 interval = wall.refresh_seconds(url)
 wall_ui.inject_css()
+st.html(warning_wall.ALERTS_CSS)
 
 
 @fragment(run_every=interval)
@@ -93,6 +102,11 @@ def _side() -> None:
 
 
 @fragment(run_every=interval)
+def _alert_panel() -> None:
+    st.html(warning_wall.alerts_html(_alerts(viewer, url, _bucket(interval), lang), lang))
+
+
+@fragment(run_every=interval)
 def _ticker() -> None:
     snap = _snapshot(viewer, url, _bucket(interval), lang)
     st.html(wall_ui.ticker_html(snap.ticker, lang))
@@ -106,6 +120,7 @@ with st.container(key="wall"):
     left, right = st.columns([3, 2], gap="small")
     with left:
         _map_panel()
+        _alert_panel()
     with right:
         _side()
     _ticker()

@@ -31,6 +31,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--volunteers", type=int, default=1500)
     parser.add_argument("--service-records", type=int, default=60000)
     parser.add_argument("--visits", type=int, default=20000)
+    parser.add_argument("--no-photos", action="store_true", help="no case photos (and no typical cases)")
     return parser.parse_args(argv)
 
 
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                 service_records=args.service_records,
                 visits=args.visits,
                 progress=progress,
+                photos=not args.no_photos,
             )
         except SeedAlreadyExists as exc:
             bar.close()

@@ -38,6 +38,7 @@ from dashboard.cases.workflow import TRANSITIONS
 from dashboard.kernel.privacy import mask_name
 from models.enums import OPEN_STATUSES, CalendarKind, CaseSource, CaseStatus, EscalationLevel, Satisfaction
 from seed import names, texts
+from seed.residents import ResidentChannel
 from seed.world import BuildingInfo, CategoryInfo, CommunityInfo, GridInfo, World
 
 S = CaseStatus
@@ -426,6 +427,7 @@ class CaseGenerator:
         self.cal = cal
         self.now = world.now
         self.year_ago = world.year_ago
+        self.residents = ResidentChannel(world.now)
         self.stats = CaseStats()
         self._event_id = 0
         self._ext_id = 0
@@ -529,7 +531,7 @@ class CaseGenerator:
             t0 = day_start + timedelta(
                 seconds=rng.randrange(max(1, int((limit - day_start).total_seconds())))
             )
-        return t0, grid, cat, source
+        return t0, grid, cat, self.residents.source(source, t0)
 
     def _category_weights(self, kind: str, summer: bool, holiday: bool) -> list[float]:
         out = []

@@ -27,7 +27,7 @@ from dashboard.cases import sla
 from dashboard.db import get_engine, is_seeded, normalise_url, upgrade
 from dashboard.territory import geo
 from models.enums import POPULATION_FIELDS, Role
-from seed import activity, names
+from seed import activity, episodes, names
 from seed.bulk import analyze, bulk_load, drop_everything, fix_sequences, insert_rows
 from seed.cases import (
     CASE_COLUMNS,
@@ -37,7 +37,9 @@ from seed.cases import (
     CaseGenerator,
     history_days,
 )
+from seed.photos import write_photos
 from seed.reference import CATEGORIES, DEPARTMENTS, NEED_RULES
+from seed.residents import write_public_reports
 from seed.territory import GridSpec, Territory, generate_territory
 from seed.world import BuildingInfo, CategoryInfo, CommunityInfo, GridInfo, World
 
@@ -112,12 +114,14 @@ def seed_database(
     service_records: int = 60000,
     visits: int = 20000,
     progress: Progress | None = None,
+    photos: bool = True,
 ) -> SeedReport:
     """Fill the database at `url` (migrated to head first); see the module docstring.
 
     `cases=None` gives about 100 cases a day for a year; more cases spread over more days (100 a day) up to
     10 years, beyond which the daily rate grows. Raises :class:`SeedAlreadyExists` when the database holds
     data and `reset` is false; `reset` drops every table (alembic_version included) and migrates again.
+    `photos` false leaves out the case photos and typical cases (:mod:`seed.photos`).
     """
     started = timer.perf_counter()
     report = progress or _noop
@@ -185,6 +189,14 @@ def seed_database(
         counts["service_records"], counts["grid_visits"] = len(service_rows), len(visit_rows)
         report(0.94, "indexes")
 
+    report(0.95, "residents")
+    counts.update(write_public_reports(engine, now))  # 随手拍: lookup rows, 附议, residents' ratings
+    if photos:  # case photos in the media store, the after-photo rule, typical cases (seed.photos)
+        report(0.96, "photos")
+        counts.update(write_photos(engine))
+    counts.update(
+        episodes.plant(engine, builder.world, random.Random(random_seed + 25))
+    )  # 研判预警: seed/episodes.py
     report(0.97, "statistics")
     with engine.begin() as conn:
         fix_sequences(conn)

@@ -206,6 +206,8 @@ REPORT_NOTES: dict[str, tuple[str, ...]] = {
     "assigned": ("上级部门交办", "区级平台交办"),
     "walk_in": ("居民到社区来访反映", "居民到便民服务中心反映"),
     "online": ("居民通过网上平台反映", "微信小程序上报"),
+    # as many notes as "online": a resident case is an online one relabelled (seed.residents), same draws
+    "resident": ("居民扫描网格二维码随手拍反映", "居民通过随手拍页面上报"),
     "imported": ("从历史台账导入",),
 }
 ACCEPT_NOTES = ("已受理", "受理，转处置", "已核实，予以受理", "受理")

@@ -21,8 +21,10 @@ every test under tests/e2e/, ``postgres`` on every test that runs on PostgreSQL.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -33,6 +35,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("DASHBOARD_AUTO_SEED", "0")
 os.environ.setdefault("DASHBOARD_SECRET_KEY", "test-secret-key-not-for-production")
+# Photos written by tests (and by the seed of the test databases) go to a folder of this process, never ./data/media.
+if "DASHBOARD_MEDIA_DIR" not in os.environ:
+    os.environ["DASHBOARD_MEDIA_DIR"] = tempfile.mkdtemp(prefix="gg-test-media-")
+    atexit.register(shutil.rmtree, os.environ["DASHBOARD_MEDIA_DIR"], True)
+os.environ.setdefault("DASHBOARD_ALERTS_SCHEDULE", "off")  # no early-warning thread in test servers
 
 from dashboard import clock  # noqa: E402
 from dashboard.db import dispose_engines, upgrade  # noqa: E402
@@ -46,8 +53,10 @@ SMALL_SEED = {
     "service_records": 3000,
     "visits": 2000,
     "random_seed": 7,
+    "photos": False,
 }
-"""Size of the shared test database: every status, a year of cases, but quick to build."""
+"""Size of the shared test database: every status, a year of cases, but quick to build. Without the seed's
+photos (and so without its after-photo rule): the photo tests build their own (tests/unit/media)."""
 
 BACKENDS = [b for b in os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

@@ -32,6 +32,11 @@ ALLOWED_WORDS = frozenset(
         "JSON",
         "GeoJSON",
         "XML",
+        "PDF",
+        "PNG",
+        "JPG",  # the photo formats a phone offers (JPG、PNG、WebP、HEIC)
+        "WebP",
+        "HEIC",
         "Open311",
         "SQLite",
         "PostgreSQL",
@@ -49,6 +54,8 @@ ALLOWED_WORDS = frozenset(
         "systemd",
         "http",
         "https",
+        "API",  # 系统对接 · API 客户端: the Open311 API's clients and keys
+        "AUC",  # 研判预警: the overdue-risk model's quality, as statisticians write it (曲线下面积)
         # The language switch names its other language in that language.
         "English",
     }

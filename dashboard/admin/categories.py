@@ -46,6 +46,8 @@ class CategoryInput:
     response_calendar: CalendarKind | str
     priority_default: Priority | str = Priority.general
     department_id: int | None = None
+    after_photo_required: bool | None = None
+    """处置需上传处置后照片 (resolve needs an after-photo); None leaves it as it is (off for a new category)."""
 
 
 def _category_values(
@@ -85,6 +87,8 @@ def _category_values(
         if not dept.active and data.department_id != current_department:
             raise Invalid("admin.err_department_inactive", name=dept.name)
     values["department_id"] = data.department_id
+    if data.after_photo_required is not None:
+        values["after_photo_required"] = bool(data.after_photo_required)
     return values
 
 
@@ -98,6 +102,7 @@ def _category_snapshot(cat: Category) -> dict[str, object]:
         "response_calendar": str(CalendarKind(cat.response_calendar).value),
         "priority_default": str(Priority(cat.priority_default).value),
         "department_id": cat.department_id,
+        "after_photo_required": bool(cat.after_photo_required),
         "active": bool(cat.active),
     }
 
@@ -211,6 +216,7 @@ def category_table(session: Session) -> pd.DataFrame:
             Category.priority_default,
             Category.department_id,
             Department.name,
+            Category.after_photo_required,
             Category.active,
             Category.updated_at,
             editor,
@@ -231,6 +237,7 @@ def category_table(session: Session) -> pd.DataFrame:
         "priority_default",
         "department_id",
         "department",
+        "after_photo_required",
         "active",
         "updated_at",
         "updated_by",

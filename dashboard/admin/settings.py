@@ -33,6 +33,8 @@ Value = int | str
 _PATH = re.compile(r"^/[^\x00-\x1f\x7f]*$")
 """A folder on the server: an absolute path (the app and the backup job run in different folders)."""
 _URL = re.compile(r"^(/[^\s\"'<>\\]*|https?://[^\s\"'<>\\/]+(/[^\s\"'<>\\]*)?)$")
+_BASE_URL = re.compile(r"^https?://[^\s\"'<>\\/?#]+(/[^\s\"'<>\\?#]*)?$")
+"""The address residents reach the public pages at (QR posters): scheme and host, maybe a path, no query."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,9 @@ SPECS: dict[str, SettingSpec] = {
         SettingSpec("backup.dir", str, lambda c: c.backup_dir, max_length=300),
         SettingSpec("backup.interval_hours", int, lambda c: c.backup_interval_hours, 1, 720),
         SettingSpec("retention.mask_after_years", int, lambda c: c.retention_mask_after_years, 0, 100),
+        SettingSpec("residents.reports_per_hour", int, lambda c: 5, 1, 1000),
+        SettingSpec("residents.reports_per_day", int, lambda c: 20, 1, 10000),
+        SettingSpec("residents.public_base_url", str, lambda c: c.public_base_url, max_length=200),
     )
 }
 """The settings an admin may change, in display order."""
@@ -98,6 +103,10 @@ def parse(key: str, value: object) -> Value:
         raise Invalid("settings.bad_url", setting=key)
     if key == "backup.dir" and not _PATH.match(text):
         raise Invalid("settings.bad_path", setting=key)
+    if key == "residents.public_base_url":
+        if not _BASE_URL.match(text):
+            raise Invalid("settings.bad_base_url", setting=key)
+        return text.rstrip("/")
     return text
 
 

@@ -27,12 +27,14 @@ from sqlalchemy import func, insert, update
 from sqlmodel import Session, select
 
 from dashboard import clock
+from dashboard.api.callbacks import enqueue_status_change
 from dashboard.cases import workflow
 from dashboard.cases.errors import InvalidInput, StaleCase
 from dashboard.kernel.errors import Conflict, DomainError, NotFound, NotPermitted
 from dashboard.kernel.policy import CASE_ACTIONS, POLICY, RECORDED_BY, may
 from dashboard.kernel.scope import Actor, case_filter
 from dashboard.kernel.text import NOTE_MAX, clean_text
+from dashboard.media.rules import expect_after_photo
 from models import Case, CaseEscalation, CaseEvent, CaseExtension, User
 from models.enums import (
     CaseStatus,
@@ -240,6 +242,10 @@ def change_case(
         payload={**(payload or {}), **extra},
         at=values.get("closed_at") if to_status is not None and values.get("closed_at") else now,
     )
+    if action == "resolve" and to_status is None:  # 处置后 photo, where the category needs one: at commit
+        expect_after_photo(session, case.id)  # type: ignore[arg-type]
+    if after != before:  # a case from another system: its status change goes back to it (a row insert)
+        enqueue_status_change(session, case.id)  # type: ignore[arg-type]
     session.expire(case)
     return CaseRef(case.id, case.number, version + 1, after, event_id)  # type: ignore[arg-type]
 

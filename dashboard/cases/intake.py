@@ -328,7 +328,7 @@ def create_case(session: Session, actor: Actor, data: NewCase) -> CaseRef:
                 session.flush()
         except IntegrityError:
             continue
-        append_event(
+        event_id = append_event(
             session,
             case_id=case.id,  # type: ignore[arg-type]
             actor=actor,
@@ -338,7 +338,7 @@ def create_case(session: Session, actor: Actor, data: NewCase) -> CaseRef:
             payload={"source": case.source, "limit": limit},
             at=now,
         )
-        return CaseRef(case.id, case.number, 1, S.reported)  # type: ignore[arg-type]
+        return CaseRef(case.id, case.number, 1, S.reported, event_id)  # type: ignore[arg-type]
     raise Busy("errors.number_busy")
 
 

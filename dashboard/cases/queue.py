@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
@@ -30,14 +30,16 @@ from dashboard.cases import export as case_export
 from dashboard.kernel.privacy import address_matches, mask_address, searchable
 from dashboard.kernel.scope import Actor, case_filter
 from dashboard.reporting import kpi
+from dashboard.reporting.warning.store import case_risks, high_risk_filter
 from models import Case, CaseEscalation, Category, Community, Department, Grid, User
 from models.enums import ACTIVE_STATUSES, OPEN_STATUSES, CaseStatus
 
 View = str
 """``"todo"`` (new reports and the open cases not yet overdue), ``"overdue"`` (clock running, past due),
-``"open"`` (every status still needing work, 未结案), ``"in_hand"`` (在办, not offered on the queue page), ``"all"``,
-or one CaseStatus value."""
-VIEWS: tuple[str, ...] = ("todo", "overdue", "open", *(s.value for s in CaseStatus), "all")
+``"open"`` (every status still needing work, 未结案), ``"high_risk"`` (open and likely to miss its deadline, as the
+morning's risk model scored it: 高风险), ``"in_hand"`` (在办, not offered on the queue page), ``"all"``, or one
+CaseStatus value."""
+VIEWS: tuple[str, ...] = ("todo", "overdue", "high_risk", "open", *(s.value for s in CaseStatus), "all")
 Sort = Literal["urgency", "due", "newest", "oldest", "assigned"]
 SORTS: tuple[str, ...] = ("urgency", "due", "newest", "oldest", "assigned")
 """``urgency``: the view's own order (todo: new reports newest first, then least time left; overdue: most
@@ -99,6 +101,8 @@ def _view_condition(view: View, now: datetime) -> ColumnElement[bool] | None:
         return _todo(now)
     if view == "overdue":
         return overdue(now)
+    if view == "high_risk":
+        return and_(kpi.is_open(), high_risk_filter())
     return Case.status == CaseStatus(view).value
 
 
@@ -191,7 +195,7 @@ def _order(f: QueueFilters) -> list[ColumnElement]:
         return _urgency_order()
     # Plain ascending (no NULLS LAST), so that one status or none can be read in (status, due_at) or due_at
     # index order; for several statuses, sort the (few) matching cases instead.
-    if f.view in ("todo", "overdue", "open", "in_hand") or f.ageing:
+    if f.view in ("todo", "overdue", "high_risk", "open", "in_hand") or f.ageing:
         return [sort_only(Case.due_at).asc(), Case.id.asc()]
     return [Case.due_at.asc(), Case.id.asc()]
 
@@ -305,7 +309,8 @@ def queue_page(
     page_size: int = PAGE_SIZE,
     now: datetime | None = None,
 ) -> QueuePage:
-    """One page of the queue (addresses masked to the building) and the total count of the filter."""
+    """One page of the queue (addresses masked to the building) and the total count of the filter, with each
+    case's overdue risk of the morning run (``risk``: probability or None, ``risk_factors``: its top factors)."""
     now = now or clock.now()
     total = session.exec(count_sql(actor, filters, now=now)).one()
     pages = max(1, math.ceil(total / page_size))
@@ -313,6 +318,9 @@ def queue_page(
     rows = session.exec(queue_sql(actor, filters, now=now, page=page, page_size=page_size)).all()
     df = pd.DataFrame(rows, columns=QUEUE_COLUMNS)
     df["address"] = df["address"].map(mask_address)
+    risks = case_risks(session, [int(i) for i in df["id"]])
+    df["risk"] = [risks[int(i)].probability if int(i) in risks else None for i in df["id"]]
+    df["risk_factors"] = [tuple(risks[int(i)].top_factors) if int(i) in risks else () for i in df["id"]]
     return QueuePage(df, int(total), page, pages, page_size)
 
 
@@ -320,7 +328,7 @@ def status_counts(
     session: Session, actor: Actor, filters: QueueFilters, now: datetime | None = None
 ) -> dict[str, int]:
     """Cases per status under every filter but the view (one GROUP BY), plus the 'todo', 'overdue', 'open'
-    and 'all' totals."""
+    and 'all' totals, and the 'high_risk' count (its own count: the few scored cases lead)."""
     now = now or clock.now()
     stmt = (
         select(Case.status, func.count(), func.sum(case((overdue(now), 1), else_=0)))
@@ -335,6 +343,8 @@ def status_counts(
     counts["all"] = sum(counts[s.value] for s in CaseStatus)
     counts["overdue"] = sum(late[s] for s in _ACTIVE)
     counts["todo"] = counts["open"] - counts["overdue"] + late[CaseStatus.reported.value]
+    risky = conditions(actor, replace(filters, view="high_risk"), now)
+    counts["high_risk"] = int(session.exec(select(func.count()).select_from(Case).where(*risky)).one())
     return counts
 
 

@@ -64,6 +64,7 @@ class TimelineEntry:
     to_status: CaseStatus | None
     note: str
     payload: dict[str, Any]
+    event_id: int | None = None  # its case_events row (photos name the event they came with)
 
 
 @dataclass(frozen=True)
@@ -302,6 +303,7 @@ def timeline(session: Session, actor: Actor, case_id: int) -> list[TimelineEntry
                 to_status=CaseStatus(event.to_status) if event.to_status else None,
                 note=event.note,
                 payload=payload if isinstance(payload, dict) else {},
+                event_id=event.id,
             )
         )
     return out

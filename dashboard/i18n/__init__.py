@@ -15,6 +15,7 @@ Domain packages use :func:`t_plain`; the UI escapes what it shows.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from functools import cache
 from numbers import Number
@@ -58,9 +59,7 @@ def current_lang() -> str:
                 return lang
     except Exception:
         pass
-    from dashboard.config import get_settings
-
-    lang = get_settings().lang
+    lang = os.environ.get("DASHBOARD_LANG", DEFAULT_LANG)  # the setting, without reading all settings
     return lang if lang in LANGS else DEFAULT_LANG
 
 

@@ -90,7 +90,9 @@ def request_description(title: str, description: str | None) -> str:
     return text if len(text) <= DESCRIPTION_LIMIT else text[: DESCRIPTION_LIMIT - 1] + "…"
 
 
-def _select() -> Select:
+def request_select() -> Select:
+    """One row per case with what :func:`request_item` needs, ``Case.id`` first (for paging); the API
+    (``dashboard.api.open311``) reads the same rows, so export and API agree."""
     dup = aliased(Case)
     return (
         select(
@@ -121,7 +123,8 @@ def _select() -> Select:
     )
 
 
-def _request(row: Any, lang: str, unmasked: bool) -> dict[str, Any]:
+def request_item(row: Any, lang: str, unmasked: bool) -> dict[str, Any]:
+    """A row of :func:`request_select` as a GeoReport v2 service request (keys without a value left out)."""
     (
         _id,
         number,
@@ -180,8 +183,8 @@ def cases_to_open311(
     per SQL page, by ascending case id. Not audited: the writers below are (:func:`write_open311`)."""
     check_unmasked(actor, unmasked)
     lang = lang or current_lang()
-    for rows in selected_pages(session, actor, _select(), conditions, numbers, page_size):
-        yield [_request(r, lang, unmasked) for r in rows]
+    for rows in selected_pages(session, actor, request_select(), conditions, numbers, page_size):
+        yield [request_item(r, lang, unmasked) for r in rows]
 
 
 def write_open311(
@@ -215,7 +218,8 @@ _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 """Characters XML 1.0 cannot hold at all (rows stored before text was cleaned on the way in may have them)."""
 
 
-def _xml_text(value: object) -> str:
+def xml_text(value: object) -> str:
+    """`value` as XML element text: escaped, without the characters XML 1.0 cannot hold."""
     raw = json.dumps(value) if isinstance(value, float) else str(value)
     return re.sub("[&<>\r]", lambda m: _XML_ESCAPES[m.group()], _XML_ILLEGAL.sub("", raw))
 
@@ -238,7 +242,7 @@ def write_open311_xml(
     out.write(b'<?xml version="1.0" encoding="utf-8"?>\n<service_requests>\n')
     for chunk in cases_to_open311(session, actor, conditions, numbers, unmasked=unmasked, lang=lang):
         for item in chunk:
-            fields = "".join(f"<{k}>{_xml_text(v)}</{k}>" for k, v in item.items())
+            fields = "".join(f"<{k}>{xml_text(v)}</{k}>" for k, v in item.items())
             out.write(f"<request>{fields}</request>\n".encode())
             n += 1
     out.write(b"</service_requests>\n")

@@ -23,7 +23,7 @@ def record(
     """Add one audit row to the session (committed with the caller's transaction)."""
     session.add(
         AuditLog(
-            actor_id=actor.id if actor else None,
+            actor_id=(actor.id or None) if actor else None,  # a system actor (id 0) is no user
             actor_name=actor_name if actor_name is not None else (actor.username if actor else ""),
             at=clock.now(),
             action=action,

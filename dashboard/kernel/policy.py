@@ -74,6 +74,10 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "volunteer.edit_rules": frozenset({R.admin, R.volunteer_manager}),  # the need rules of coverage
     "volunteer.match": SUPERVISORS | {R.volunteer_manager},  # propose and assign volunteers to cases
     "audit.read": frozenset({R.admin, R.leader}),
+    "resident.moderate": frozenset({R.admin, R.operator}),  # 随手拍: mark spam, block phones
+    "alert.read": DESK,  # 研判预警: the alerts of one's territory (community: its own)
+    "alert.act": SUPERVISORS,  # 督办 / 专项 / 忽略 an alert (audited)
+    "alert.run": ADMINS,  # run the alert job now
     "admin.manage": ADMINS,  # users, categories, departments, grids, calendar, settings, backups
 }
 """Named actions outside the case loop → the roles allowed."""
@@ -113,9 +117,11 @@ PAGE_ROLES: dict[str, frozenset[Role]] = {
     "coverage": _VOLUNTEER_DESK,
     "matching": ACTIONS["volunteer.match"],
     "report": DESK,
+    "warning": ACTIONS["alert.read"],
     "audit": ACTIONS["audit.read"],
+    "residents": ACTIONS["resident.moderate"],  # 随手拍管理: blocked phone numbers
     **dict.fromkeys(
-        ("users", "categories", "departments", "grids", "calendar", "settings", "backup"),
+        ("users", "categories", "departments", "grids", "calendar", "settings", "backup", "api-clients"),
         ACTIONS["admin.manage"],
     ),
     "import": ACTIONS["data.import"],

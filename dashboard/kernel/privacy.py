@@ -104,6 +104,13 @@ def can_reveal(actor: Actor, kind: str) -> bool:
     return may(actor, f"pii.reveal.{kind}")
 
 
+def sees_exact_location(actor: Actor) -> bool:
+    """Whether the actor sees where a case photo was taken (its EXIF GPS point, which may be a reporter's
+    doorstep): the roles that record cases on the spot or triage them ("case.intake"), not the read-only
+    leader, departments or volunteer station."""
+    return may(actor, "case.intake")
+
+
 def reveal(session: Session, actor: Actor, kind: str, target_label: str) -> bool:
     """The explicit "show personal data" action: True when the role allows it; always audited as view_pii.
 

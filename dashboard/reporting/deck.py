@@ -7,6 +7,7 @@ Streamlit. Drawing (fonts, native tables and charts, geometry) is :mod:`~dashboa
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 import pandas as pd
 from pptx import Presentation
@@ -18,6 +19,7 @@ from pptx.util import Emu, Inches
 
 from dashboard.i18n import t, t_plain
 from dashboard.reporting import ranking
+from dashboard.reporting.outlook_slide import outlook_slide
 from dashboard.reporting.periods import period_label
 from dashboard.reporting.reports import Report
 from dashboard.reporting.slide_kit import (
@@ -51,6 +53,7 @@ from dashboard.reporting.tables import (
     section_title,
     volunteer_totals_table,
 )
+from dashboard.reporting.typical_slide import TypicalCase, typical_slides
 
 HEADLINE_CHART_RATES = ("response_rate", "on_time_rate", "resolution_rate", "satisfaction_rate")
 """The rates charted against both comparisons on the headline slide."""
@@ -276,8 +279,9 @@ def method_slide(prs: Deck, report: Report) -> None:
     write(box.text_frame, [t("report.method_text", lang)], 16, color=GREY)
 
 
-def build_deck(report: Report) -> bytes:
-    """The report as a 16:9 PowerPoint deck: a title slide, one slide per section, a definitions slide."""
+def build_deck(report: Report, typical: Sequence[TypicalCase] = ()) -> bytes:
+    """The report as a 16:9 PowerPoint deck: a title slide, one slide per section, the 典型案例 (`typical`,
+    before and after photos; none when no case is marked), a definitions slide."""
     prs = Presentation()
     prs.slide_width, prs.slide_height = SLIDE_W, SLIDE_H
     title_slide(prs, report)
@@ -288,6 +292,8 @@ def build_deck(report: Report) -> bytes:
         ranking_slide(prs, report, by)
     overdue_slide(prs, report)
     volunteers_slide(prs, report)
+    outlook_slide(prs, report)
+    typical_slides(prs, typical, report.lang)
     method_slide(prs, report)
     tag_language(prs, report.lang)
     out = io.BytesIO()

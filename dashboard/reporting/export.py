@@ -9,12 +9,17 @@ from sqlmodel import Session
 
 from dashboard.io import exports
 from dashboard.kernel.scope import Actor
+from dashboard.media import attachments
 from dashboard.reporting.deck import build_deck
-from dashboard.reporting.reports import Report
+from dashboard.reporting.reports import Report, report_actor
+from dashboard.reporting.typical_slide import TypicalCase
 from dashboard.reporting.workbook import build_workbook
+from dashboard.territory import lookups as territory
 
 PPTX_MIME = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+TYPICAL_MAX = 4
+"""Typical cases in the deck (two slides), newest report first."""
 
 
 def file_stem(report: Report) -> str:
@@ -38,9 +43,38 @@ def _rows(report: Report) -> int:
     )
 
 
+def typical_for_deck(session: Session, actor: Actor, report: Report) -> list[TypicalCase]:
+    """The 典型案例 of the report's scope with their large before and after photos, for the deck."""
+    refs = attachments.typical_cases(session, report_actor(actor, report.community_id), limit=TYPICAL_MAX)
+    if not refs:
+        return []
+    cats = territory.categories(session, include_retired=True)
+    names = dict(zip(cats["id"], cats["name_zh" if report.lang == "zh" else "name_en"], strict=True))
+
+    def photo(attachment_id: int | None) -> bytes | None:
+        found = attachments.stored_bytes(session, attachment_id, "large") if attachment_id else None
+        return found[0] if found else None
+
+    return [
+        TypicalCase(
+            r.number,
+            r.title,
+            str(names.get(r.category_id, "")),
+            r.grid,
+            r.result,
+            photo(r.before_id),
+            photo(r.after_id),
+        )
+        for r in refs
+    ]
+
+
 def export(session: Session, actor: Actor, report: Report, fmt: Literal["pptx", "xlsx"]) -> bytes:
     """Build the deck or the workbook and write the "export" row of the audit log (same transaction)."""
-    data = build_deck(report) if fmt == "pptx" else build_workbook(report)
+    if fmt == "pptx":
+        data = build_deck(report, typical_for_deck(session, actor, report))
+    else:
+        data = build_workbook(report)
     req = report.comparison.requested
     exports.record_export(
         session,

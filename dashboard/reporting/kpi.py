@@ -14,6 +14,8 @@ except "reported" (which counts what came in, rejected included, duplicates excl
 - 返工率 rework = cases with ≥ 1 rework ÷ resolved
 - 吹哨率 escalation = escalated ÷ accepted
 - 超期数 overdue = cases still being handled (reported/accepted/dispatched/in progress) past due_at, now
+
+The residents' figures (居民随手拍 reports, 附议, 居民自评满意率) are :mod:`dashboard.reporting.resident_kpi`'s.
 """
 
 from __future__ import annotations

@@ -20,9 +20,10 @@ from dashboard import clock
 from dashboard.i18n import t, t_plain
 from dashboard.kernel import privacy
 from dashboard.kernel.scope import Actor, case_filter
-from dashboard.reporting import findings, kpi, ranking
+from dashboard.reporting import alert_digest, findings, kpi, ranking
 from dashboard.reporting.kpi import Figures, Period
 from dashboard.reporting.periods import Comparison, compare_periods, comparison_word, period_label
+from dashboard.reporting.resident_kpi import ResidentFigures, resident_figures
 from dashboard.territory import lookups as territory
 from dashboard.volunteers.hours import service_totals
 from dashboard.volunteers.need import coverage_matrix, gap_list
@@ -85,6 +86,11 @@ class Report:
     volunteer_totals: dict[str, float | None]  # hours, previous_hours, change, volunteers, records, coverage
     gaps: pd.DataFrame  # community, code, name (grid), skill, need, supply, gap (largest first)
     has_last_year: bool = True  # False: no case in the same period last year (去年同期 and 同比 are "无数据")
+    # 居民随手拍 of the period and of the previous one (resident reports, 附议, 居民自评)
+    residents: tuple[ResidentFigures, ResidentFigures] = field(
+        default_factory=lambda: (ResidentFigures(), ResidentFigures())
+    )
+    outlook: alert_digest.Outlook = field(default_factory=lambda: alert_digest.Outlook(None))  # 研判预警
     findings: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -309,6 +315,7 @@ def _write_findings(session: Session, reader: Actor, report: Report, now: dateti
         **{f"ranking_{by}": findings.ranking_finding(df, lang) for by, df in report.rankings.items()},
         "overdue": findings.overdue_finding(report.overdue, report.overdue_now, lang),
         "volunteers": findings.volunteer_finding(report.volunteer_totals, report.gaps, lang, mom_word),
+        "outlook": report.outlook.finding,
     }
 
 
@@ -350,6 +357,11 @@ def build_report(
         volunteer_totals=totals,
         gaps=gaps,
         has_last_year=last_year.has_cases,
+        residents=(
+            resident_figures(session, reader, comp.current),
+            resident_figures(session, reader, comp.previous),
+        ),
+        outlook=alert_digest.outlook(session, reader, lang=lang),
     )
     report.findings = _write_findings(session, reader, report, now)
     return report

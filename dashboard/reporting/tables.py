@@ -150,6 +150,19 @@ GAPS = [
     Column("gap", "gap", "int"),
 ]
 
+OUTLOOK = [
+    Column("kind", "alert_kind"),
+    Column("where", "alert_where"),
+    Column("category", "category"),
+    Column("observed", "alert_observed", "float1"),
+    Column("expected", "alert_expected", "float1"),
+    Column("score", "alert_score"),
+    Column("since", "alert_since", "date"),
+    Column("status", "alert_status"),
+    Column("cases", "alert_cases", "int"),
+]
+"""The 研判预警 section's table (:class:`~dashboard.reporting.alert_digest.Outlook`)."""
+
 
 def column_header(col: Column, lang: str) -> str:
     key = col.header if col.header.startswith("metric.") else f"col.{col.header}"

@@ -58,6 +58,9 @@ FIGURES: dict[str, FigureSpec] = {
     "open_now": FigureSpec("open_now", "cases", "cases", "reds", min_top=MIN_CASES_TOP),
     "overdue_now": FigureSpec("overdue_now", "cases", "cases", "reds", min_top=MIN_CASES_TOP),
     "per_1000": FigureSpec("per_1000", "cases", "per_1000", "reds", period=True, digits=1),
+    "resident_reported": FigureSpec(  # 居民随手拍: where residents report (resident_kpi)
+        "resident_reported", "cases", "cases", "reds", period=True, min_top=MIN_CASES_TOP
+    ),
     "on_time_rate": FigureSpec(
         "on_time_rate", "cases", "percent", "rdylbu", True, RATE_TARGETS["on_time_rate"], 1
     ),

@@ -19,7 +19,7 @@ from dashboard.cases import ageing
 from dashboard.i18n import label, t_plain
 from dashboard.kernel.policy import may
 from dashboard.kernel.scope import Actor, case_filter, grid_filter
-from dashboard.reporting import kpi
+from dashboard.reporting import kpi, resident_kpi
 from dashboard.territory.areas import Territory
 from dashboard.territory.map_figures import POPULATION_KEYS, cases_per_1000
 from dashboard.territory.map_scales import AGEING_COLOURS
@@ -35,6 +35,7 @@ VALUE_COLUMNS = [
     *kpi.RATE_COLUMNS,
     *_AGEING,
     "per_1000",
+    "resident_reported",
     "need",
     "supply",
     "coverage",
@@ -44,7 +45,8 @@ VALUE_COLUMNS = [
 ]
 """Columns of :func:`grid_values` and :func:`community_values` besides ``pop_<field>``: every count and
 rate of ``kpi.Figures`` (open_now and overdue_now are current, the rest over the period), open cases by
-ageing colour, per-1,000, volunteer need/supply/coverage and the last activity."""
+ageing colour, per-1,000, resident reports (居民随手拍, over the period), volunteer need/supply/coverage and the
+last activity."""
 
 _ALL_COLUMNS = [*VALUE_COLUMNS, *(f"pop_{k}" for k in POPULATION_KEYS)]
 _FLOAT_COLUMNS = [*kpi.RATE_COLUMNS, "per_1000", "need", "supply", "coverage", "days_since"]
@@ -89,7 +91,9 @@ def grid_values(
         df = df.join(figs[[*kpi.COUNT_COLUMNS, *kpi.RATE_COLUMNS]], how="left")
         ageing = kpi.open_counts_by(session, actor, "grid", now=now).set_index("key")
         df = df.join(ageing[_AGEING], how="left")
-        for col in (*kpi.COUNT_COLUMNS, *_AGEING):
+        residents = resident_kpi.resident_figures_by(session, actor, period, "grid").set_index("key")
+        df = df.join(residents[["reported"]].rename(columns={"reported": "resident_reported"}), how="left")
+        for col in (*kpi.COUNT_COLUMNS, *_AGEING, "resident_reported"):
             df[col] = df[col].fillna(0).astype("int64")
         df["per_1000"] = [
             cases_per_1000(r, a, p)
@@ -135,7 +139,7 @@ def community_values(
     sums = part.groupby("community_id")[[f"pop_{k}" for k in POPULATION_KEYS]].sum()
     df = df.join(sums, how="left")
     if may(actor, "case.browse"):
-        counts = part.groupby("community_id")[[*kpi.COUNT_COLUMNS, *_AGEING]].sum()
+        counts = part.groupby("community_id")[[*kpi.COUNT_COLUMNS, *_AGEING, "resident_reported"]].sum()
         df = df.join(counts.astype("int64"), how="left")
         for rate, (num, den) in kpi.RATE_COLUMNS.items():
             df[rate] = df[num] / df[den].where(df[den] > 0)

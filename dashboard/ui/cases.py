@@ -29,6 +29,7 @@ from dashboard.i18n import current_lang, label, t
 from dashboard.kernel.scope import Actor
 from dashboard.kernel.text import Markup
 from dashboard.territory import lookups as territory
+from dashboard.ui import photo_dialogs
 from dashboard.ui.common import db_session, plain
 from dashboard.ui.errors import run_action
 from dashboard.ui.maps import map_style
@@ -348,14 +349,14 @@ def _comment(dlg: ActionDialog) -> ActionCall:
 
 ACTION_FIELDS: dict[str, ActionFields] = {
     "accept": _with_note(cases.accept),
-    "start": _with_note(cases.start),
-    "verify": _with_note(cases.verify),
+    "start": photo_dialogs.start_fields,  # with 处置前 photos
+    "verify": photo_dialogs.verify_fields,  # before and after side by side
     "reject": _with_reason(cases.reject),
     "return": _with_reason(cases.return_case),
     "rework": _with_reason(cases.rework),
     "reopen": _with_reason(cases.reopen),
     "supervise": _with_reason(cases.supervise),
-    "resolve": _with_reason(cases.resolve),
+    "resolve": photo_dialogs.resolve_fields,  # with 处置后 photos
     "dispatch": _dispatch,
     "follow_up": _follow_up,
     "close": _close,
@@ -435,7 +436,7 @@ def open_action(action: str, d: CaseDetail, me: Actor, version: int) -> None:
     """Open the dialog of `action` for case `d` as the user saw it (`version`)."""
     st.dialog(
         t("actions.dialog_title", action=action_label(action), number=d.number),
-        width="medium",
+        width="large" if action == "verify" else "medium",  # photos large enough to judge the work
         on_dismiss=close_dialog,
     )(_dialog_body)(action, d, me, version)
 

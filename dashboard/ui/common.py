@@ -78,6 +78,14 @@ def plain(text: object) -> Markup:
     return escape_markdown(text)
 
 
+def selected_rows(event: object, rows: int) -> list[int]:
+    """The positions a table's selection (``st.dataframe(on_select=...)``) holds that are still rows of the
+    table: the selection outlives the rerun, and another user may have shortened the list in between (a case
+    resolved elsewhere leaves the handler's list), so a position past the end is dropped, never indexed."""
+    selection = getattr(event, "selection", None)
+    return [int(i) for i in (getattr(selection, "rows", None) or []) if 0 <= int(i) < rows]
+
+
 def chart_text(values: pd.Series) -> pd.Series:
     """Names for a Plotly chart (axis ticks, legend, hover): Plotly reads a few HTML tags, links among them,
     so ``&``, ``<`` and ``>`` become entities and a name shows literally."""

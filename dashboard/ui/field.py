@@ -86,12 +86,16 @@ def fmt_dt(value: datetime | None) -> str:
 # ---------------------------------------------------------------- cached reads
 
 
-@st.cache_data(ttl=300, max_entries=128, show_spinner=False)
-def glance(me: Actor, url: str, day: date) -> dict[str, Any]:
-    """The grid at a glance for a worker (activity, buildings, volunteers, rates this month), as plain data.
+_saved: dict[int, int] = {}
+"""Per worker, how many visits and reports this process saw them save: part of the keys of the caches below,
+so that saving one refreshes that worker's glance and building list only. (Clearing the caches refreshed
+every worker's: with 97 workers on one process most page runs recomputed them.)"""
 
-    Keyed by the day so the month's rates roll over; the visit page clears it after saving a visit.
-    """
+
+@st.cache_data(ttl=300, max_entries=256, show_spinner=False)
+def glance(me: Actor, url: str, day: date, saved: int) -> dict[str, Any]:
+    """The grid at a glance for a worker (activity, buildings, volunteers, rates this month), as plain data,
+    keyed by the day so the month's rates roll over."""
     now = clock.now()
     with db_session() as s:
         activity = my_grid.grid_activity(s, me, now=now)
@@ -102,11 +106,11 @@ def glance(me: Actor, url: str, day: date) -> dict[str, Any]:
 
 
 def current_glance(me: Actor) -> dict[str, Any]:
-    return glance(me, get_settings().database_url, clock.now().date())
+    return glance(me, get_settings().database_url, clock.now().date(), _saved.get(me.id, 0))
 
 
-@st.cache_data(ttl=300, max_entries=64, show_spinner=False)
-def buildings_of(me: Actor, url: str, day: date) -> list[tuple[int, str, int, float | None]]:
+@st.cache_data(ttl=300, max_entries=256, show_spinner=False)
+def buildings_of(me: Actor, url: str, day: date, saved: int) -> list[tuple[int, str, int, float | None]]:
     """(id, name, households, days since last visit) of the worker's buildings, longest unvisited first."""
     with db_session() as s:
         df = my_grid.building_recency(s, me, now=clock.now())
@@ -122,13 +126,12 @@ def buildings_of(me: Actor, url: str, day: date) -> list[tuple[int, str, int, fl
 
 
 def current_buildings(me: Actor) -> list[tuple[int, str, int, float | None]]:
-    return buildings_of(me, get_settings().database_url, clock.now().date())
+    return buildings_of(me, get_settings().database_url, clock.now().date(), _saved.get(me.id, 0))
 
 
-def clear_caches() -> None:
-    """After a visit: the glance and the building list show it at once (in this process)."""
-    glance.clear()
-    buildings_of.clear()
+def clear_caches(me: Actor) -> None:
+    """After a visit or report of `me`: their glance and building list show it at once (in this process)."""
+    _saved[me.id] = _saved.get(me.id, 0) + 1
 
 
 # ---------------------------------------------------------------- to-do cards

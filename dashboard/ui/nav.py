@@ -41,6 +41,7 @@ PAGES: list[PageSpec] = [
     PageSpec("pages/overview.py", "overview.title", ":material/dashboard:", "nav.overview", "overview"),
     PageSpec("pages/wall.py", "wall.title", ":material/tv:", "nav.overview", "wall"),
     PageSpec("pages/map.py", "map.title", ":material/map:", "nav.overview", "map"),
+    PageSpec("pages/warning.py", "warning.title", ":material/crisis_alert:", "nav.overview", "warning"),
     PageSpec("pages/my_grid.py", "field.my_grid", ":material/home_pin:", "nav.field", "my-grid"),
     PageSpec("pages/visit.py", "field.visit", ":material/directions_walk:", "nav.field", "visit"),
     PageSpec(
@@ -76,6 +77,14 @@ PAGES: list[PageSpec] = [
     ),
     PageSpec("pages/admin_settings.py", "admin.settings", ":material/settings:", "nav.admin", "settings"),
     PageSpec("pages/admin_backup.py", "admin.backup", ":material/backup:", "nav.admin", "backup"),
+    PageSpec(
+        "pages/resident_reports.py",
+        "residents_admin.title",
+        ":material/phone_disabled:",
+        "nav.admin",
+        "residents",
+    ),
+    PageSpec("pages/admin_api_clients.py", "api_clients.title", ":material/hub:", "nav.admin", "api-clients"),
     PageSpec("pages/import_data.py", "io.import_title", ":material/upload_file:", "nav.admin", "import"),
 ]
 

@@ -33,6 +33,7 @@ SECTIONS = [
     "ranking_department",
     "overdue",
     "volunteers",
+    "outlook",
 ]
 
 
@@ -102,6 +103,7 @@ def test_deck_from_seeded_database(seeded_report: reports.Report) -> None:
         "部门考核排名",
         "超期最久的十件案件",
         "志愿服务与覆盖缺口",
+        "研判预警",
         "计算口径",
     ]
     charts = {i: [sh.chart for sh in slide.shapes if sh.has_chart] for i, slide in enumerate(prs.slides)}

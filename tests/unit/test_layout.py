@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "dashboard"
-DOMAIN = ("kernel", "cases", "volunteers", "territory", "reporting", "io", "admin", "backup")
+DOMAIN = ("kernel", "cases", "volunteers", "territory", "reporting", "io", "admin", "backup", "residents")
 LAYER = {"kernel": 0, **dict.fromkeys(DOMAIN[1:], 1), "ui": 2}
 
 

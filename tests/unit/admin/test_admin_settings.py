@@ -39,6 +39,9 @@ def test_defaults_come_from_configuration(env: tuple[Session, World]) -> None:
         "backup.dir": str(ROOT / "data" / "backups"),
         "backup.interval_hours": 24,
         "retention.mask_after_years": 0,
+        "residents.reports_per_hour": 5,
+        "residents.reports_per_day": 20,
+        "residents.public_base_url": "http://127.0.0.1:8501",
     }
     assert all(settings.is_default(session, key) for key in settings.SPECS)
     with pytest.raises(Invalid):

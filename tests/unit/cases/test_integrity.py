@@ -101,7 +101,7 @@ def test_writers_killed_at_random_moments_leave_whole_cases(seeded_url: str) -> 
 
     ctx = multiprocessing.get_context("spawn")
     rng = random.Random(17)
-    for i in range(8):
+    for i in range(5):  # five kills at random moments (CI time: each round starts a process)
         ready = ctx.Event()
         worker = ctx.Process(target=_writer_loop, args=(seeded_url, i, ready), daemon=True)
         worker.start()
@@ -166,7 +166,7 @@ def test_an_import_killed_at_random_moments_writes_all_rows_or_none(seeded_url: 
     subprocess.run([*command[:-3], "--database-url", seeded_url], check=True, capture_output=True)  # dry run
     duration = max(time.monotonic() - started, 1.0)
     rng = random.Random(3)
-    for _ in range(6):
+    for _ in range(4):
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.2, 1.0) * duration)
         proc.kill()

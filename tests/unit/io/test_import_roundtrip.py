@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, text, update
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
 from dashboard import clock
 from dashboard.admin.auth import actor_of
@@ -84,6 +84,14 @@ def _without_cases(url: str) -> None:
             )
         else:
             s.execute(text("ALTER TABLE case_events ENABLE TRIGGER case_events_append_only"))
+        handled = {"cases", "case_events", "service_records", "grid_visits"}
+        for table in reversed(
+            SQLModel.metadata.sorted_tables
+        ):  # photos, resident reports, API requests, risks
+            if table.name not in handled and any(
+                fk.column.table.name == "cases" for fk in table.foreign_keys
+            ):
+                s.execute(table.delete())
         s.execute(update(Case).values(duplicate_of_id=None))
         s.execute(delete(Case))
         s.commit()

@@ -26,7 +26,7 @@ def test_every_workflow_action_has_a_policy_entry() -> None:
 
 def test_registry_and_policy_name_the_same_pages() -> None:
     assert sorted(p.url_path for p in PAGES) == sorted(policy.PAGE_ROLES)
-    assert len(ADMIN_PAGES) == 7
+    assert len(ADMIN_PAGES) == 8  # … and api-clients (系统对接 · API 客户端)
 
 
 @pytest.mark.parametrize(

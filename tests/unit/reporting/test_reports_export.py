@@ -39,7 +39,7 @@ def test_empty_period_still_makes_a_deck_and_a_workbook(world_db, lang: str) -> 
     assert rep.findings["trend"] == t("report.finding.trend_none", lang)
     assert rep.findings["overdue"] == t("report.finding.overdue_none", lang)
     prs = Presentation(io.BytesIO(build_deck(rep)))
-    assert len(prs.slides) == 10
+    assert len(prs.slides) == 11  # with the 研判预警 slide, which says when there is nothing to report
     assert prs.slide_width == slide_kit.SLIDE_W  # 16:9
     wb = openpyxl.load_workbook(io.BytesIO(build_workbook(rep)))
     assert len(wb.sheetnames) == 10
