@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import random
 import tempfile
 import threading
 import time
@@ -32,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import common
-from bench.load import MIXES, prepare_accounts, run_user, run_wall, split, summary
-from bench.load_profiles import PROFILES, Recorder, Sample, Think, User
+from bench.load import MIXES, build_users, prepare_accounts, run_user, run_wall, split, summary
+from bench.load_profiles import Recorder, Sample, Think
 from bench.load_protocol import Tab
 
 TARGET_P95 = 2.0
@@ -139,38 +138,6 @@ def _address(i: int) -> str:
     return f"127.{1 + i // 250}.{i % 250}.1"
 
 
-def build_users(
-    base: str, count: int, mix: str, accounts: dict[str, list[str]], password: str, recorder: Recorder
-) -> list[User]:
-    """`count` users of the mix in a fixed random order, so that every step adds the same kinds of users."""
-    rng = random.Random(1)
-    counts = split(count, MIXES[mix])
-    users: list[User] = []
-    for role, n in counts.items():
-        if role == "wall":
-            continue
-        names = accounts.get(role) or []
-        for i in range(n):
-            k = len(users)
-            tab = Tab(
-                base, forwarded_for=f"10.{k // 65536}.{k // 256 % 256}.{k % 256}", source_address=_address(k)
-            )
-            tab.timeout = 60.0
-            users.append(
-                User(
-                    role,
-                    names[i % len(names)],
-                    password,
-                    tab,
-                    PROFILES[role],
-                    recorder,
-                    random.Random(rng.random()),
-                )
-            )
-    rng.shuffle(users)
-    return users
-
-
 def _row(users: int, samples: list[Sample], resources: dict[str, dict[str, float]]) -> dict[str, object]:
     work = [s for s in samples if s.kind not in ("login", "reconnect")]
     overall = summary(work)[-1]
@@ -195,7 +162,10 @@ async def staircase(
     args: argparse.Namespace, base: str, token: str, monitor: Monitor
 ) -> list[dict[str, object]]:
     recorder = Recorder()
-    users = build_users(base, max(args.steps), args.mix, args.accounts, args.password, recorder)
+    spec = argparse.Namespace(
+        url=base, users=max(args.steps), mix=args.mix, seed=1, timeout=60.0, password=args.password
+    )
+    users = build_users(spec, recorder, args.accounts, source_address=_address)
     think = Think(*args.think)
     tasks: list[asyncio.Task[object]] = []
     wall = Tab(base, source_address=_address(len(users)))

@@ -27,6 +27,7 @@ import json
 import random
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -93,7 +94,15 @@ def prepare_accounts(
     return found, token
 
 
-def build_users(args: argparse.Namespace, recorder: Recorder, accounts: dict[str, list[str]]) -> list[User]:
+def build_users(
+    args: argparse.Namespace,
+    recorder: Recorder,
+    accounts: dict[str, list[str]],
+    source_address: Callable[[int], str] | None = None,
+) -> list[User]:
+    """``args.users`` users of ``args.mix`` in a fixed random order (``args.seed``), so that the first n of
+    them are the same kinds of users whatever the total; the k-th user's tab connects from
+    ``source_address(k)`` when given."""
     rng = random.Random(args.seed)
     counts = split(args.users, MIXES[args.mix])
     out: list[User] = []
@@ -102,8 +111,11 @@ def build_users(args: argparse.Namespace, recorder: Recorder, accounts: dict[str
             continue
         names = accounts.get(role) or DEMO[role]
         for i in range(n):
+            k = len(out)
             tab = Tab(
-                args.url, forwarded_for=f"10.{len(out) // 65536}.{len(out) // 256 % 256}.{len(out) % 256}"
+                args.url,
+                forwarded_for=f"10.{k // 65536}.{k // 256 % 256}.{k % 256}",
+                source_address=source_address(k) if source_address else None,
             )
             tab.timeout = args.timeout
             out.append(

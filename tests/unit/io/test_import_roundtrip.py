@@ -20,9 +20,7 @@ from dashboard.io.cases import import_cases, import_open311
 from dashboard.reporting import kpi
 from models import (
     Case,
-    CaseEscalation,
     CaseEvent,
-    CaseExtension,
     Category,
     Grid,
     GridVisit,
@@ -73,8 +71,7 @@ def _without_cases(url: str) -> None:
             s.execute(text("DROP TRIGGER case_events_no_delete"))
         else:
             s.execute(text("ALTER TABLE case_events DISABLE TRIGGER case_events_append_only"))
-        for model in (CaseEvent, CaseEscalation, CaseExtension):
-            s.execute(delete(model))
+        s.execute(delete(CaseEvent))
         if sqlite:
             s.execute(
                 text(
