@@ -11,9 +11,11 @@ process, of PostgreSQL (all its processes) and of the generator itself. The stai
 
     python -m bench.capacity --backend sqlite --steps 10 20 40 60 80 120
     python -m bench.capacity --backend postgresql --replicas 2 --steps 10 40 80 120 160 200 300
+    python -m bench.capacity --backend postgresql --replicas 2 --steps 120 --hold 30   # 120 users for 30 min
     python -m bench.capacity --report      # bench/LOAD.md and bench/load_curves.html/.png from the results
 
-Results: ``bench/results/capacity-<backend>-<replicas>.json``.
+Results: ``bench/results/capacity-<backend>-<replicas>.json``; with ``--hold M`` the last step is kept for M
+minutes, measured window after window (memory over time under load), in ``capacity-hold-…json``.
 """
 
 from __future__ import annotations
@@ -172,7 +174,9 @@ async def staircase(
     tasks.append(asyncio.create_task(run_wall(wall, recorder, token, FAR)))
     rows: list[dict[str, object]] = []
     running = 0
-    for n in args.steps:
+    began = time.time()
+    held = [args.steps[-1]] * int(args.hold * 60 // args.measure)
+    for n in [*args.steps, *held]:
         fresh = users[running:n]
         ramp = min(args.max_ramp, 0.4 * len(fresh))
         for i, u in enumerate(fresh):
@@ -183,6 +187,7 @@ async def staircase(
         end = time.time()
         window = [s for s in recorder.samples if start <= s.at < end]
         row = _row(n + 1, window, monitor.window(start, end))
+        row["minute"] = round((end - began) / 60, 1)
         rows.append(row)
         print(
             f"{row['users']:>4} users  n={row['interactions']:<5} errors={row['errors']:<3} "
@@ -239,7 +244,7 @@ def measure(args: argparse.Namespace) -> Path:
             rows = asyncio.run(staircase(args, base, token, monitor))
         finally:
             monitor.stop()
-    name = f"capacity-{args.backend}-{args.replicas}"
+    name = f"capacity-{'hold-' if args.hold else ''}{args.backend}-{args.replicas}"
     return common.save_json(
         name,
         {
@@ -270,6 +275,9 @@ def main() -> None:
     parser.add_argument("--measure", type=float, default=90.0, help="seconds measured per step")
     parser.add_argument("--max-ramp", type=float, default=40.0)
     parser.add_argument("--stop-p95", type=float, default=8.0)
+    parser.add_argument(
+        "--hold", type=float, default=0.0, help="minutes to keep the last step running, window after window"
+    )
     parser.add_argument("--password", default="Load-test-2026")
     parser.add_argument("--report", action="store_true", help="write bench/LOAD.md from the results")
     args = parser.parse_args()

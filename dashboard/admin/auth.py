@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import os
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -34,15 +36,21 @@ MIN_PASSWORD_LENGTH = 8
 COOKIE_NAME = "gg_session"
 
 _hasher = PasswordHasher()
+_hashing = threading.BoundedSemaphore(os.cpu_count() or 2)
+"""Password hashes in flight at once. Each argon2 hash holds 64 MiB while it runs and there are only so
+many cores to run them: a burst of logins beyond that only adds memory (a process went past 600 MB with
+40 logins at once in the capacity staircase) and finishes no sooner, so the rest wait their turn here."""
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with _hashing:
+        return _hasher.hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        with _hashing:
+            return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
