@@ -11,7 +11,7 @@ from models.activity import (
     UserSession,
 )
 from models.alert import Alert, AlertRun, CaseRisk
-from models.api_client import ApiCallback, ApiClient, ApiRequest
+from models.api_client import ApiCallback, ApiClient, ApiClientCommunity, ApiRequest
 from models.attachment import CaseAttachment
 from models.cases import Case, CaseEscalation, CaseEvent, CaseExtension, CaseNumberCounter
 from models.org import Category, Department, User
@@ -32,6 +32,7 @@ __all__ = [
     "AlertRun",
     "ApiCallback",
     "ApiClient",
+    "ApiClientCommunity",
     "ApiRequest",
     "AuditLog",
     "BlockedPhone",

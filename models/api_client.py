@@ -9,7 +9,8 @@ from sqlmodel import Field, SQLModel
 class ApiClient(SQLModel, table=True):
     """A system allowed to call the API with a key. Only the key's HMAC (with a per-key salt) is stored; the
     first characters after the tag (`key_prefix`) find the row. Each client acts as its own users row
-    (`user_id`), so case timelines and the audit log name it."""
+    (`user_id`), so case timelines and the audit log name it; its communities are
+    :class:`ApiClientCommunity` rows (none: the whole sub-district)."""
 
     __tablename__ = "api_clients"
 
@@ -21,9 +22,6 @@ class ApiClient(SQLModel, table=True):
     key_hash: str = Field(max_length=128)
     can_read: bool = True
     can_write: bool = False
-    community_id: int | None = Field(
-        default=None, foreign_key="communities.id", description="None: the whole sub-district"
-    )
     sees_personal_data: bool = False
     rate_limit: str = Field(default="120/minute", max_length=32, description="a `limits` rate string")
     callback_url: str = Field(default="", max_length=300, description="'' = no status callbacks")
@@ -35,6 +33,16 @@ class ApiClient(SQLModel, table=True):
     expires_at: NaiveDatetime | None = None
     revoked_at: NaiveDatetime | None = None
     last_used_at: NaiveDatetime | None = None
+
+
+class ApiClientCommunity(SQLModel, table=True):
+    """A community an API client is limited to. A client without any row covers the whole sub-district;
+    with rows, it sees and submits the cases of those communities only."""
+
+    __tablename__ = "api_client_communities"
+
+    client_id: int = Field(foreign_key="api_clients.id", primary_key=True)
+    community_id: int = Field(foreign_key="communities.id", primary_key=True)
 
 
 class ApiRequest(SQLModel, table=True):

@@ -1,5 +1,5 @@
 """系统对接 · API 客户端 (admin): the systems that use the Open311 API. Create one (its key shown once), set
-what it may read and submit, for which community, whether it sees personal data, its rate limit and
+what it may read and submit, for which communities, whether it sees personal data, its rate limit and
 status callback URL; rotate its key, revoke it; see the status callbacks that could not be delivered and
 retry them."""
 
@@ -129,13 +129,22 @@ def _fields(prefix: str, row: pd.Series | None) -> ClientInput:
         bool(row["sees_personal_data"]) if row is not None else False,
         key=f"{prefix}_pii",
     )
-    options: list[int | None] = [None, *community_names]
-    current = row["community_id"] if row is not None and pd.notna(row["community_id"]) else None
-    community = st.selectbox(
+    current = [int(i) for i in row["community_ids"]] if row is not None else []
+    limited = st.radio(
+        t("api_clients.field_scope"),
+        [False, True],
+        index=int(bool(current)),
+        format_func=lambda v: t_plain("api_clients.scope_some" if v else "api_clients.all_communities"),
+        horizontal=True,
+        key=f"{prefix}_limited",
+    )
+    chosen = st.multiselect(
         t("api_clients.field_community"),
-        options,
-        index=options.index(int(current)) if current is not None else 0,
-        format_func=lambda i: t_plain("api_clients.all_communities") if i is None else community_names[i],
+        list(community_names),
+        default=[i for i in current if i in community_names],
+        format_func=community_names.__getitem__,
+        placeholder=t_plain("api_clients.choose"),
+        help=t("api_clients.community_help"),
         key=f"{prefix}_community",
     )
     count, unit = (
@@ -178,7 +187,15 @@ def _fields(prefix: str, row: pd.Series | None) -> ClientInput:
         key=f"{prefix}_note",
     )
     return ClientInput(
-        name, can_read, can_write, community, pii, rate_text(int(count), unit), callback, expires_on, note
+        name,
+        can_read,
+        can_write,
+        tuple(chosen) if limited else None,
+        pii,
+        rate_text(int(count), unit),
+        callback,
+        expires_on,
+        note,
     )
 
 
@@ -291,7 +308,7 @@ _FIELD_LABELS = {
     "name": "api_clients.field_name",
     "can_read": "api_clients.field_read",
     "can_write": "api_clients.field_write",
-    "community_id": "api_clients.field_community",
+    "community_ids": "api_clients.field_community",
     "sees_personal_data": "api_clients.col_pii",
     "rate_limit": "api_clients.col_rate",
     "callback_url": "api_clients.field_callback",

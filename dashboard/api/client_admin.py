@@ -16,13 +16,20 @@ from sqlmodel import Session, select
 
 from dashboard import clock
 from dashboard.api.callbacks import wake_after_commit
-from dashboard.api.clients import DEFAULT_CLIENT_LIMIT, actor_role, key_hash, new_key, valid_rate
+from dashboard.api.clients import (
+    DEFAULT_CLIENT_LIMIT,
+    actor_role,
+    communities_of,
+    key_hash,
+    new_key,
+    valid_rate,
+)
 from dashboard.kernel import audit
 from dashboard.kernel.errors import Invalid, NotFound, NotPermitted, Problem
 from dashboard.kernel.policy import may
 from dashboard.kernel.scope import Actor
 from models import Case, Community, User
-from models.api_client import ApiCallback, ApiClient
+from models.api_client import ApiCallback, ApiClient, ApiClientCommunity
 
 RATE_UNITS = ("second", "minute", "hour", "day")
 """The periods a rate limit is given in (``"120/minute"``: 120 calls in any minute)."""
@@ -38,7 +45,7 @@ class ClientInput:
     name: str
     can_read: bool = True
     can_write: bool = False
-    community_id: int | None = None  # None: the whole sub-district
+    community_ids: tuple[int, ...] | None = None  # None: the whole sub-district; else those (at least one)
     sees_personal_data: bool = False
     rate_limit: str = DEFAULT_CLIENT_LIMIT
     callback_url: str = ""
@@ -89,15 +96,20 @@ def _checked(session: Session, data: ClientInput, client_id: int | None) -> dict
     url = data.callback_url.strip()
     if url and (not url.lower().startswith(("http://", "https://")) or len(url) > 300 or " " in url):
         problems.append("api_clients.err.url")
-    if data.community_id is not None and session.get(Community, data.community_id) is None:
-        problems.append("api_clients.err.community")
+    communities = tuple(sorted(set(data.community_ids or ())))
+    if data.community_ids is not None and not communities:
+        problems.append("api_clients.err.no_community")
+    if communities:
+        known = session.exec(select(Community.id).where(Community.id.in_(communities))).all()  # type: ignore[union-attr]
+        if len(known) != len(communities):
+            problems.append("api_clients.err.community")
     if problems:
         raise Invalid(details=[Problem(key) for key in problems])
     return {
         "name": name,
+        "community_ids": communities,
         "can_read": data.can_read,
         "can_write": data.can_write,
-        "community_id": data.community_id,
         "sees_personal_data": data.sees_personal_data,
         "rate_limit": rate,
         "callback_url": url,
@@ -106,10 +118,34 @@ def _checked(session: Session, data: ClientInput, client_id: int | None) -> dict
     }
 
 
-def _snapshot(client: ApiClient) -> dict[str, Any]:
+def _communities(session: Session, client_id: int) -> tuple[int, ...]:
+    return tuple(sorted(communities_of(session, client_id) or ()))
+
+
+def _set_communities(session: Session, client: ApiClient, communities: tuple[int, ...]) -> None:
+    """Make the client's community rows `communities`, and its users row act in their scope."""
+    have = set(_communities(session, client.id))  # type: ignore[arg-type]
+    for community_id in have - set(communities):
+        row = session.get(ApiClientCommunity, (client.id, community_id))
+        session.delete(row)
+    for community_id in set(communities) - have:
+        session.add(ApiClientCommunity(client_id=client.id, community_id=community_id))  # type: ignore[arg-type]
+    user = session.get(User, client.user_id)
+    if user is not None:  # one community on the row; the scope is the client's (clients.scoped_actor)
+        user.display_name = client.name
+        user.role = actor_role(frozenset(communities))
+        user.community_id = min(communities) if communities else None
+        session.add(user)
+    session.flush()
+
+
+def _snapshot(client: ApiClient, communities: tuple[int, ...]) -> dict[str, Any]:
     """What the audit log records of a client's settings (never its key, hash or secret)."""
-    fields = ("name", "can_read", "can_write", "community_id", "sees_personal_data", "rate_limit")
+    fields = ("name", "can_read", "can_write")
     return {f: getattr(client, f) for f in fields} | {
+        "community_ids": list(communities),
+        "sees_personal_data": client.sees_personal_data,
+        "rate_limit": client.rate_limit,
         "callback_url": client.callback_url,
         "expires_at": str(client.expires_at) if client.expires_at else None,
         "note": client.note,
@@ -130,12 +166,12 @@ def create_client(session: Session, actor: Actor, data: ClientInput) -> IssuedKe
     """Add a client and its users row; returns the key (the only time it can be read)."""
     _require_admin(actor)
     values = _checked(session, data, None)
+    communities = values.pop("community_ids")
     now = clock.now()
     user = User(
         username=f"api-{secrets.token_hex(6)}",
         display_name=values["name"],
-        role=actor_role(values["community_id"]),
-        community_id=values["community_id"],
+        role=actor_role(None),
         password_hash=UNUSABLE_PASSWORD,
         active=False,
         created_at=now,
@@ -154,7 +190,8 @@ def create_client(session: Session, actor: Actor, data: ClientInput) -> IssuedKe
     issued = _issue(client)
     session.add(client)
     session.flush()
-    detail = json.dumps(_snapshot(client), ensure_ascii=False)
+    _set_communities(session, client, communities)
+    detail = json.dumps(_snapshot(client, communities), ensure_ascii=False)
     audit.record(session, actor, "api_client_create", client.name, detail=detail)
     return IssuedKey(client.id, issued.name, issued.key, issued.callback_secret)  # type: ignore[arg-type]
 
@@ -170,20 +207,17 @@ def update_client(session: Session, actor: Actor, client_id: int, data: ClientIn
     """Change a client's settings; returns the names of the fields that changed."""
     _require_admin(actor)
     client = _load(session, client_id)
-    before = _snapshot(client)
-    for name, value in _checked(session, data, client_id).items():
+    before = _snapshot(client, _communities(session, client_id))
+    values = _checked(session, data, client_id)
+    communities = values.pop("community_ids")
+    for name, value in values.items():
         setattr(client, name, value)
-    after = _snapshot(client)
+    after = _snapshot(client, communities)
     changed = [k for k in after if after[k] != before[k]]
     if not changed:
         return []
-    user = session.get(User, client.user_id)
-    if user is not None:  # the client's scope is the one its users row acts with
-        user.display_name = client.name
-        user.role = actor_role(client.community_id)
-        user.community_id = client.community_id
-        session.add(user)
     session.add(client)
+    _set_communities(session, client, communities)
     detail = json.dumps({k: [before[k], after[k]] for k in changed}, ensure_ascii=False)
     audit.record(session, actor, "api_client_update", client.name, detail=detail)
     return changed
@@ -214,7 +248,8 @@ def revoke_client(session: Session, actor: Actor, client_id: int) -> None:
 
 
 def client_table(session: Session, actor: Actor) -> pd.DataFrame:
-    """Every client with its settings, key prefix, last use and callback counts, by name."""
+    """Every client with its settings, key prefix, last use and callback counts, by name; `community_ids`
+    and `community` (their names, None for the whole sub-district) give its scope."""
     _require_admin(actor)
     pending = (
         select(ApiCallback.client_id, func.count().label("n"))
@@ -229,22 +264,28 @@ def client_table(session: Session, actor: Actor) -> pd.DataFrame:
         .subquery()
     )
     rows = session.exec(
-        select(
-            ApiClient,
-            Community.name,
-            func.coalesce(pending.c.n, 0),
-            func.coalesce(failed.c.n, 0),
-        )
-        .outerjoin(Community, Community.id == ApiClient.community_id)
+        select(ApiClient, func.coalesce(pending.c.n, 0), func.coalesce(failed.c.n, 0))
         .outerjoin(pending, pending.c.client_id == ApiClient.id)
         .outerjoin(failed, failed.c.client_id == ApiClient.id)
         .order_by(ApiClient.name)
     ).all()
+    scopes: dict[int, list[tuple[int, str]]] = {}
+    for client_id, community_id, name in session.exec(
+        select(ApiClientCommunity.client_id, Community.id, Community.name)
+        .join(Community, Community.id == ApiClientCommunity.community_id)
+        .order_by(Community.id)
+    ).all():
+        scopes.setdefault(client_id, []).append((community_id, name))
     return pd.DataFrame(
         [
-            {**c.model_dump(exclude={"key_hash", "key_salt", "callback_secret"}), "community": community}
-            | {"pending": int(p), "failed": int(f)}
-            for c, community, p, f in rows
+            {**c.model_dump(exclude={"key_hash", "key_salt", "callback_secret"})}
+            | {
+                "community_ids": tuple(i for i, _ in scopes.get(c.id, [])),  # type: ignore[arg-type]
+                "community": "、".join(n for _, n in scopes.get(c.id, [])) or None,  # type: ignore[arg-type]
+                "pending": int(p),
+                "failed": int(f),
+            }
+            for c, p, f in rows
         ],
         columns=[*_TABLE_COLUMNS],
     )
@@ -257,7 +298,7 @@ _TABLE_COLUMNS = (
     "key_prefix",
     "can_read",
     "can_write",
-    "community_id",
+    "community_ids",
     "community",
     "sees_personal_data",
     "rate_limit",

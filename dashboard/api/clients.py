@@ -6,8 +6,9 @@ whole key with a per-key salt is stored, compared in constant time; the prefix f
 rotated-away or expired key is refused like an unknown one.
 
 An API client acts as its own ``users`` row (created with the client, never able to log in), so that the
-UI's scope rules apply to the API unchanged: a client limited to a community acts as a community-level
-user of it, a client for the whole sub-district as the command centre; cases it writes are reported by it.
+UI's scope rules apply to the API unchanged: a client limited to communities acts as a community-level
+user of them (an :class:`Actor` with several `community_ids` when there are several), a client for the
+whole sub-district as the command centre; cases it writes are reported by it.
 
 Rate limits (the ``limits`` library, moving window) are kept in memory per process: each replica counts its
 own calls, so with N replicas a client gets up to N times its limit in all.
@@ -27,6 +28,7 @@ from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import or_, update
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from dashboard import clock
@@ -34,7 +36,7 @@ from dashboard.kernel import audit
 from dashboard.kernel.errors import NotPermitted
 from dashboard.kernel.scope import Actor
 from models import User
-from models.api_client import ApiClient, ApiRequest
+from models.api_client import ApiClient, ApiClientCommunity, ApiRequest
 from models.enums import Role
 
 KEY_TAG = "g311_"
@@ -55,7 +57,7 @@ class ApiClientView:
     name: str
     can_read: bool
     can_write: bool
-    community_ids: frozenset[int] | None  # None: the whole sub-district (else one community, as its staff)
+    community_ids: frozenset[int] | None  # None: the whole sub-district (else those, as their staff)
     sees_personal_data: bool
     user_id: int = 0
     username: str = ""
@@ -109,19 +111,27 @@ def authenticate(session: Session, raw_key: str | None) -> ApiClientView | None:
     now = clock.now()
     if client.revoked_at is not None or (client.expires_at is not None and client.expires_at <= now):
         return None
-    view = view_of(client, username)
+    view = view_of(client, username, communities_of(session, client.id))  # type: ignore[arg-type]
     _client_limits[view.id] = view.rate_limit
     return view
 
 
-def view_of(client: ApiClient, username: str) -> ApiClientView:
-    """A client row as the plain values the API works with."""
+def communities_of(session: Session, client_id: int) -> frozenset[int] | None:
+    """The communities a client is limited to; None for the whole sub-district (no rows)."""
+    ids = session.exec(
+        select(ApiClientCommunity.community_id).where(ApiClientCommunity.client_id == client_id)
+    ).all()
+    return frozenset(ids) or None
+
+
+def view_of(client: ApiClient, username: str, communities: frozenset[int] | None) -> ApiClientView:
+    """A client row and its communities (:func:`communities_of`) as the plain values the API works with."""
     return ApiClientView(
         id=client.id,  # type: ignore[arg-type]
         name=client.name,
         can_read=client.can_read,
         can_write=client.can_write,
-        community_ids=None if client.community_id is None else frozenset({client.community_id}),
+        community_ids=communities,
         sees_personal_data=client.sees_personal_data,
         user_id=client.user_id,
         username=username,
@@ -129,23 +139,29 @@ def view_of(client: ApiClient, username: str) -> ApiClientView:
     )
 
 
-def actor_role(community_id: int | None) -> Role:
-    """The role a client acts under: a community's user when limited to one, else the command centre's."""
-    return Role.operator if community_id is None else Role.community
+def actor_role(communities: frozenset[int] | None) -> Role:
+    """The role a client acts under: communities' user when limited to some, else the command centre's."""
+    return Role.community if communities else Role.operator
+
+
+def scoped_actor(user_id: int, username: str, name: str, communities: frozenset[int] | None) -> Actor:
+    """The :class:`Actor` of a client's users row with the client's communities (the row itself holds the
+    first of them only)."""
+    return Actor(
+        id=user_id,
+        username=username,
+        display_name=name,
+        role=actor_role(communities),
+        community_id=min(communities) if communities else None,
+        community_ids=communities or frozenset(),
+    )
 
 
 def actor_for(client: ApiClientView) -> Actor:
     """The :class:`Actor` a client acts as, so the scope filters of :mod:`dashboard.kernel.scope` (and the
     intake's checks) apply to the API as to the UI. Whether it may read or write at all is the caller's
     check (:attr:`ApiClientView.can_read`, :attr:`~ApiClientView.can_write`)."""
-    community = min(client.community_ids) if client.community_ids else None
-    return Actor(
-        id=client.user_id,
-        username=client.username,
-        display_name=client.name,
-        role=actor_role(community),
-        community_id=community,
-    )
+    return scoped_actor(client.user_id, client.username, client.name, client.community_ids)
 
 
 def require_write(client: ApiClientView) -> Actor:
@@ -198,17 +214,24 @@ _recorded: dict[tuple[object, int], datetime] = {}
 touch no database at all."""
 
 
+def use_due(engine: Engine, client_id: int) -> bool:
+    """Whether :func:`record_use` would write now: the caller need not open a writer transaction (and, on
+    SQLite, take the write lock) for a read when it would not."""
+    now = clock.now()
+    last = _recorded.get((engine.url, client_id))
+    return last is None or not now - timedelta(seconds=USE_RECORD_SECONDS) < last <= now
+
+
 def record_use(session: Session, client_id: int) -> None:
     """Note that the client called now (its last-used time), at most once a minute: within the minute this
-    process executes nothing (so a read takes no write lock), and the UPDATE's condition keeps replicas from
-    writing it more often either."""
+    process executes nothing (:func:`use_due`), and the UPDATE's condition keeps replicas from writing it
+    more often either."""
+    engine = session.get_bind().engine
+    if not use_due(engine, client_id):
+        return
     now = clock.now()
     cutoff = now - timedelta(seconds=USE_RECORD_SECONDS)
-    key = (session.get_bind().engine.url, client_id)
-    last = _recorded.get(key)
-    if last is not None and cutoff < last <= now:
-        return
-    _recorded[key] = now
+    _recorded[(engine.url, client_id)] = now
     stmt = (
         update(ApiClient)
         .where(
@@ -224,13 +247,11 @@ def _client_actor(session: Session, client_id: int | None) -> Actor | None:
     """The actor of a client by id (also a revoked one: its refused calls are logged under its name)."""
     if client_id is None:
         return None
-    row = session.exec(
-        select(ApiClient.user_id, ApiClient.name, ApiClient.community_id).where(ApiClient.id == client_id)
-    ).first()
+    row = session.exec(select(ApiClient.user_id, ApiClient.name).where(ApiClient.id == client_id)).first()
     if row is None:
         return None
-    user_id, name, community_id = row
-    return Actor(user_id, name, name, actor_role(community_id), community_id)
+    user_id, name = row
+    return scoped_actor(user_id, name, name, communities_of(session, client_id))
 
 
 def audit_refused(session: Session, client_id: int | None, source: str, path: str, reason: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -84,10 +85,26 @@ class NewCase:
     building_id: int | None = None
 
 
+_last_locator: tuple[tuple[tuple[int, str], ...], GridLocator] | None = None
+"""The grids :func:`locate_grid` read last and their locator (one per process: parsing the polygons cost a
+fifth of an API intake's time)."""
+_locator_lock = threading.Lock()
+
+
 def locate_grid(session: Session, lon: float, lat: float) -> int | None:
-    """The grid containing (lon, lat), or None (polygons read fresh: admins may edit them)."""
-    rows = session.exec(select(Grid.id, Grid.polygon)).all()
-    return GridLocator(rows).locate(lon, lat) if rows else None
+    """The grid containing (lon, lat), or None. The polygons are read fresh every time (admins may edit
+    them) and parsed again only when they differ from the last ones read."""
+    global _last_locator
+    rows = tuple(
+        (gid, polygon) for gid, polygon in session.exec(select(Grid.id, Grid.polygon).order_by(Grid.id)).all()
+    )
+    if not rows:
+        return None
+    with _locator_lock:
+        last = _last_locator
+        if last is None or last[0] != rows:
+            last = _last_locator = (rows, GridLocator(rows))
+    return last[1].locate(lon, lat)
 
 
 def _texts(data: NewCase, problems: dict[str, str]) -> dict[str, str]:

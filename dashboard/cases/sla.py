@@ -212,11 +212,27 @@ def load_calendar(session: Session) -> WorkCalendar:
 
     overrides = session.exec(select(CalendarOverride.day, CalendarOverride.kind)).all()
     entered = session.exec(select(StatutoryDay.day, StatutoryDay.working, StatutoryDay.year)).all()
-    return WorkCalendar(
+    calendar = WorkCalendar(
         {day: kind for day, kind in overrides},
         {day: working for day, working, _ in entered},
         {year for _, _, year in entered},
     )
+    with _loaded_lock:
+        known = _loaded.get(calendar)
+        if known is not None:
+            return known
+        if len(_loaded) >= LOADED_KEPT:
+            _loaded.pop(next(iter(_loaded)))
+        _loaded[calendar] = calendar
+    return calendar
+
+
+LOADED_KEPT = 8
+"""Calendars :func:`load_calendar` keeps (by value, oldest dropped first): the same stored days give the same
+instance, so its working-day span is built once per process, not for every new case (which cost two
+thirds of an API intake's time)."""
+_loaded: dict[WorkCalendar, WorkCalendar] = {}
+_loaded_lock = threading.Lock()
 
 
 # ---------------------------------------------------------------- working offsets

@@ -8,6 +8,7 @@ export or deep link. Pages never filter by scope themselves.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, false, or_, select, true
 
@@ -27,6 +28,16 @@ class Actor:
     community_id: int | None = None
     grid_id: int | None = None
     department_id: int | None = None
+    community_ids: frozenset[int] = frozenset()
+    """A community-level actor's communities when there are several (an API client limited to more than
+    one); `community_id` is then one of them. Empty: the actor's one `community_id`."""
+
+    @property
+    def communities(self) -> frozenset[int]:
+        """The communities a community-level actor's scope holds (empty: none)."""
+        if self.community_ids:
+            return self.community_ids
+        return frozenset({self.community_id}) if self.community_id else frozenset()
 
     @property
     def reads_all(self) -> bool:
@@ -39,13 +50,23 @@ class Actor:
         return may(self, "case.triage")
 
 
+def _in_communities(column: Any, actor: Actor) -> ColumnElement[bool]:
+    """`column` (a community id) within the actor's communities; nothing when it has none."""
+    ids = actor.communities
+    if not ids:
+        return false()
+    if len(ids) == 1:
+        return column == next(iter(ids))
+    return column.in_(sorted(ids))
+
+
 def case_filter(actor: Actor) -> ColumnElement[bool]:
     """SQL condition on `Case` limiting rows to the actor's scope."""
     if actor.reads_all:
         return true()
     match actor.role:
         case Role.community:
-            return Case.community_id == actor.community_id if actor.community_id else false()
+            return _in_communities(Case.community_id, actor)
         case Role.grid_worker:
             if actor.grid_id is None:
                 return Case.assignee_id == actor.id
@@ -65,7 +86,7 @@ def grid_filter(actor: Actor) -> ColumnElement[bool]:
     """SQL condition on `Grid` for the grids whose figures the actor may see."""
     match actor.role:
         case Role.community:
-            return Grid.community_id == actor.community_id if actor.community_id else false()
+            return _in_communities(Grid.community_id, actor)
         case Role.grid_worker:
             return Grid.id == actor.grid_id if actor.grid_id else false()
         case _:
@@ -79,7 +100,7 @@ def volunteer_filter(actor: Actor) -> ColumnElement[bool]:
         return true()
     match actor.role:
         case Role.community:
-            return Volunteer.community_id == actor.community_id if actor.community_id else false()
+            return _in_communities(Volunteer.community_id, actor)
         case Role.grid_worker:
             return Volunteer.home_grid_id == actor.grid_id if actor.grid_id else false()
         case _:
@@ -92,9 +113,9 @@ def service_record_filter(actor: Actor) -> ColumnElement[bool]:
         return true()
     match actor.role:
         case Role.community:
-            if not actor.community_id:
+            if not actor.communities:
                 return false()
-            return ServiceRecord.grid_id.in_(select(Grid.id).where(Grid.community_id == actor.community_id))
+            return ServiceRecord.grid_id.in_(select(Grid.id).where(_in_communities(Grid.community_id, actor)))
         case Role.grid_worker:
             return ServiceRecord.grid_id == actor.grid_id if actor.grid_id else false()
         case _:
@@ -107,9 +128,9 @@ def visit_filter(actor: Actor) -> ColumnElement[bool]:
         return true()
     match actor.role:
         case Role.community:
-            if not actor.community_id:
+            if not actor.communities:
                 return false()
-            return GridVisit.grid_id.in_(select(Grid.id).where(Grid.community_id == actor.community_id))
+            return GridVisit.grid_id.in_(select(Grid.id).where(_in_communities(Grid.community_id, actor)))
         case Role.grid_worker:
             return GridVisit.grid_id == actor.grid_id if actor.grid_id else false()
         case _:
@@ -119,5 +140,5 @@ def visit_filter(actor: Actor) -> ColumnElement[bool]:
 def community_ids_in_scope(actor: Actor) -> list[int] | None:
     """Communities the actor is limited to, or None for the whole sub-district."""
     if actor.role == Role.community:
-        return [actor.community_id] if actor.community_id else []
+        return sorted(actor.communities)
     return None

@@ -1,10 +1,13 @@
 """The Open311 API on the real server (``streamlit run app.py``, one for the module): a system POSTs a request
 with its key → the case is in the operator's queue → staff take it through the loop to 结案 with the domain
 functions → ``GET requests/{id}`` says closed, with the department and the closing note (for the key; the
-public sees the status without the staff's notes)."""
+public sees the status without the staff's notes) → the system's callback server (a thread on a loopback
+port, the client's callback URL) received every status change, signed with the client's secret."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import shutil
 import urllib.error
@@ -20,11 +23,12 @@ from sqlmodel import Session, select
 
 from dashboard import db
 from dashboard.admin.auth import actor_of
-from dashboard.api import client_admin
+from dashboard.api import callbacks, client_admin
 from dashboard.api.client_admin import ClientInput
 from dashboard.cases import commands, queue
 from models import Case, Department, Grid, User
 from tests.e2e import browser as b
+from tests.unit.api.open311_helpers import Receiver
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class Server:
     url: str  # the database
     writer: str  # a key that may write (the district 12345 platform)
     reader: str  # a key that reads, with personal data
+    receiver: Receiver  # the writer's callback server
+    secret: str  # the writer's callback signing secret
 
 
 @pytest.fixture(scope="module")
@@ -40,17 +46,22 @@ def server(seed_templates, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     path = tmp_path_factory.mktemp("open311") / "open311.db"
     shutil.copyfile(seed_templates.get("sqlite").removeprefix("sqlite:///"), path)
     url = f"sqlite:///{path}"
+    receiver = Receiver()
 
-    def clients(s: Session) -> tuple[str, str]:
+    def clients(s: Session) -> tuple[client_admin.IssuedKey, client_admin.IssuedKey]:
         admin = actor_of(s.exec(select(User).where(User.username == "admin")).one())
-        writer = client_admin.create_client(s, admin, ClientInput("区12345平台", can_write=True))
+        data = ClientInput("区12345平台", can_write=True, callback_url=receiver.url)
+        writer = client_admin.create_client(s, admin, data)
         reader = client_admin.create_client(s, admin, ClientInput("区城运中心", sees_personal_data=True))
-        return writer.key, reader.key
+        return writer, reader
 
     writer, reader = db.run_unit(clients, db.get_engine(url))
     db.dispose_engines()
-    with b.running_app(url) as base:
-        yield Server(base, url, writer, reader)
+    try:
+        with b.running_app(url) as base:
+            yield Server(base, url, writer.key, reader.key, receiver, writer.callback_secret)
+    finally:
+        receiver.close()
 
 
 def _http(
@@ -122,6 +133,22 @@ def test_a_posted_request_goes_round_the_loop_and_reads_back_closed(server: Serv
     assert (status, kind) == (200, "text/xml; charset=utf-8")
     assert ElementTree.fromstring(body).findtext("request/status") == "closed"
     assert b"13912345678" not in body and "李芳".encode() not in body
+
+    # the client's server got each status change, signed, once, with the token the POST answered
+    steps = ["已受理", "已派遣", "处置中", "已处置", "已核查", "已结案"]
+    assert server.receiver.wait_for(len(steps)), server.receiver.posts
+    posts = sorted(server.receiver.posts, key=lambda p: int(p[0][callbacks.DELIVERY_HEADER]))
+    for headers, body in posts:
+        signed = hmac.new(server.secret.encode(), body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(headers[callbacks.SIGNATURE_HEADER], f"sha256={signed}")
+    sent = [json.loads(body) for _, body in posts]
+    assert [c["status_notes"].split("；")[0] for c in sent] == steps
+    assert {c["service_request_id"] for c in sent} == {number}
+    assert {c["token"] for c in sent} == {created["token"]}
+    assert [c["status"] for c in sent] == ["open"] * 5 + ["closed"]
+    assert sent[-1]["status_notes"] == request["status_notes"]
+    assert sent[-1]["agency_responsible"] == department.name  # type: ignore[union-attr]
+    assert (sent[0]["agency_responsible"], sent[1]["agency_responsible"]) == ("", department.name)  # type: ignore[union-attr]
 
 
 def test_the_server_answers_the_api_beside_the_pages(server: Server) -> None:

@@ -10,7 +10,7 @@ so the two always hold the same data. Request items are written exactly as the O
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.responses import Response
@@ -35,12 +35,14 @@ ITEM_TAGS = {
 
 
 def _xml_value(tag: str, value: Any, out: list[str]) -> None:
-    if isinstance(value, Mapping):
+    """Append `value` as the element `tag` to `out`. The values are the handlers' own dicts and lists
+    (concrete types: an abstract Mapping/Sequence check per value costs more than the rest of the work)."""
+    if isinstance(value, dict):
         out.append(f"<{tag}>")
         for key, item in value.items():
             _xml_value(key, item, out)
         out.append(f"</{tag}>")
-    elif isinstance(value, Sequence) and not isinstance(value, str):
+    elif isinstance(value, list | tuple):
         item_tag = ITEM_TAGS[tag]
         out.append(f"<{tag}>")
         for item in value:

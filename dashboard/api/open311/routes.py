@@ -29,7 +29,7 @@ from dashboard.api import clients
 from dashboard.api.clients import ApiClientView
 from dashboard.api.open311 import discovery, formats, openapi, requests, services
 from dashboard.config import get_settings
-from dashboard.db import run_unit, session_scope
+from dashboard.db import get_engine, run_unit, session_scope
 from dashboard.i18n import LANGS, t_plain
 from dashboard.kernel.errors import DomainError
 
@@ -139,7 +139,7 @@ def _read_answer(
 ) -> Response:
     with session_scope() as s:
         value = work(s)
-    if client is not None:
+    if client is not None and clients.use_due(get_engine(), client.id):  # else no writer transaction at all
         run_unit(lambda s: clients.record_use(s, client.id))
     return formats.render(value, call.fmt, root)
 

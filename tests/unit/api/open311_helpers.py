@@ -2,13 +2,17 @@
 
 :func:`call` drives a small Starlette app of the API's routes through ASGI directly (one event loop per
 call, no server, no HTTP client package); the routes run their work in a worker thread as in the server.
+:class:`Receiver` is a client's server for the status callbacks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlencode
@@ -160,3 +164,41 @@ def new_client(w: World, name: str, **fields: object) -> IssuedKey:
     """An API client created by the administrator, as the admin page does; its key is in the answer."""
     data = ClientInput(name=name, **fields)  # type: ignore[arg-type]
     return db.run_unit(lambda s: client_admin.create_client(s, w.actors["admin"], data), db.get_engine(w.url))
+
+
+class Receiver:
+    """A client's callback server on 127.0.0.1 (a thread): records each POST (headers, body); answers `status`."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        self.posts: list[tuple[dict[str, str], bytes]] = []
+        self.got = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.posts.append((dict(self.headers), body))
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                receiver.got.set()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/open311-callback"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def wait_for(self, n: int, timeout: float = 20.0) -> bool:
+        """Whether `n` POSTs arrived within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while len(self.posts) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return len(self.posts) >= n
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

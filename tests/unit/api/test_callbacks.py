@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
 import pytest
@@ -26,40 +25,10 @@ from dashboard.cases.change import change_case
 from models import AuditLog
 from models.api_client import ApiCallback
 from tests.factories import World, add_case
+from tests.unit.api.open311_helpers import Receiver
 
 NOW = datetime(2026, 11, 20, 10, 0)
 pytestmark = pytest.mark.world(frozen_at=NOW)
-
-
-class Receiver:
-    """A client's server on 127.0.0.1: records each POST; answers `status`."""
-
-    def __init__(self) -> None:
-        self.status = 200
-        self.posts: list[tuple[dict[str, str], bytes]] = []
-        self.got = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.posts.append((dict(self.headers), body))
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                receiver.got.set()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/open311-callback"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

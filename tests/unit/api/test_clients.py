@@ -3,6 +3,7 @@ UI's roles, rate limits, and the audit of refused calls and of every administrat
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from typing import TypeVar
@@ -18,7 +19,7 @@ from dashboard.cases.intake import NewCase, create_case
 from dashboard.kernel.errors import Invalid, NotPermitted
 from dashboard.kernel.scope import case_filter
 from models import AuditLog, Case, User
-from models.api_client import ApiClient, ApiRequest
+from models.api_client import ApiCallback, ApiClient, ApiClientCommunity, ApiRequest
 from models.enums import CaseSource, Role
 from tests.factories import World, add_case
 
@@ -50,7 +51,7 @@ def _auth(w: World, key: str | None) -> clients.ApiClientView | None:
 
 
 def test_the_key_is_stored_hashed_and_found_by_it(world: World) -> None:
-    issued = _create(world, can_write=True, community_id=world.community_ids[1], sees_personal_data=True)
+    issued = _create(world, can_write=True, community_ids=(world.community_ids[1],), sees_personal_data=True)
     assert issued.key.startswith(clients.KEY_TAG) and len(issued.key) > 40
     with world.session() as s:
         row = s.exec(select(ApiClient)).one()
@@ -132,11 +133,11 @@ def test_an_edit_moves_the_scope_of_the_client_and_its_user(world: World) -> Non
     issued = _create(world)
     view = _auth(world, issued.key)
     assert view is not None and view.community_ids is None and clients.actor_for(view).role == Role.operator
-    data = ClientInput("区12345平台", community_id=world.community_ids[0], rate_limit="10/second")
+    data = ClientInput("区12345平台", community_ids=(world.community_ids[0],), rate_limit="10/second")
     changed = _unit(
         world, lambda s: client_admin.update_client(s, world.actors["admin"], issued.client_id, data)
     )
-    assert set(changed) == {"community_id", "rate_limit"}
+    assert set(changed) == {"community_ids", "rate_limit"}
     same = _unit(
         world, lambda s: client_admin.update_client(s, world.actors["admin"], issued.client_id, data)
     )
@@ -152,12 +153,63 @@ def test_an_edit_moves_the_scope_of_the_client_and_its_user(world: World) -> Non
     assert table.loc[0, "community"] == "测试1社区"
 
 
+def test_a_client_may_be_limited_to_several_communities_and_moved_back_to_all(world: World) -> None:
+    admin = world.actors["admin"]
+    first, second = world.community_ids
+    with world.session() as s:
+        in_first, in_second = add_case(s, world, grid_index=0).id, add_case(s, world, grid_index=2).id
+        s.commit()
+    issued = _create(world, community_ids=(second, first, second))
+    view = _auth(world, issued.key)
+    assert view is not None and view.community_ids == frozenset({first, second})
+    actor = clients.actor_for(view)
+    assert (actor.role, actor.communities) == (Role.community, frozenset({first, second}))
+    with world.session() as s:
+        assert set(s.exec(select(Case.id).where(case_filter(actor))).all()) == {in_first, in_second}
+        user = s.get(User, view.user_id)
+        rows = s.exec(select(ApiClientCommunity.community_id)).all()
+        table = client_admin.client_table(s, admin)
+    assert user is not None and (user.role, user.community_id) == (Role.community, min(first, second))
+    assert sorted(rows) == sorted([first, second])
+    assert table.loc[0, "community"] == "测试1社区、测试2社区"
+    assert table.loc[0, "community_ids"] == tuple(sorted([first, second]))
+
+    def edit(ids: tuple[int, ...] | None) -> list[str]:
+        data = ClientInput("区12345平台", community_ids=ids)
+        return _unit(world, lambda s: client_admin.update_client(s, admin, issued.client_id, data))
+
+    assert edit((first,)) == ["community_ids"]
+    view = _auth(world, issued.key)
+    assert view is not None and view.community_ids == frozenset({first})
+    with world.session() as s:
+        assert s.exec(select(Case.id).where(case_filter(clients.actor_for(view)))).all() == [in_first]
+    assert edit(None) == ["community_ids"]
+    view = _auth(world, issued.key)
+    assert view is not None and view.community_ids is None
+    assert clients.actor_for(view).role == Role.operator
+    with world.session() as s:
+        user = s.get(User, view.user_id)
+        assert s.exec(select(ApiClientCommunity)).all() == []
+        details = s.exec(
+            select(AuditLog.detail).where(AuditLog.action == "api_client_update").order_by(AuditLog.id)
+        ).all()
+    assert user is not None and (user.role, user.community_id) == (Role.operator, None)
+    assert [json.loads(d)["community_ids"] for d in details] == [
+        [sorted([first, second]), [first]],
+        [[first], []],
+    ]
+    for ids, problem in (((), "api_clients.err.no_community"), ((first, 10**6), "api_clients.err.community")):
+        with pytest.raises(Invalid) as refused:
+            edit(ids)
+        assert [p.key for p in refused.value.details] == [problem]
+
+
 def test_a_community_key_sees_its_community_only_and_a_read_only_key_cannot_write(world: World) -> None:
     with world.session() as s:
         mine = add_case(s, world, grid_index=0).id
         other = add_case(s, world, grid_index=2).id
         s.commit()
-    scoped = _auth(world, _create(world, name="社区App", community_id=world.community_ids[0]).key)
+    scoped = _auth(world, _create(world, name="社区App", community_ids=(world.community_ids[0],)).key)
     whole = _auth(world, _create(world, name="城运中心").key)
     assert scoped is not None and whole is not None
     with world.session() as s:
@@ -238,8 +290,51 @@ def test_last_use_is_written_at_most_once_a_minute(world: World) -> None:
         with world.session() as s:
             return s.exec(select(ApiClient.last_used_at)).one()
 
+    engine = db.get_engine(world.url)
+    assert clients.use_due(engine, issued.client_id)
     assert used() == NOW
     with clock.frozen(NOW + timedelta(seconds=30)):
+        assert not clients.use_due(engine, issued.client_id), "a read opens no writer transaction"
         assert used() == NOW
     with clock.frozen(NOW + timedelta(seconds=61)):
+        assert clients.use_due(engine, issued.client_id)
         assert used() == NOW + timedelta(seconds=61)
+
+
+def test_the_migration_moves_a_clients_community_down_and_back(world: World) -> None:
+    """0010 turns `api_clients.community_id` into rows of `api_client_communities` (and back, keeping the
+    first community), with the client's requests and callbacks kept (SQLite rebuilds the table)."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    issued = _create(world, community_ids=(world.community_ids[1],), callback_url="http://127.0.0.1:9/")
+    with world.session() as s:
+        case_id = add_case(s, world, grid_index=2).id
+        s.add(ApiRequest(case_id=case_id, client_id=issued.client_id, token="tok", created_at=NOW))  # type: ignore[arg-type]
+        s.add(
+            ApiCallback(
+                client_id=issued.client_id, case_id=case_id, payload="{}", created_at=NOW, next_attempt_at=NOW
+            )  # type: ignore[arg-type]
+        )
+        s.commit()
+    engine = db.get_engine(world.url)
+    cfg = db.alembic_config(world.url)
+
+    def migrate(step: Callable[..., None], revision: str) -> None:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            step(cfg, revision)
+
+    migrate(command.downgrade, "0009")
+    with engine.connect() as conn:
+        assert (
+            conn.exec_driver_sql("SELECT community_id FROM api_clients").scalar_one()
+            == world.community_ids[1]
+        )
+        assert not inspect(conn).has_table("api_client_communities")
+    migrate(command.upgrade, "head")
+    view = _auth(world, issued.key)
+    assert view is not None and view.community_ids == frozenset({world.community_ids[1]})
+    with world.session() as s:
+        assert s.exec(select(ApiRequest.token)).all() == ["tok"]
+        assert [c.case_id for c in s.exec(select(ApiCallback)).all()] == [case_id]

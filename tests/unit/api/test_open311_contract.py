@@ -10,11 +10,12 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from models import AuditLog, Building, Case, CaseEvent, Category
+from models import AuditLog, Building, Case, CaseEvent, Category, Community, Grid
 from models.api_client import ApiRequest
 from models.enums import CaseSource, CaseStatus
-from tests.factories import CASE_LOOP, CASE_LOOP_NOW, World, centre, put_case
+from tests.factories import CASE_LOOP, CASE_LOOP_NOW, World, centre, put_case, square
 from tests.unit.api.open311_helpers import (
+    Answer,
     app,
     as_texts,
     call,
@@ -267,12 +268,75 @@ def test_without_a_key_that_may_write_nothing_is_created(world: World) -> None:
 
 
 def test_a_community_key_cannot_post_outside_its_community(world: World) -> None:
-    issued = new_client(world, "幸福社区系统", can_write=True, community_id=world.community_ids[0])
+    issued = new_client(world, "幸福社区系统", can_write=True, community_ids=(world.community_ids[0],))
     lon, lat = centre(2)  # 和平社区
     answer = _post({"service_code": "ENV", "lat": str(lat), "long": str(lon)}, issued.key)
     assert answer.status == 400 and answer.json()[0]["description"].startswith("lat/long")
     lon, lat = centre(0)
     assert _post({"service_code": "ENV", "lat": str(lat), "long": str(lon)}, issued.key).status == 200
+
+
+def _third_community(w: World) -> tuple[int, int]:
+    """A third community (安康社区) with one grid east of the others: its (community id, grid id)."""
+    with w.session() as s:
+        community = Community(
+            subdistrict_id=w.subdistrict_id,
+            name="安康社区",
+            code="XL-03",
+            outline=square(118.31, 33.96),
+            centroid_lon=118.315,
+            centroid_lat=33.965,
+        )
+        s.add(community)
+        s.flush()
+        grid = Grid(
+            community_id=community.id,  # type: ignore[arg-type]
+            code="XL-03-01",
+            name="第4网格",
+            polygon=square(118.31, 33.96),
+            centroid_lon=centre(3)[0],
+            centroid_lat=centre(3)[1],
+        )
+        s.add(grid)
+        s.commit()
+        return community.id, grid.id  # type: ignore[return-value]
+
+
+def test_a_key_for_two_communities_reads_and_posts_in_both_and_nowhere_else(world: World) -> None:
+    happy, peace = world.community_ids  # 幸福社区 (grids 0, 1), 和平社区 (grid 2)
+    health, health_grid = _third_community(world)
+    issued = new_client(world, "两社区联合平台", can_write=True, community_ids=(happy, health))
+    with world.session() as s:
+        in_happy = put_case(s, world, CaseStatus.accepted, grid=0)
+        in_peace = put_case(s, world, CaseStatus.accepted, grid=2)
+        in_health = put_case(
+            s, world, CaseStatus.accepted, grid=0, grid_id=health_grid, community_id=health, lonlat=centre(3)
+        )
+    seen = call(API, "GET", f"{V2}/requests.json", {"api_key": issued.key}).json()
+    assert problems("requests", seen) == []
+    assert {i["service_request_id"] for i in seen} == {in_happy.number, in_health.number}
+    for case, status in ((in_happy, 200), (in_health, 200), (in_peace, 404)):
+        one = call(API, "GET", f"{V2}/requests/{case.number}.json", {"api_key": issued.key})
+        assert one.status == status, case.number
+    listed = call(
+        API, "GET", f"{V2}/requests.json", {"api_key": issued.key, "service_request_id": in_peace.number}
+    )
+    assert listed.json() == []
+
+    def post(col: int) -> Answer:
+        lon, lat = centre(col)
+        return _post(
+            {"service_code": "ENV", "lat": str(lat), "long": str(lon), "description": "路灯不亮"}, issued.key
+        )
+
+    outside = post(2)  # 和平社区: the spec's error list, 400, naming the place
+    assert outside.status == 400 and problems("errors", outside.json()) == []
+    assert [e["description"].split(":")[0] for e in outside.json()] == ["lat/long"]
+    assert [post(col).status for col in (0, 3)] == [200, 200]
+    with world.session() as s:
+        posted = s.exec(select(Case.community_id).where(Case.source == CaseSource.api)).all()
+    assert sorted(posted) == sorted([happy, health])
+    assert [a.detail.rsplit("reason=", 1)[1] for a in _audit(world, "api_refused")] == ["invalid"]
 
 
 def test_too_many_calls_are_refused_with_429_and_audited(world: World) -> None:
@@ -327,7 +391,7 @@ def test_the_public_sees_every_case_and_no_personal_data(world: World) -> None:
 def test_a_key_sees_its_scope_and_personal_data_only_if_allowed(world: World) -> None:
     first, second, third = _cases(world)
     district = new_client(world, "区12345平台", sees_personal_data=True)
-    community = new_client(world, "幸福社区系统", community_id=world.community_ids[0])
+    community = new_client(world, "幸福社区系统", community_ids=(world.community_ids[0],))
     full = call(API, "GET", f"{V2}/requests.json", {"api_key": district.key}).json()
     assert problems("requests", full) == []
     assert {i["address"] for i in full} == {"幸福路8号3号楼2单元301"}

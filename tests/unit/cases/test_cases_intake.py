@@ -15,7 +15,7 @@ from dashboard.kernel.errors import NotPermitted
 from dashboard.kernel.text import normalise_reporter_phone
 from dashboard.territory import lookups
 from dashboard.territory.geo import EARTH_RADIUS_M, haversine_m
-from models import Building, Case, CaseEvent
+from models import Building, Case, CaseEvent, Grid
 from models.enums import CaseSource, CaseStatus
 from tests.factories import CASE_LOOP, World, centre, put_case
 from tests.factories import CASE_LOOP_NOW as NOW
@@ -180,6 +180,33 @@ def test_grid_found_from_the_point(world: World) -> None:
             s, world.actors["operator"], _new(world, grid_id=None, lon=lon, lat=lat)
         )
         assert s.get(Case, ref.id).grid_id == world.grid_ids[1]  # type: ignore[union-attr]
+
+
+def test_the_grids_are_parsed_again_only_when_they_changed(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every point placed reads the polygons (an administrator may have edited one), but parses them into
+    a locator only when they differ from the last ones read."""
+    built: list[int] = []
+
+    class Counted(case_intake.GridLocator):
+        def __init__(self, grids) -> None:  # type: ignore[no-untyped-def]
+            grids = list(grids)
+            built.append(len(grids))
+            super().__init__(grids)
+
+    monkeypatch.setattr(case_intake, "GridLocator", Counted)
+    monkeypatch.setattr(case_intake, "_last_locator", None)
+    with world.session() as s:
+        assert [case_intake.locate_grid(s, *centre(i)) for i in (0, 1, 2)] == world.grid_ids
+        assert built == [3], "one locator for three points"
+        grid = s.get(Grid, world.grid_ids[0])
+        grid.polygon = s.get(Grid, world.grid_ids[1]).polygon  # type: ignore[union-attr]
+        s.add(grid)
+        s.flush()
+        assert case_intake.locate_grid(s, *centre(0)) is None, "the edited polygon is read"
+        assert case_intake.locate_grid(s, *centre(1)) == world.grid_ids[0], "ties go to the lowest id"
+    assert built == [3, 3]
 
 
 def test_grid_worker_records_only_in_own_grid(world: World) -> None:

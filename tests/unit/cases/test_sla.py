@@ -323,6 +323,23 @@ def test_load_calendar_from_database() -> None:
     engine.dispose()
 
 
+def test_an_unchanged_calendar_is_loaded_once_and_a_change_is_seen() -> None:
+    """Every new case loads the calendar: the same stored days give the same instance, whose working-day
+    span is built once (a span of four years asked the package about every day, each intake again)."""
+    engine = create_engine("sqlite://")
+    SQLModel.metadata.create_all(engine)
+    with Session(engine) as s:
+        first = load_calendar(s)
+        add_limit(datetime(2026, 9, 14, 10), 3, WD, first)
+        assert load_calendar(s) is first
+        s.add(models.CalendarOverride(day=date(2026, 9, 15), kind=CalendarOverrideKind.closure, note="台风"))
+        s.flush()
+        changed = load_calendar(s)
+        assert changed is not first and not changed.is_working_day(date(2026, 9, 15))
+        assert load_calendar(s) is changed
+    engine.dispose()
+
+
 # ---------------------------------------------------------------- sla_times, extend (ageing: test_ageing.py)
 
 
