@@ -340,4 +340,6 @@ def event_summary(action: str, payload: dict[str, Any], lang: str | None = None)
         parts.append(f"{t_plain('timeline.new_due', lang)}: {str(payload['new_due_at'])[:16]}")
     if action == "close" and "solved" in payload:
         parts.append(t_plain("timeline.solved" if payload["solved"] else "timeline.unsolved", lang))
+    if action == "support" and payload.get("supporters"):
+        parts.append(t_plain("timeline.supporters", lang, n=payload["supporters"]))
     return " · ".join(parts)

@@ -86,6 +86,7 @@ TRANSITIONS: dict[str, tuple[frozenset[CaseStatus | None], CaseStatus | None]] =
     "report_back": (frozenset(OPEN_STATUSES), None),  # a department's 报到
     "assign_volunteer": (frozenset(OPEN_STATUSES), None),
     "comment": (frozenset(set(S)), None),
+    "support": (frozenset(OPEN_STATUSES), None),  # 居民附议: a resident's matching report, +1
     # an import sets the status the source system reached by its own path (change_case's `to_status`)
     "import_update": (frozenset(set(S)), None),
 }

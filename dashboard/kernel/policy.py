@@ -88,10 +88,11 @@ RECORDED_BY: dict[str, str] = {
     "report": "case.intake",
     "assign_volunteer": "volunteer.match",
     "import_update": "data.import",
+    "support": "case.intake",
 }
 """Workflow actions that are not taken on the case page but written by another service, whose action
 decides who may: a case is reported by intake, a volunteer assigned by matching, a change from another
-system's file written by an import."""
+system's file written by an import, a 附议 (a resident's report matching an open case) by the public intake."""
 
 _FIELD = frozenset({R.grid_worker})
 """The phone pages of the grid worker (own grid, visits, quick intake)."""

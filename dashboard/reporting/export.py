@@ -12,6 +12,7 @@ from dashboard.kernel.scope import Actor
 from dashboard.media import attachments
 from dashboard.reporting.deck import build_deck
 from dashboard.reporting.reports import Report, report_actor
+from dashboard.reporting.tables import resident_rows
 from dashboard.reporting.typical_slide import TypicalCase
 from dashboard.reporting.workbook import build_workbook
 from dashboard.territory import lookups as territory
@@ -40,6 +41,7 @@ def _rows(report: Report) -> int:
         + sum(len(df) for df in report.rankings.values())
         + len(report.volunteer_hours)
         + len(report.gaps)
+        + len(resident_rows(report))
     )
 
 

@@ -17,6 +17,7 @@ from dashboard.kernel.formatting import as_number, change, pct, points
 from dashboard.kernel.scope import Actor
 from dashboard.reporting import kpi, ranking
 from dashboard.reporting.periods import Comparison
+from dashboard.reporting.resident_kpi import ResidentFigures
 from models.enums import Role
 
 
@@ -189,4 +190,24 @@ def volunteer_finding(
         skill=g["skill"],
         need=int(g["need"]),
         supply=int(g["supply"]),
+    )
+
+
+def resident_finding(
+    current: ResidentFigures, previous: ResidentFigures, follow_rate: float | None, lang: str, mom_word: str
+) -> str:
+    """居民随手拍: resident reports with their change and 附议, 居民自评满意率 (of how many ratings) beside
+    回访满意率."""
+    if not (current.reported or current.supporters or current.rated):
+        return t_plain("report.finding.residents_none", lang, follow_rate=pct(follow_rate))
+    return t_plain(
+        "report.finding.residents",
+        lang,
+        mom_word=mom_word,
+        reported=f"{current.reported:,}",
+        reported_mom=change(kpi.count_change(current.reported, previous.reported)),
+        supporters=f"{current.supporters:,}",
+        self_rate=pct(current.self_rating_rate),
+        rated=f"{current.rated:,}",
+        follow_rate=pct(follow_rate),
     )

@@ -19,6 +19,7 @@ from sqlmodel import Session
 from dashboard import clock
 from dashboard.i18n import t, t_plain
 from dashboard.kernel import privacy
+from dashboard.kernel.formatting import as_number
 from dashboard.kernel.scope import Actor, case_filter
 from dashboard.reporting import alert_digest, findings, kpi, ranking
 from dashboard.reporting.kpi import Figures, Period
@@ -315,6 +316,12 @@ def _write_findings(session: Session, reader: Actor, report: Report, now: dateti
         **{f"ranking_{by}": findings.ranking_finding(df, lang) for by, df in report.rankings.items()},
         "overdue": findings.overdue_finding(report.overdue, report.overdue_now, lang),
         "volunteers": findings.volunteer_finding(report.volunteer_totals, report.gaps, lang, mom_word),
+        "residents": findings.resident_finding(
+            *report.residents,
+            as_number(report.headline.set_index("metric").at["satisfaction_rate", "current"]),
+            lang,
+            mom_word,
+        ),
         "outlook": report.outlook.finding,
     }
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from dashboard.i18n import label, t, t_plain
-from dashboard.kernel.formatting import change, count, pct, points
+from dashboard.kernel.formatting import as_number, change, count, pct, points
 from dashboard.kernel.privacy import neutralise_formula
+from dashboard.reporting import kpi
 from dashboard.reporting.reports import Report
 
 
@@ -164,6 +165,17 @@ OUTLOOK = [
 """The 研判预警 section's table (:class:`~dashboard.reporting.alert_digest.Outlook`)."""
 
 
+RESIDENT_COUNTS = ("reported", "supporters", "rated", "counted")
+RESIDENT_RATES = ("self_rate", "follow_rate")
+RESIDENTS = [
+    Column("name", "item"),
+    Column("current_text", "current"),
+    Column("previous_text", "previous"),
+    Column("change_text", "change"),
+]
+"""The 居民随手拍 section's table on the slide (display text; the workbook holds the values)."""
+
+
 def column_header(col: Column, lang: str) -> str:
     key = col.header if col.header.startswith("metric.") else f"col.{col.header}"
     return t(f"report.{key}", lang)
@@ -236,3 +248,48 @@ def volunteer_totals_table(report: Report) -> pd.DataFrame:
 def section_title(key: str, lang: str) -> str:
     """The title of a report section (a slide, a sheet): report.section.<key>."""
     return t(f"report.section.{key}", lang)
+
+
+def resident_rows(report: Report) -> pd.DataFrame:
+    """The 居民随手拍 figures of the period and the previous one, the page's tiles' numbers: resident reports,
+    附议, 居民自评 (ratings, and how many became the 回访 result) from
+    :mod:`~dashboard.reporting.resident_kpi`, 居民自评满意率, and beside it 回访满意率 (the headline's
+    满意率). Columns item, name, kind (count | rate), current, previous, change (relative for counts, in
+    points for rates)."""
+    lang = report.lang
+    cur, prev = report.residents
+    sat = report.headline.set_index("metric").loc["satisfaction_rate"]
+    rates = {
+        "self_rate": (cur.self_rating_rate, prev.self_rating_rate),
+        "follow_rate": (as_number(sat["current"]), as_number(sat["previous"])),
+    }
+    rows = [
+        {
+            "item": item,
+            "kind": "count",
+            "current": float(getattr(cur, item)),
+            "previous": float(getattr(prev, item)),
+            "change": kpi.count_change(getattr(cur, item), getattr(prev, item)),
+        }
+        for item in RESIDENT_COUNTS
+    ]
+    rows += [
+        {"item": item, "kind": "rate", "current": c, "previous": p, "change": kpi.rate_change(c, p)}
+        for item, (c, p) in rates.items()
+    ]
+    df = pd.DataFrame(rows)
+    df.insert(1, "name", [t(f"resfig.{item}", lang) for item in df["item"]])
+    for c in ("current", "previous", "change"):
+        df[c] = df[c].astype("float64")
+    return df
+
+
+def resident_table(report: Report) -> pd.DataFrame:
+    """:func:`resident_rows` as display text: counts as integers, rates in %, changes in % or points."""
+    unit = t_plain("report.points", report.lang)
+    rows = resident_rows(report)
+    rate = rows["kind"] == "rate"
+    value = [pct(v) if r else count(v) for v, r in zip(rows["current"], rate, strict=True)]
+    before = [pct(v) if r else count(v) for v, r in zip(rows["previous"], rate, strict=True)]
+    delta = [points(v, unit) if r else change(v) for v, r in zip(rows["change"], rate, strict=True)]
+    return rows.assign(current_text=value, previous_text=before, change_text=delta)

@@ -30,6 +30,7 @@ from dashboard.reporting.tables import (
     Column,
     column_header,
     points_format,
+    resident_rows,
     section_title,
 )
 
@@ -42,6 +43,13 @@ HEADLINE_SHEET = [
     Column("yoy", "yoy", "float1"),
 ]
 """The headline sheet holds the raw values; its number formats are set per row (rate or count)."""
+RESIDENT_SHEET = [
+    Column("name", "item"),
+    Column("current", "current", "float1"),
+    Column("previous", "previous", "float1"),
+    Column("change", "change", "float1"),
+]
+"""The 居民随手拍 sheet holds the raw values; its number formats are set per row (rate or count)."""
 RANKING_SHEET = [
     *RANKING[:-1],
     Column("due", "due", "int"),
@@ -97,6 +105,22 @@ def _summary_sheet(ws: Worksheet, report: Report) -> None:
     ws.column_dimensions["B"].width = 110
 
 
+def _format_rows(
+    ws: Worksheet, kinds: pd.Series, values: Sequence[int], changes: Sequence[int], lang: str
+) -> None:
+    """Number formats row by row (`kinds`: rate or count): values in % or as integers, changes in
+    percentage points (the cell then holds points, like the page's +2.1个百分点) or relative %."""
+    for row, kind in enumerate(kinds, start=2):
+        rate = kind == "rate"
+        for col in values:
+            ws.cell(row=row, column=col).number_format = "0.0%" if rate else "#,##0"
+        for col in changes:
+            cell = ws.cell(row=row, column=col)
+            if rate and isinstance(cell.value, float):
+                cell.value *= 100
+            cell.number_format = points_format(lang) if rate else "+0%;-0%;0%"
+
+
 def _headline_sheet(wb: Workbook, report: Report) -> None:
     """The headline values; rates in %, counts as integers, changes in percentage points / relative %."""
     lang = report.lang
@@ -104,19 +128,21 @@ def _headline_sheet(wb: Workbook, report: Report) -> None:
         metric_name=[t(f"report.metric.{m}", lang) for m in report.headline["metric"]]
     )
     ws = _sheet(wb, section_title("headline", lang), headline, HEADLINE_SHEET, lang)
-    for row, kind in enumerate(headline["kind"], start=2):
-        rate = kind == "rate"
-        for col in range(2, 5):
-            ws.cell(row=row, column=col).number_format = "0.0%" if rate else "#,##0"
-        for col in (5, 6):
-            cell = ws.cell(row=row, column=col)
-            if rate and isinstance(cell.value, float):
-                cell.value *= 100  # in points, like the page (+2.1个百分点)
-            cell.number_format = points_format(lang) if rate else "+0%;-0%;0%"
-        if not report.has_last_year:  # 去年同期 and 同比: no case then, not zero
-            for col in (4, 6):
-                cell = ws.cell(row=row, column=col, value=t("report.no_data_short", lang))
-                cell.data_type = "s"
+    _format_rows(ws, headline["kind"], (2, 3, 4), (5, 6), lang)
+    if report.has_last_year:
+        return
+    for row in range(2, len(headline) + 2):  # 去年同期 and 同比: no case then, not zero
+        for col in (4, 6):
+            cell = ws.cell(row=row, column=col, value=t("report.no_data_short", lang))
+            cell.data_type = "s"
+
+
+def _resident_sheet(wb: Workbook, report: Report) -> None:
+    """居民随手拍: the values of the page's tiles and the deck's table (:func:`resident_rows`)."""
+    lang = report.lang
+    rows = resident_rows(report)
+    ws = _sheet(wb, section_title("residents", lang), rows, RESIDENT_SHEET, lang)
+    _format_rows(ws, rows["kind"], (2, 3), (4,), lang)
 
 
 def build_workbook(report: Report) -> bytes:
@@ -133,6 +159,7 @@ def build_workbook(report: Report) -> bytes:
     _sheet(wb, section_title("overdue", lang), report.overdue, OVERDUE, lang)
     _sheet(wb, section_title("volunteers", lang), report.volunteer_hours, HOURS, lang)
     _sheet(wb, section_title("gaps", lang), report.gaps, GAPS, lang)
+    _resident_sheet(wb, report)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -2,7 +2,7 @@
 follow one case; what the resident then sees is :class:`PublicCase` — the public timeline (已受理, 已派遣,
 处置中, 已办结 with dates), the handling department's name and the published reply (the handler's result,
 or the reason a report was not taken up). Never staff names, internal notes, other residents' data, or
-the address beyond the building.
+the address beyond the building; of the photos, only those staff marked public.
 
 Codes are compared in constant time against every lookup row of the number (an unknown number costs the
 same and counts the same as a wrong code). Ten wrong attempts on a number within a day lock its lookup
@@ -22,6 +22,7 @@ from dashboard.kernel.errors import DomainError
 from dashboard.kernel.privacy import address_shown
 from dashboard.residents import counters
 from dashboard.residents.common import RESIDENT_NAME, digest, normalise_code, same
+from dashboard.residents.photos import public_photo_ids
 from models import Case, CaseEvent, CaseSupporter, Category, Department, PublicReport
 from models.enums import CaseStatus, Satisfaction
 
@@ -75,6 +76,8 @@ class PublicCase:
     supporters: int
     rating: str | None
     can_rate: bool
+    photos: tuple[int, ...] = ()
+    """The case's photos staff marked public (:mod:`dashboard.residents.photos`)."""
 
 
 def normalise_number(text: str) -> str:
@@ -200,4 +203,5 @@ def public_case(session: Session, report_id: int) -> PublicCase | None:
         supporters=supporters,
         rating=rating if rating in {s.value for s in Satisfaction} else None,
         can_rate=may_rate(row, case),
+        photos=public_photo_ids(session, case.id),  # type: ignore[arg-type]
     )

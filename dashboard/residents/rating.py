@@ -18,9 +18,10 @@ from sqlmodel import Session
 from dashboard import clock
 from dashboard.cases.change import CaseState, change_case
 from dashboard.cases.commands import reopen
+from dashboard.cases.errors import StaleCase
 from dashboard.i18n import t_plain
 from dashboard.kernel import audit
-from dashboard.kernel.errors import Conflict, NotFound
+from dashboard.kernel.errors import Busy, Conflict, NotFound
 from dashboard.kernel.text import clean_text
 from dashboard.residents.common import RESIDENT, RESIDENT_NAME
 from dashboard.residents.lookup import may_rate
@@ -68,10 +69,13 @@ def rate(session: Session, report_id: int, rating: str, comment: str, *, source:
         values = {"satisfaction": value} if counted else {}
         return values, {"source": "resident", "satisfaction": value.value, "counted": counted}
 
-    ref = change_case(session, RESIDENT, case.id, case.version, "comment", note, change)  # type: ignore[arg-type]
-    if reopened:
-        reason = t_plain("residents.reopen_reason", "zh", comment=text or "—")
-        reopen(session, RESIDENT, ref.id, ref.version, reason)
+    try:
+        ref = change_case(session, RESIDENT, case.id, case.version, "comment", note, change)  # type: ignore[arg-type]
+        if reopened:
+            reason = t_plain("residents.reopen_reason", "zh", comment=text or "—")
+            reopen(session, RESIDENT, ref.id, ref.version, reason)
+    except StaleCase:  # staff changed the case this very moment: try again, never name them to a resident
+        raise Busy() from None
     now = clock.now()
     row.rating, row.rating_comment, row.rated_at, row.rating_counted = value.value, text, now, counted
     session.add(row)

@@ -2,30 +2,33 @@
 duplicate check), as the system actor :data:`~dashboard.residents.common.RESIDENT` with source 居民随手拍.
 
 A report matching an open case (same category, 50 m, 24 h: :func:`dashboard.cases.intake.find_duplicates`)
-becomes a 附议 (+1) on that case instead of a duplicate; either way the resident gets a case number and a
-random 查询码 to follow it. Limits, blocked phones and the CAPTCHA are checked first
-(:mod:`dashboard.residents.abuse`); the report, its lookup row, its counters and its audit row are one unit
-of work.
+becomes a 附议 (+1) on that case instead of a duplicate, recorded on its timeline as a ``support`` event
+through the one change function (so staff see it, and the case's version stays the number of its events);
+either way the resident gets a case number and a random 查询码 to follow it. Limits, blocked phones and the
+CAPTCHA are checked first (:mod:`dashboard.residents.abuse`); the report, its lookup row, its counters and
+its audit row are one unit of work.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlmodel import Session, select
 
 from dashboard import clock
-from dashboard.cases.errors import InvalidInput
+from dashboard.cases.change import change_case
+from dashboard.cases.errors import InvalidInput, StaleCase
 from dashboard.cases.intake import NewCase, create_case, find_duplicates, validate_new_case
 from dashboard.kernel import audit
-from dashboard.kernel.errors import Invalid
+from dashboard.kernel.errors import Busy, Invalid
 from dashboard.kernel.privacy import mask_phone
 from dashboard.kernel.text import clean_text, shorten
 from dashboard.residents import abuse
 from dashboard.residents.common import RESIDENT, RESIDENT_NAME, digest, new_code, new_salt
 from dashboard.residents.places import match_building
 from dashboard.residents.topics import topic_category
-from models import CaseSupporter, PublicReport
+from models import Case, CaseSupporter, PublicReport
 from models.enums import CaseSource
 
 TEXT_MAX = 500
@@ -153,6 +156,23 @@ def _store_photos(
     )
 
 
+def _support_event(session: Session, case_id: int, text: str) -> int:
+    """The 附议's event on the case timeline (action ``support``, the resident's words as its note, the
+    supporters so far in its payload); its id. Staff changing the case at the same moment make the whole
+    report a :class:`Busy` unit of work, tried again from the start (``db.run_unit``), never a refusal
+    naming them."""
+    version = session.exec(select(Case.version).where(Case.id == case_id)).one()
+    supporters = session.exec(select(func.count()).where(CaseSupporter.case_id == case_id)).one()
+    try:
+        ref = change_case(
+            session, RESIDENT, case_id, version, "support", text, payload={"supporters": supporters}
+        )
+    except StaleCase:
+        raise Busy() from None
+    assert ref.event_id is not None
+    return ref.event_id
+
+
 def submit_report(session: Session, form: PublicForm, *, source: str, captcha_passed: bool) -> Receipt:
     """Record a resident's report (or 附议) and return the receipt; :class:`PublicInvalid` names what to
     correct, a :class:`DomainError` says why it was refused (blocked phone, limits, CAPTCHA)."""
@@ -180,7 +200,8 @@ def submit_report(session: Session, form: PublicForm, *, source: str, captcha_pa
                 note=text,
             )
         )
-        photos = _store_photos(session, case_id, form.photos, None)
+        session.flush()  # the supporter counts itself in the event's total
+        photos = _store_photos(session, case_id, form.photos, _support_event(session, case_id, text))
     else:
         ref = create_case(session, RESIDENT, clean)
         case_id, number, supported = ref.id, ref.number, False

@@ -5,7 +5,8 @@ audit row and the source address; nothing of a staff session is read or reachabl
 
 Routes: ``/public/report`` (随手拍 · 我要反映; ``?grid=<grid code>`` from a QR code preselects the grid),
 ``/public/captcha`` (the CAPTCHA image), ``/public/lookup`` (进度查询), ``/public/case`` (the timeline the
-lookup proved, and the rating), ``/public/rate``.
+lookup proved, and the rating), ``/public/rate``, ``/public/photo/{id}/{thumb|large}`` (a public photo of the
+case the lookup proved: :mod:`dashboard.residents.photos`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from dashboard.config import get_settings
 from dashboard.i18n import LANGS, t_plain
 from dashboard.kernel.errors import DomainError
 from dashboard.kernel.text import clean_text
-from dashboard.residents import abuse, captcha, lookup, rating, signing
+from dashboard.residents import abuse, captcha, lookup, photos, rating, signing
 from dashboard.residents.places import resolve_place
 from dashboard.residents.report import MAX_PHOTOS, PublicForm, PublicInvalid, submit_report
 from dashboard.residents.topics import available_topics
@@ -305,6 +306,21 @@ async def case_page(request: Request) -> Response:
     return page.render("case.html", case=view, ratings=rating.RATINGS, problems={}, error="", rated=rated)
 
 
+async def photo(request: Request) -> Response:
+    """A public photo of the case this browser's lookup proved: 403 without a proven lookup (the id alone
+    gets nothing), 404 for a photo that is not a public one of that case."""
+    page = _Page(request)
+    report_id = _proved(request)
+    if report_id is None:
+        return page.finish(Response(status_code=403))
+    attachment_id, size = int(request.path_params["attachment_id"]), str(request.path_params["size"])
+    found = await run_in_threadpool(_read, lambda s: photos.public_photo(s, report_id, attachment_id, size))
+    if found is None:
+        return page.finish(Response(status_code=404))
+    data, mime = found
+    return page.finish(Response(data, media_type=mime))
+
+
 async def rate_post(request: Request) -> Response:
     page = _Page(request)
     form = await _posted(request, page)
@@ -348,4 +364,5 @@ def routes() -> list[Route]:
         Route(f"{PREFIX}/lookup", lookup_post, methods=["POST"]),
         Route(f"{PREFIX}/case", case_page, methods=["GET"]),
         Route(f"{PREFIX}/rate", rate_post, methods=["POST"]),
+        Route(f"{PREFIX}/photo/{{attachment_id:int}}/{{size:str}}", photo, methods=["GET"]),
     ]

@@ -15,7 +15,7 @@ from dashboard.reporting import kpi, resident_kpi
 from dashboard.reporting.kpi import Figures
 from dashboard.reporting.reports import Report
 from dashboard.reporting.resident_kpi import ResidentFigures
-from dashboard.ui.common import db_session
+from dashboard.ui.common import db_session, plain
 
 
 def resident_metrics(
@@ -85,8 +85,10 @@ def overview_panel(me: Actor, f30: Figures, p30: Figures, by: str) -> pd.DataFra
 
 
 def report_section(rep: Report) -> None:
-    """The meeting report's 居民随手拍 section: the period against the previous one."""
+    """The meeting report's 居民随手拍 section: its finding, the period against the previous one (the
+    deck's slide and the workbook's sheet hold the same figures: reporting.tables.resident_rows)."""
     st.subheader(t("resfig.title"))
+    st.info(plain(rep.findings["residents"]), icon=":material/lightbulb:")
     satisfaction = rep.headline.set_index("metric").loc["satisfaction_rate"]
     current, previous = rep.residents
     resident_metrics(

@@ -17,6 +17,7 @@ from dashboard import clock
 from dashboard.admin import auth
 from dashboard.db import get_engine
 from dashboard.kernel.scope import Actor
+from dashboard.kernel.text import escape_markdown
 from dashboard.reporting import export, kpi, reports
 from dashboard.reporting.deck import build_deck
 from dashboard.reporting.workbook import build_workbook
@@ -33,6 +34,7 @@ SECTIONS = [
     "ranking_department",
     "overdue",
     "volunteers",
+    "residents",
     "outlook",
 ]
 
@@ -41,7 +43,15 @@ def _findings(at) -> list[str]:  # type: ignore[no-untyped-def]
     return [i.value for i in at.info]
 
 
-def test_report_subdistrict(seeded_ro_url: str, login) -> None:  # type: ignore[no-untyped-def]
+def _resident_slide_cells(report: reports.Report) -> dict[str, str]:
+    """The 居民随手拍 slide's table: item → this period's value, as the deck shows it."""
+    prs = Presentation(io.BytesIO(build_deck(report)))
+    (slide,) = [s for s in prs.slides if s.shapes.title.text_frame.text == "居民随手拍"]
+    (table,) = [sh.table for sh in slide.shapes if sh.has_table]
+    return {table.cell(i, 0).text: table.cell(i, 1).text for i in range(1, len(table.rows))}
+
+
+def test_report_subdistrict(seeded_ro_url: str, login, seeded_report: reports.Report) -> None:  # type: ignore[no-untyped-def]
     at = login(seeded_ro_url, "leader", page="pages/report.py")
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error
@@ -57,6 +67,13 @@ def test_report_subdistrict(seeded_ro_url: str, login) -> None:  # type: ignore[
     assert len(at.tabs) == 3  # community, grid and department rankings
     assert {b.proto.label for b in at.download_button} == {"下载 PowerPoint", "下载 Excel 数据"}
     assert at.selectbox(key="report_scope").value is None  # the whole sub-district
+    # The deck's 居民随手拍 figures are the page's (the default period is the last month, seeded_report's).
+    tiles = {m.label: m.value for m in at.metric}
+    cells = _resident_slide_cells(seeded_report)
+    shown = ["居民反映", "附议", "居民自评满意率", "回访满意率"]
+    assert [tiles[name] for name in shown] == [cells[name] for name in shown]
+    assert int(tiles["居民反映"].replace(",", "")) == seeded_report.residents[0].reported > 0
+    assert escape_markdown(seeded_report.findings["residents"]) in _findings(at)
 
 
 def test_report_one_community_and_each_period_kind(seeded_ro_url: str, login) -> None:  # type: ignore[no-untyped-def]
@@ -103,11 +120,20 @@ def test_deck_from_seeded_database(seeded_report: reports.Report) -> None:
         "部门考核排名",
         "超期最久的十件案件",
         "志愿服务与覆盖缺口",
+        "居民随手拍",
         "研判预警",
         "计算口径",
     ]
     charts = {i: [sh.chart for sh in slide.shapes if sh.has_chart] for i, slide in enumerate(prs.slides)}
-    for i in (1, 2, 3, 4, 6, 8):  # headline, trend, categories, community and department ranking, volunteers
+    for i in (
+        1,
+        2,
+        3,
+        4,
+        6,
+        8,
+        9,
+    ):  # headline, trend, categories, community/department ranking, volunteers, residents
         assert charts[i], f"slide {i} has a native chart"
     assert charts[2][0].plots[0].categories[0]  # the trend chart carries its data, editable in PowerPoint
     assert len(list(charts[2][0].plots[0].series)) == 2
@@ -146,9 +172,20 @@ def test_workbook_from_seeded_database(seeded_report: reports.Report) -> None:
         "超期最久的十件案件",
         "志愿服务与覆盖缺口",
         "覆盖缺口（前十）",
+        "居民随手拍",
     ]
     assert wb["网格考核排名"].max_row == len(seeded_report.rankings["grid"]) + 1
     assert wb["核心指标"]["B2"].value == seeded_report.headline.at[0, "current"]
+    # 居民随手拍: the figures of the page and the deck, as numbers
+    current, previous = seeded_report.residents
+    sheet = {row[0].value: row for row in wb["居民随手拍"].iter_rows(min_row=2)}
+    assert sheet["居民反映"][1].value == current.reported and sheet["居民反映"][2].value == previous.reported
+    assert sheet["附议"][1].value == current.supporters and sheet["居民自评条数"][1].value == current.rated
+    assert sheet["其中计入回访满意率"][1].value == current.counted
+    assert sheet["居民自评满意率"][1].value == pytest.approx(current.self_rating_rate)
+    assert sheet["居民自评满意率"][1].number_format == "0.0%"
+    follow = seeded_report.headline.set_index("metric").at["satisfaction_rate", "current"]
+    assert sheet["回访满意率"][1].value == pytest.approx(follow)
 
 
 def test_exports_neutralise_formulas_and_are_audited(seeded_url: str) -> None:

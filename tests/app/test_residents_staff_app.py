@@ -1,7 +1,7 @@
 """AppTest of the staff side of 居民随手拍: the operator marks a resident's report as spam (closed as 无效,
 audited) and blocks its phone, which the 随手拍管理 page lists masked and unblocks; the overview and the
 meeting report count resident reports, 附议 and 居民自评 beside the 回访 satisfaction; the admin's grid page
-offers the QR posters."""
+offers the QR posters; the case page shows a 附议 and a resident's 不满意 reopening the case for review."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from sqlmodel import select
 
 from dashboard.i18n import t
 from dashboard.kernel.formatting import pct
-from dashboard.residents import abuse
+from dashboard.residents import abuse, lookup, rating
+from dashboard.residents.report import submit_report
 from models import AuditLog, BlockedPhone, Case, CaseEvent, CaseSupporter, PublicReport
 from models.enums import CaseSource, CaseStatus, Satisfaction
 from tests.conftest import SQLITE_ONLY
 from tests.factories import CASE_LOOP, CASE_LOOP_NOW, World, put_case
+from tests.unit.residents.helpers import add_building, close_by_staff, form
 
 pytestmark = [pytest.mark.world(CASE_LOOP, frozen_at=CASE_LOOP_NOW), SQLITE_ONLY]
 
@@ -155,3 +157,44 @@ def test_admin_grid_page_offers_the_qr_posters(world: World, login: Callable) ->
     labels = [b.proto.label for b in at.get("download_button")]
     assert t("qr.pdf") in labels and t("qr.png") in labels
     assert len(at.image) == 1  # the preview
+
+
+def test_the_case_page_shows_the_support_and_the_dissatisfied_rating_reopening_it(
+    world: World, login: Callable
+) -> None:
+    """A 附议 is on the case timeline (居民附议 +1, with its time and words); after 办结 the reporter's 不满意
+    reopens the case for review: the page shows it back at 已受理 with the rating and the 重办 reason."""
+    w = world
+    with w.session() as s:
+        building = add_building(s, w)
+        first = submit_report(s, form(w, building), source="203.0.113.1", captcha_passed=False)
+        again = form(w, building, description="垃圾还是没人收")
+        assert submit_report(s, again, source="203.0.113.2", captcha_passed=False).supported
+        s.commit()
+        close_by_staff(s, w, first.case_id)
+        report_id = lookup.prove(s, first.number, first.code, source="203.0.113.1")
+        assert report_id is not None
+        assert rating.rate(s, report_id, "dissatisfied", "还是很脏", source="203.0.113.1").reopened
+        s.commit()
+    at = login(w.url, "operator", "pages/case_detail.py")
+    at.query_params["case"] = first.number
+    at.run()
+    _ok(at)
+    timeline = next(d.value for d in at.dataframe if t("timeline.action") in d.value.columns)
+    rows = timeline.set_index(t("timeline.action"))
+    support = rows.loc[t("actions.support")]
+    assert support[t("timeline.note")] == "垃圾还是没人收" and support[t("timeline.actor")] == "—"
+    assert support[t("timeline.detail")] == "+1（共 1 位居民附议）"
+    assert support[t("timeline.at")] == CASE_LOOP_NOW.strftime("%Y-%m-%d %H:%M")
+    actions = timeline[t("timeline.action")].tolist()
+    assert actions[:2] == [t("actions.report"), t("actions.support")]
+    assert actions[-2:] == [t("actions.comment"), t("actions.reopen")]
+    assert "居民自评：不满意" in timeline[t("timeline.note")].iloc[-2]
+    assert "还是很脏" in timeline[t("timeline.note")].iloc[-1]
+    assert t("enum.status.accepted") in timeline[t("timeline.status")].iloc[-1]
+    with w.session() as s:
+        case = s.get(Case, first.case_id)
+        assert case is not None and case.status == CaseStatus.accepted and case.satisfaction is None
+        assert case.version == len(timeline)  # the version is the number of its events
+        (audit,) = s.exec(select(AuditLog).where(AuditLog.action == "public_rate")).all()
+        assert "reopened=True" in audit.detail and audit.target == first.number

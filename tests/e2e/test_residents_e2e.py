@@ -1,6 +1,7 @@
 """The residents' public pages (issue 23) in Chromium at 360×740, on one app server for the module: a
-report with a photo from a grid's QR link (grid preselected), its receipt (number + 查询码), the lookup and
-the rating after staff closed the case; a 附议 on an existing case behind the CAPTCHA; the rate limit; ten
+report with a photo from a grid's QR link (grid preselected), its receipt (number + 查询码), the lookup (the
+photo once staff marked it public; its URL refused without the lookup) and the rating after staff closed
+the case; a 附议 on an existing case behind the CAPTCHA; the rate limit; ten
 wrong 查询码 locking that lookup; no request to another host (route interception) and nobody else's personal
 data on the pages. Screenshots of the four screens to ``TEST_ARTIFACTS`` (else test-artifacts/)."""
 
@@ -12,7 +13,9 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.error import HTTPError
 from urllib.parse import urlparse
+from urllib.request import urlopen
 
 import pytest
 from sqlmodel import Session, select
@@ -23,6 +26,7 @@ from dashboard.admin.settings import set_setting
 from dashboard.cases import commands as cases
 from dashboard.cases.intake import NewCase, create_case, find_duplicates
 from dashboard.db import dispose_engines, get_engine
+from dashboard.media import attachments
 from dashboard.residents import captcha
 from dashboard.residents.common import RESIDENT
 from models import Building, Case, Category, Department, Grid, PublicReport, User
@@ -173,6 +177,11 @@ def test_report_from_qr_link_with_photo_lookup_and_rating(public: Public, chromi
             .scalar()
         )
         assert photos == 1
+        # the command centre checks the resident's photo and marks it public (not public by default)
+        op = actor_of(s.exec(select(User).where(User.role == Role.operator)).first())  # type: ignore[arg-type]
+        (photo_id,) = [p.id for p in attachments.photos_of(s, op, case_id=case.id)]  # type: ignore[arg-type]
+        attachments.set_public(s, op, attachment_id=photo_id, public=True)
+        s.commit()
     dispose_engines()
 
     page.get_by_role("link", name="查看处理进度").click()
@@ -181,6 +190,13 @@ def test_report_from_qr_link_with_photo_lookup_and_rating(public: Public, chromi
     page.locator("form button").click()
     page.wait_for_url("**/public/case")
     assert "已受理" in page.locator("#timeline").inner_text()
+    thumb = page.locator("#photos img")
+    assert thumb.count() == 1 and thumb.evaluate("img => img.complete && img.naturalWidth") == 320
+    src = thumb.get_attribute("src")
+    assert src == f"/public/photo/{photo_id}/thumb"
+    with pytest.raises(HTTPError) as refused:  # the photo's URL without the proven lookup
+        urlopen(public.base + src, timeout=10)
+    assert refused.value.code == 403
     _chinese_only(page, code)
     _shot(page, "public-3-lookup")
 

@@ -114,8 +114,15 @@ CALLS: dict[str, tuple[Call, Callable[[Session, World, Case], None] | None]] = {
 
 def test_every_action_of_the_table_has_a_service_call() -> None:
     """The generated matrix below covers the whole table (intake 'report' is tested in test_cases_intake,
-    'assign_volunteer' belongs to volunteer matching, 'import_update' to the case import)."""
-    assert set(TRANSITIONS) - set(CALLS) == {"report", "comment", "assign_volunteer", "import_update"}
+    'assign_volunteer' belongs to volunteer matching, 'import_update' to the case import, 'support' (附议) to
+    the residents' intake, tests/unit/residents)."""
+    assert set(TRANSITIONS) - set(CALLS) == {
+        "report",
+        "comment",
+        "assign_volunteer",
+        "import_update",
+        "support",
+    }
     assert set(ACTIONS) - set(CALLS) == {"comment"}
 
 

@@ -1,21 +1,23 @@
-"""Calling the app's photo route through its ASGI app, as the server does (no HTTP client needed)."""
+"""Calling the app's own Starlette routes through an ASGI app, as the server does (no HTTP client needed)."""
 
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from starlette.routing import BaseRoute
 
-def get(path: str, cookie: str | None = None, etag: str | None = None) -> tuple[int, dict[str, str], bytes]:
-    """GET `path` from the app's photo route through its ASGI app: (status, headers, body)."""
+
+def call(
+    routes: list[BaseRoute], path: str, cookies: dict[str, str] | None = None, etag: str | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """GET `path` from an app of `routes` with `cookies`: (status, headers, body)."""
     from starlette.applications import Starlette
 
-    from dashboard.admin.auth import COOKIE_NAME
-    from dashboard.media.routes import routes
-
     headers = [(b"host", b"testserver")]
-    if cookie:
-        headers.append((b"cookie", f"{COOKIE_NAME}={cookie}".encode()))
+    if cookies:
+        headers.append((b"cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()).encode()))
     if etag:
         headers.append((b"if-none-match", etag.encode()))
     scope = {
@@ -40,7 +42,17 @@ def get(path: str, cookie: str | None = None, etag: str | None = None) -> tuple[
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    asyncio.run(Starlette(routes=routes())(scope, receive, send))
+    # a thread of its own: a browser test earlier in the same worker may have left this thread's loop running
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, Starlette(routes=routes)(scope, receive, send)).result()
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, body
+
+
+def get(path: str, cookie: str | None = None, etag: str | None = None) -> tuple[int, dict[str, str], bytes]:
+    """GET `path` from the app's photo route with a staff session `cookie`: (status, headers, body)."""
+    from dashboard.admin.auth import COOKIE_NAME
+    from dashboard.media.routes import routes
+
+    return call(routes(), path, {COOKIE_NAME: cookie} if cookie else None, etag)  # type: ignore[arg-type]

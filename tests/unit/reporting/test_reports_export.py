@@ -12,7 +12,7 @@ from pptx.oxml.ns import qn
 from sqlmodel import Session
 
 from dashboard.db import get_engine
-from dashboard.i18n import t
+from dashboard.i18n import t, t_plain
 from dashboard.kernel import formatting
 from dashboard.reporting import export, kpi, reports, slide_kit
 from dashboard.reporting.deck import build_deck
@@ -38,11 +38,14 @@ def test_empty_period_still_makes_a_deck_and_a_workbook(world_db, lang: str) -> 
     )
     assert rep.findings["trend"] == t("report.finding.trend_none", lang)
     assert rep.findings["overdue"] == t("report.finding.overdue_none", lang)
+    assert rep.findings["residents"] == t_plain("report.finding.residents_none", lang, follow_rate="—")
     prs = Presentation(io.BytesIO(build_deck(rep)))
-    assert len(prs.slides) == 11  # with the 研判预警 slide, which says when there is nothing to report
+    assert len(prs.slides) == 12  # with the 研判预警 and 居民随手拍 slides, which say when there is nothing
     assert prs.slide_width == slide_kit.SLIDE_W  # 16:9
     wb = openpyxl.load_workbook(io.BytesIO(build_workbook(rep)))
-    assert len(wb.sheetnames) == 10
+    assert len(wb.sheetnames) == 11
+    residents = wb[t("report.section.residents", lang)]
+    assert [c.value for c in residents["B"]][1:] == [0, 0, 0, 0, None, None]  # no rate without ratings
     assert export.file_stem(rep) == "report_all_20261001_month"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from dashboard.cases import commands as cases
 from dashboard.residents.report import PublicForm
@@ -35,7 +35,8 @@ def form(w: World, building_id: int | None, **changes: object) -> PublicForm:
 def close_by_staff(s: Session, w: World, case_id: int, *, follow_up: str | None = None) -> Case:
     """受理 → 派遣 → 处置 → 核查 → (回访) → 结案, each by the role that does it."""
     op, grid = w.actors["operator"], w.actors["grid"]
-    ref = cases.accept(s, op, case_id, 1)
+    version = s.exec(select(Case.version).where(Case.id == case_id)).one()  # 2 after a 附议
+    ref = cases.accept(s, op, case_id, version)
     ref = cases.dispatch(s, op, ref.id, ref.version, assignee_id=grid.id)
     ref = cases.start(s, grid, ref.id, ref.version)
     ref = cases.resolve(s, grid, ref.id, ref.version, "已清运，垃圾桶已清洗")

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from dashboard.admin.settings import set_setting
-from dashboard.kernel.errors import Conflict, DomainError, NotPermitted
+from dashboard.cases import view as case_view
+from dashboard.kernel.errors import Busy, Conflict, DomainError, NotPermitted
 from dashboard.kernel.privacy import address_shown
 from dashboard.reporting import kpi
 from dashboard.residents import abuse, captcha, lookup, rating, signing
@@ -17,8 +19,9 @@ from dashboard.residents.common import CODE_ALPHABET
 from dashboard.residents.places import match_building, resolve_place
 from dashboard.residents.report import PublicInvalid, submit_report
 from dashboard.residents.topics import available_topics
-from models import AuditLog, Case, CaseEvent, CaseSupporter, PublicReport
+from models import AuditLog, Case, CaseAttachment, CaseEvent, CaseSupporter, PublicReport
 from models.enums import CaseSource, CaseStatus, Satisfaction
+from tests import photo_samples as samples
 from tests.factories import CASE_LOOP, CASE_LOOP_NOW, World
 from tests.unit.residents.helpers import add_building, close_by_staff, form
 
@@ -68,7 +71,10 @@ def test_a_matching_report_is_a_support_on_the_open_case(world: World) -> None:
         building = add_building(s, world)
         first = submit_report(s, form(world, building), source=SRC, captcha_passed=False)
         again = submit_report(
-            s, form(world, building, description="垃圾没人收"), source="198.51.100.2", captcha_passed=False
+            s,
+            form(world, building, description="垃圾没人收", photos=[("bin.jpg", samples.jpeg())]),
+            source="198.51.100.2",
+            captcha_passed=False,
         )
         s.commit()
         assert again.supported and again.number == first.number and again.code != first.code
@@ -76,6 +82,20 @@ def test_a_matching_report_is_a_support_on_the_open_case(world: World) -> None:
         (supporter,) = s.exec(select(CaseSupporter)).all()
         assert supporter.case_id == first.case_id and supporter.source == "198.51.100.2"
         assert len(_audit(s, "public_support")) == 1
+        # Staff see the 附议 on the case timeline, by the system (no staff name), with its time and words;
+        # the case's version stays the number of its events.
+        timeline = case_view.timeline(s, world.actors["operator"], first.case_id)
+        assert [e.action for e in timeline] == ["report", "support"]
+        support = timeline[-1]
+        assert support.actor == "" and support.note == "垃圾没人收" and support.at == CASE_LOOP_NOW
+        assert support.from_status == CaseStatus.reported and support.to_status is None  # a side action
+        (photo,) = s.exec(select(CaseAttachment).where(CaseAttachment.case_id == first.case_id)).all()
+        assert (
+            photo.event_id == support.event_id and not photo.public
+        )  # the supporter's photo, with its event
+        assert case_view.event_summary("support", support.payload, "zh") == "+1（共 1 位居民附议）"
+        case = s.get(Case, first.case_id, populate_existing=True)
+        assert case is not None and case.version == len(timeline) == 2
         # Another topic at the same place is a case of its own.
         third = submit_report(
             s, form(world, building, topic="safety"), source="198.51.100.3", captcha_passed=False
@@ -298,3 +318,41 @@ def test_places_follow_the_qr_grid_and_typed_addresses(world: World) -> None:
         case = s.get(Case, receipt.case_id)
         assert case is not None and case.lon is not None and case.grid_id == world.grid_ids[0]
         assert [t.key for t in available_topics(s)] == ["litter", "safety"]
+
+
+def test_staff_changing_the_case_meanwhile_makes_the_write_busy_never_names_them(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A staff write slipping in between reading the case and changing it (the optimistic lock's
+    StaleCase, which names who changed it) is a Busy unit of work for a resident: tried again by run_unit,
+    and no staff name in what the public page would show."""
+    from dashboard.residents import report as report_module
+
+    def racing(real):  # type: ignore[no-untyped-def]
+        def change(session: Session, actor, case_id: int, version: int, *args, **kwargs):  # type: ignore[no-untyped-def]
+            session.exec(update(Case).where(Case.id == case_id).values(version=Case.version + 1))  # type: ignore[call-overload]
+            return real(session, actor, case_id, version, *args, **kwargs)
+
+        return change
+
+    with world.session() as s:
+        building = add_building(s, world)
+        first = submit_report(s, form(world, building), source=SRC, captcha_passed=False)
+        s.commit()
+        with monkeypatch.context() as mp:
+            mp.setattr(report_module, "change_case", racing(report_module.change_case))
+            with pytest.raises(Busy) as busy:
+                submit_report(s, form(world, building), source="198.51.100.9", captcha_passed=False)
+        s.rollback()
+        assert busy.value.key == "errors.busy" and not busy.value.values
+        close_by_staff(s, world, first.case_id)
+        row_id = lookup.prove(s, first.number, first.code, source=SRC)
+        assert row_id is not None
+        s.commit()
+        with monkeypatch.context() as mp:
+            mp.setattr(rating, "change_case", racing(rating.change_case))
+            with pytest.raises(Busy):
+                rating.rate(s, row_id, "dissatisfied", "", source=SRC)
+        s.rollback()
+        case = s.get(Case, first.case_id, populate_existing=True)
+        assert case is not None and case.status == CaseStatus.closed  # nothing of the try was written
