@@ -3,21 +3,25 @@ size, false alarms on untouched history, the overdue-risk model's AUC and calibr
 
     python -m bench.detectors [--base data/bench/sqlite-default.db] [--trials 30] [--million]
 
-The base database (a seeded default-size SQLite file, a year of ≈ 36,500 cases, built without the seed's
-planted episodes) is copied once and migrated; every episode is then inserted inside a transaction that is
-rolled back after the detector has run, so each trial sees the untouched history plus its one episode.
+The base database (the seeded default-size SQLite file of bench/common.py, a year of ≈ 36,500 cases, built
+if missing) is copied once and migrated; every episode is then inserted inside a transaction that is rolled
+back after the detector has run, so each trial sees the untouched history plus its one episode. The seed
+plants its own episodes (seed/episodes.py) in the last ``episodes.REACH_DAYS`` days: every evaluation day
+lies before them, so the history each run reads (the years before its day) is untouched.
 
 - **Spikes**: on a random evaluation day, a random community × category whose expected count is at least one
   case a day gets (m − 1) × expected × L extra cases over the L days before the run (m = 2, 3, 5; L = 1, 2, 3),
   either all in one grid ("one grid": a new market) or in random grids of the community ("spread"). Detected:
   a spike alert of that category touching that community which the untouched run of that day did not have.
+  Recall is also given by the cell's expected cases a day (1–2, 2–4, ≥ 4): Poisson noise bounds it.
 - **Repeats**: 3–6 cases of one category at a new building over the 80 days before the run, the addresses
   written differently (blanks, full-width digits, unit and room). Detected: a building alert naming it.
 - **Hotspots**: a cluster of 3–6 adjacent grids (Queen) gets, in each grid, as many extra cases of a category
   over the 30 days before the run as the grid's expected count (a doubling; at least 3). Detected: a hotspot
   alert of that category covering at least half of the cluster.
 - **False alarms**: spike, hotspot and repeat alerts of the untouched history over consecutive days, per
-  community and 30 days.
+  community and 30 days; repeats followed as episodes (dashboard/reporting/warning/episode.py): new,
+  updated (new cases) and ongoing ones a day, per rule.
 - **Overdue risk**: AUC and calibration by decile on the month held back (risk.assess) as of the last day.
 - ``--million``: the whole run (``run.run``) on a copy of data/bench/sqlite-1000000.db, timed per stage.
 """
@@ -39,12 +43,13 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bench.common import BENCH_DIR, machine, save_json
+from bench.common import BENCH_DIR, DEFAULT, machine, save_json, sqlite_db
 from dashboard.db import get_engine, upgrade
-from dashboard.reporting.warning import history, hotspots, repeats, risk, run, spikes
+from dashboard.reporting.warning import episode, history, hotspots, repeats, risk, run, spikes
 from dashboard.reporting.warning.history import Territory
 from models import Case
 from models.enums import AlertKind, CaseSource, CaseStatus
+from seed import episodes
 
 _seq = iter(range(1, 10**9))
 
@@ -101,36 +106,63 @@ def _spikes(session: Session, territory: Territory, day: date) -> list:
     return spikes.detect(session, territory, daily, day)
 
 
+def _follow(
+    found: list, seen: dict[str, episode.Seen], day: date, states: dict[str, dict[str, int]] | None
+) -> None:
+    """Follow the day's repeat findings as episodes (as the job does), counting states per rule (None: only
+    follow, on the first day, when everything already going on would count as new)."""
+    for f in found:
+        if f.kind != AlertKind.repeat:
+            continue
+        step = episode.follow(f, seen.get(f.key), day)
+        if states is not None:
+            states[str(f.evidence["rule"])][step.state] += 1
+        seen[f.key] = episode.Seen(day, step.first_day, frozenset(f.case_ids))
+
+
 def false_alarms(session: Session, territory: Territory, days: list[date]) -> dict[str, object]:
     """Alerts of each detector on untouched history, per community and 30 days: as alert-days (what each
-    morning shows) and as episodes (the same key again within 7 days is the same episode)."""
+    morning shows) and as episodes (the same key again within 7 days is the same episode); repeats as the job
+    follows them (new / updated / ongoing a day, per rule)."""
     alert_days: dict[str, int] = defaultdict(int)
-    episodes: dict[str, int] = defaultdict(int)
+    episodes_: dict[str, int] = defaultdict(int)
     last_seen: dict[str, date] = {}
     neighbours = hotspots.adjacency(territory)
     by_level: dict[str, int] = defaultdict(int)
+    seen: dict[str, episode.Seen] = {}
+    states: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for day in days:
         daily = history.daily_counts(session, territory, end=day, days=hotspots.HISTORY_DAYS)
+        repeat = repeats.detect(session, territory, day)
+        _follow(repeat, seen, day, states if day != days[0] else None)
         found = [
             *spikes.detect(session, territory, daily, day),
             *hotspots.detect(session, territory, daily, day, neighbours)[0],
-            *repeats.by_building(session, territory, day),
+            *repeat,
         ]
         for f in found:
-            kind = "repeat_building" if f.kind == AlertKind.repeat else str(f.kind)
+            kind = f"repeat_{f.evidence['rule']}" if f.kind == AlertKind.repeat else str(f.kind)
             alert_days[kind] += 1
             if f.kind == AlertKind.spike:
                 by_level[str(f.scope_type)] += 1
-            seen = last_seen.get(f.key)
-            if seen is None or (day - seen).days > 7:
-                episodes[kind] += 1
+            key_seen = last_seen.get(f.key)
+            if key_seen is None or (day - key_seen).days > 7:
+                episodes_[kind] += 1
             last_seen[f.key] = day
     scale = len(territory.community_ids) * len(days) / 30
+    per_day = {
+        rule: {
+            state: round(counts.get(state, 0) / max(len(days) - 1, 1), 2)
+            for state in ("new", "updated", "ongoing")
+        }
+        for rule, counts in states.items()
+    }
     return {
         "days": len(days),
         "alert_days_per_community_month": {k: round(v / scale, 3) for k, v in alert_days.items()},
-        "episodes_per_community_month": {k: round(v / scale, 3) for k, v in episodes.items()},
+        "episodes_per_community_month": {k: round(v / scale, 3) for k, v in episodes_.items()},
         "spike_alert_days_by_level": dict(by_level),
+        "repeats_a_day_in_all": per_day,
         "totals": dict(alert_days),
     }
 
@@ -147,7 +179,7 @@ def spike_recall(
     for placement in ("one grid", "spread"):
         for m in (2, 3, 5):
             for length in (1, 2, 3):
-                hits, sizes = 0, []
+                hits, sizes, rates, hit_list = 0, [], [], []
                 for _ in range(trials):
                     day = days[int(rng.integers(len(days)))]
                     with Session(engine) as s:
@@ -160,6 +192,7 @@ def spike_recall(
                         grids = np.flatnonzero(community_of_grid == territory.community_ids[c])
                         extra = max(1, int(round((m - 1) * per_day[c, k] * length)))
                         sizes.append(extra)
+                        rates.append(float(per_day[c, k]))
                         chosen = (
                             [int(rng.choice(grids))] * extra
                             if placement == "one grid"
@@ -172,7 +205,10 @@ def spike_recall(
                         s.flush()
                         found = _spike_keys(_spikes(s, territory, day)) - baseline[day]
                         s.rollback()
-                    hits += (int(territory.category_ids[k]), int(territory.community_ids[c])) in found
+                    hit = (int(territory.category_ids[k]), int(territory.community_ids[c])) in found
+                    hits += hit
+                    hit_list.append(hit)
+                by_rate = _by_rate(rates, hit_list)
                 rows.append(
                     {
                         "placement": placement,
@@ -180,12 +216,28 @@ def spike_recall(
                         "days": length,
                         "recall": round(hits / trials, 3),
                         "mean_extra_cases": round(float(np.mean(sizes)), 1),
+                        "recall_by_expected_a_day": by_rate,
                     }
                 )
                 print(
                     f"  spike {placement:8} {m}x {length}d  recall {hits / trials:.2f}  (+{np.mean(sizes):.1f} cases)"
+                    f"  by expected a day {by_rate}"
                 )
     return rows
+
+
+RATE_BINS = ((1.0, 2.0), (2.0, 4.0), (4.0, float("inf")))
+
+
+def _by_rate(rates: list[float], hits: list[bool]) -> dict[str, list[float]]:
+    """Recall and trials per bin of the cell's expected cases a day: ``{"1–2": [recall, trials]}``."""
+    out = {}
+    for lo, hi in RATE_BINS:
+        picked = [h for r, h in zip(rates, hits, strict=True) if lo <= r < hi]
+        label = f"{lo:g}–{hi:g}" if hi != float("inf") else f"≥{lo:g}"
+        if picked:
+            out[label] = [round(sum(picked) / len(picked), 2), len(picked)]
+    return out
 
 
 _VARIANTS = ("{b}{u}单元{r}", "{b} {u}单元 {r}", "{w}{u}单元", "{b}", "{b}楼下")
@@ -331,7 +383,9 @@ def million(directory: Path) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.detectors", description=__doc__.splitlines()[0])
-    parser.add_argument("--base", type=Path, default=BENCH_DIR / "sqlite-default.db")
+    parser.add_argument(
+        "--base", type=Path, default=None, help="default: bench/common.py's default-size file"
+    )
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--quiet-days", type=int, default=60, help="consecutive days of untouched history")
     parser.add_argument("--seed", type=int, default=25)
@@ -341,13 +395,20 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     work = args.work or Path(tempfile.mkdtemp(prefix="detectors-"))
     work.mkdir(parents=True, exist_ok=True)
-    url = _copy(args.base, work)
+    base = args.base or Path(sqlite_db(DEFAULT).url.removeprefix("sqlite:///"))
+    url = _copy(base, work)
     engine = get_engine(url)
     with Session(engine) as s:
         territory = history.load_territory(s)
         last = _last_day(s)
-    quiet = [last - timedelta(days=i) for i in range(args.quiet_days, 0, -1)]
-    results: dict[str, object] = {"machine": machine(), "base": str(args.base), "last_day": last}
+    untouched = last - timedelta(days=episodes.REACH_DAYS)  # before the seed's own episodes
+    quiet = [untouched - timedelta(days=i) for i in range(args.quiet_days - 1, -1, -1)]
+    results: dict[str, object] = {
+        "machine": machine(),
+        "base": str(base),
+        "last_day": last,
+        "evaluation_days": [quiet[0], quiet[-1]],
+    }
     started = time.perf_counter()
     print(
         f"false alarms on {len(quiet)} days of untouched history ({len(territory.community_ids)} communities)"

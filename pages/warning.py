@@ -106,6 +106,10 @@ else:
 with db_session() as s:
     everything = store.alerts_for(s, me, day=day, status="all", lang=lang)
 views = [v for v in everything if v.status == AlertStatus.open] if only_open else everything
+# ongoing repeats without new cases (dashboard.reporting.warning.episode) stay behind a switch
+quiet = [v for v in views if not v.news]
+if not st.session_state.get("warning_quiet"):
+    views = [v for v in views if v.news]
 
 if not everything:
     today = day == clock.now().date()
@@ -133,10 +137,15 @@ kind = (
 )
 st.query_params["kind"] = kind
 st.caption(t(f"warning.kind_help.{kind}"))
+if kind == "repeat" and quiet:
+    st.toggle(t("warning.show_ongoing", n=len(quiet)), key="warning_quiet", help=t("warning.ongoing_help"))
 shown = [v for v in views if v.kind.value == kind]
 if not shown:
-    handled = any(v.kind.value == kind for v in everything)  # all of this kind acted on already
-    st.info(t("warning.empty_status") if handled else t("warning.empty_kind"))
+    handled = any(v.kind.value == kind and v.status != AlertStatus.open for v in everything)
+    if kind == "repeat" and quiet:
+        st.info(t("warning.empty_news"))
+    else:
+        st.info(t("warning.empty_status") if handled else t("warning.empty_kind"))
     _run_now(me)
     st.stop()
 

@@ -6,8 +6,8 @@ happens (grid, community, position, address, title), so every count of the seed 
    two days before "today", up to :data:`MARKET_CASES` 环境卫生 (ENV) reports from elsewhere are moved to the
    market's address. The spike detector flags the grid (and usually its community) × ENV.
 2. **A building that keeps leaking** (重复诉求): up to :data:`LEAK_CASES` 老旧小区与公共设施 (INF) reports spread
-   over the last 80 days are moved to one building and become water leaks (楼上漏水, 屋顶渗水 …). The repeat
-   detector flags the building.
+   over the last 80 days are moved to one building (of its grid, the one with the fewest INF reports so far)
+   and become water leaks (楼上漏水, 屋顶渗水 …). The repeat detector flags the building.
 3. **Hazards in the old town** (热点): over the last 20 days up to :data:`SAF_PER_GRID` 安全隐患 (SAF) reports per
    grid are moved into :data:`SAF_GRIDS` adjacent old-town grids (电动车楼道充电, 燃气管道老化 …). The hotspot
    detector finds the cluster.
@@ -15,7 +15,9 @@ happens (grid, community, position, address, title), so every count of the seed 
 Only reports that came in from residents or upper levels (12345, 网上, 来访, 上级交办) are moved: their timeline
 names no grid worker. Merged duplicates and their originals, and cases with a visit, a service record or a
 resident's public report or a photo attached stay where they are, and blind-spot grids (no case for weeks) get none; an assignee who was the old grid's worker becomes the
-new grid's. With a small seed fewer cases are available and the episodes are smaller.
+new grid's. With a small seed fewer cases are available and the episodes are smaller. On a default seed the
+first morning's run raises all three (tests/unit/reporting/test_warning_seed.py); bench/detectors.py
+measures false alarms on the days before :data:`REACH_DAYS`, where the history is untouched.
 """
 
 from __future__ import annotations
@@ -29,13 +31,17 @@ from sqlalchemy.engine import Connection, Engine
 from seed.world import BuildingInfo, GridInfo, World
 
 MARKET_CASES = 12
+MARKET_ADDRESS = "农贸市场门前"
 LEAK_CASES = 5
+REACH_DAYS = 80
+"""How far back before "today" the episodes move cases: a run of a day that long before or earlier sees
+the seed's history untouched (bench/detectors.py measures false alarms there)."""
 SAF_GRIDS = 4
 SAF_PER_GRID = 6
 _MOVABLE_SOURCES = ("hotline", "online", "walk_in", "assigned")
-_MARKET_TITLES = ("农贸市场周边垃圾堆积", "市场门口污水横流", "摊贩占道垃圾未清", "市场垃圾桶满溢无人清运")
-_LEAK_TITLES = ("楼上漏水", "屋顶渗水", "卫生间天花板渗水", "外墙渗水墙皮脱落", "楼道水管漏水")
-_SAF_TITLES = ("电动车楼道充电", "燃气管道老化", "楼道堆放易燃杂物", "消防通道被占用", "老旧电线私拉乱接")
+MARKET_TITLES = ("农贸市场周边垃圾堆积", "市场门口污水横流", "摊贩占道垃圾未清", "市场垃圾桶满溢无人清运")
+LEAK_TITLES = ("楼上漏水", "屋顶渗水", "卫生间天花板渗水", "外墙渗水墙皮脱落", "楼道水管漏水")
+SAF_TITLES = ("电动车楼道充电", "燃气管道老化", "楼道堆放易燃杂物", "消防通道被占用", "老旧电线私拉乱接")
 _LEAK_DAYS = (76, 58, 41, 23, 7)
 
 
@@ -136,16 +142,20 @@ def plant(engine: Engine, world: World, rng: random.Random) -> dict[str, int]:
             ]
             building = market.buildings[0]
             moved["episode_market"] = _move(
-                conn, world, ids, market, building, rng, _MARKET_TITLES, f"{building.name}农贸市场门前"
+                conn, world, ids, market, building, rng, MARKET_TITLES, building.name + MARKET_ADDRESS
             )
         if "INF" in category:
             pool = _movable(
-                conn, category["INF"], today - timedelta(days=80), today - timedelta(days=1), {leaky.id}
+                conn,
+                category["INF"],
+                today - timedelta(days=REACH_DAYS),
+                today - timedelta(days=1),
+                {leaky.id},
             )
             picks = _spread(conn, pool, [today - timedelta(days=d) for d in _LEAK_DAYS])
-            building = leaky.buildings[0]
+            building = _quietest(conn, leaky, category["INF"])
             moved["episode_leaks"] = _move(
-                conn, world, picks, leaky, building, rng, _LEAK_TITLES, building.name + "{unit}单元{room}"
+                conn, world, picks, leaky, building, rng, LEAK_TITLES, building.name + "{unit}单元{room}"
             )
         if "SAF" in category:
             seeds = [g for g in urban if g.id not in (market.id, leaky.id)]
@@ -156,11 +166,27 @@ def plant(engine: Engine, world: World, rng: random.Random) -> dict[str, int]:
             for i, g in enumerate(cluster):
                 ids = pool[i * SAF_PER_GRID : (i + 1) * SAF_PER_GRID]
                 building = rng.choice(g.buildings)
-                n += _move(
-                    conn, world, ids, g, building, rng, _SAF_TITLES, building.name + "{unit}单元{room}"
-                )
+                n += _move(conn, world, ids, g, building, rng, SAF_TITLES, building.name + "{unit}单元{room}")
             moved["episode_hazards"] = n
     return moved
+
+
+def _quietest(conn: Connection, grid: GridInfo, category_id: int) -> BuildingInfo:
+    """The building of `grid` with the fewest cases of the category so far: where leaks were rare, five in
+    80 days are a problem that keeps coming back, not the building's usual flow (the repeat detector compares
+    a building with its own past year)."""
+
+    def count(b: BuildingInfo) -> int:
+        return int(
+            conn.execute(
+                text(
+                    "SELECT COUNT(*) FROM cases WHERE grid_id = :g AND category_id = :k AND address LIKE :a"
+                ),
+                {"g": grid.id, "k": category_id, "a": b.name + "%"},
+            ).scalar_one()
+        )
+
+    return min(grid.buildings, key=count)
 
 
 def _spread(conn: Connection, pool: list[int], targets: list[datetime]) -> list[int]:

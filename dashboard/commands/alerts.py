@@ -1,6 +1,7 @@
 """``python -m dashboard alerts run [--date D]`` and ``alerts list [--date D] [--kind K] --format json``: the
 early-warning job from the shell (cron, or a second opinion on a replica), and the stored alerts for tools
-and tests (kind, scope codes, category code, observed, expected, score, case numbers)."""
+and tests (kind, scope codes, category code, observed, expected, score, case numbers, a repeat's episode
+state)."""
 
 from __future__ import annotations
 
@@ -103,6 +104,7 @@ def _list(engine: Engine, args: argparse.Namespace) -> int:
             "since": v.since.isoformat(),
             "status": str(v.status),
             "case_numbers": v.case_numbers,
+            "episode": v.episode_state,
         }
         for v in views
     ]

@@ -65,6 +65,14 @@ def change_delta(value: object) -> str | None:
     return "0" if round(number * 100) == 0 else f"{number * 100:+.0f}%"
 
 
+def p_phrase(value: object) -> str:
+    """A p-value with its relation, for running text: 'p = 0.012', 'p < 0.001'; missing → '—'."""
+    number = as_number(value)
+    if number is None:
+        return MISSING
+    return "p < 0.001" if number < 0.001 else f"p = {number:.3f}"
+
+
 def moment(value: object, fmt: str = "%Y-%m-%d %H:%M", missing: str = MISSING) -> str:
     """A date or time as text for a table cell: 2026-11-08 09:05; `missing` (—, 从未 …) for None, NaT, NaN."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or str(value) == "NaT":

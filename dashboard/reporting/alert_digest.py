@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from dashboard.i18n import t_plain
-from dashboard.kernel.formatting import pct
+from dashboard.kernel.formatting import p_phrase, pct
 from dashboard.kernel.policy import may
 from dashboard.kernel.privacy import mask_address
 from dashboard.kernel.scope import Actor, case_filter
@@ -33,7 +33,7 @@ WALL_ALERTS = 4
 REPORT_ALERTS = 12
 """Alerts listed in the meeting report's 研判 section."""
 
-CASE_COLUMNS = ["id", "number", "title", "status", "category", "grid", "due_at", "address"]
+CASE_COLUMNS = ["id", "number", "title", "status", "category", "grid", "reported_at", "due_at", "address"]
 
 
 def kind_label(kind: AlertKind | str, lang: str | None = None) -> str:
@@ -60,19 +60,21 @@ def strength(view: AlertView, lang: str | None = None) -> str:
         case AlertKind.risk:
             return t_plain("warning.probability", lang, p=pct(view.score, 0))
         case AlertKind.spike | AlertKind.hotspot:
-            p = "< 0.001" if view.score < 0.001 else f"{view.score:.3f}"
-            return t_plain("warning.p_value", lang, p=p)
+            return t_plain("warning.p_value", lang, p=p_phrase(view.score))
     ev = view.evidence
     if ev.get("rule") == "reworked":
         rework, reopen = int(ev.get("rework", 0)), int(ev.get("reopen", 0))
         return t_plain("warning.evidence.reworks", lang, rework=rework, reopen=reopen)
-    return t_plain(
+    text = t_plain(
         "warning.repeat_count",
         lang,
         days=int(ev.get("window_days", 0)),
         observed=number(view.observed),
-        threshold=number(view.expected),
+        threshold=number(float(ev.get("threshold", view.expected))),
     )
+    if ev.get("rule") == "building" and "before" in ev:  # against the building's own past year
+        text += t_plain("warning.repeat_usual", lang, expected=number(view.expected))
+    return text
 
 
 def headline(view: AlertView, lang: str | None = None) -> str:
@@ -103,7 +105,7 @@ def alert_cases(
     session: Session, actor: Actor, case_ids: Sequence[int], *, lang: str = "zh", limit: int = CASE_ROWS
 ) -> pd.DataFrame:
     """The cases behind an alert that the actor may open (newest first, at most `limit`): number, title,
-    status, category, grid, due time and the address masked to the building."""
+    status, category, grid, report and due times and the address masked to the building."""
     ids = list(dict.fromkeys(int(i) for i in case_ids))
     if not ids:
         return pd.DataFrame(columns=CASE_COLUMNS)
@@ -116,6 +118,7 @@ def alert_cases(
             Case.status,
             cat.label("category"),
             Grid.name.label("grid"),
+            Case.reported_at,
             Case.due_at,
             Case.address,
         )
@@ -143,9 +146,10 @@ class WallAlerts:
 
 
 def wall_alerts(session: Session, actor: Actor, *, lang: str = "zh", limit: int = WALL_ALERTS) -> WallAlerts:
-    """The strongest open alerts of the newest run, for the wall (one read of the stored table)."""
+    """The strongest open alerts of the newest run that say something new (an ongoing repeat without new
+    cases does not), for the wall (one read of the stored table)."""
     day = store.latest_day(session)
-    views = store.alerts_for(session, actor, day=day, lang=lang) if day else []
+    views = [v for v in store.alerts_for(session, actor, day=day, lang=lang) if v.news] if day else []
     shown = strongest(views, limit)
     items = tuple((v.kind.value, kind_label(v.kind, lang), headline(v, lang)) for v in shown)
     return WallAlerts(day, items, len(views) - len(shown))

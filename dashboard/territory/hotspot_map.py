@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from dashboard.i18n import t_plain
+from dashboard.kernel.formatting import p_phrase
 from dashboard.territory.areas import Territory
 from dashboard.territory.map_scales import RGBA
 
@@ -111,7 +112,7 @@ def features(territory: Territory, found: Sequence[MapCell], lang: str | None = 
     for cell in found:
         area = shapes[cell.grid_id]
         kind = t_plain(f"warning.class.{cell.kind if cell.confidence else 'none'}", lang)
-        tip = t_plain("warning.map.tip", lang, kind=kind, z=z_text(cell.z), p=p_text(cell.p))
+        tip = t_plain("warning.map.tip", lang, kind=kind, z=z_text(cell.z), p=p_phrase(cell.p))
         out.append(
             {
                 "type": "Feature",

@@ -103,7 +103,10 @@ def _hotspot_evidence(view: AlertView) -> None:
         pd.DataFrame(
             {
                 t_plain("warning.evidence.grid"): [f"{g.get('code', '')} {g.get('name', '')}" for g in grids],
-                t_plain("warning.evidence.cases"): [int(g.get("count", 0)) for g in grids],
+                t_plain("warning.evidence.observed"): [int(g.get("count", 0)) for g in grids],
+                t_plain("warning.evidence.expected"): [
+                    digest.number(round(float(g.get("expected", 0.0)), 1)) for g in grids
+                ],
                 t_plain("warning.evidence.z"): [z_text(g.get("z")) for g in grids],
                 t_plain("warning.evidence.p"): [p_text(g.get("p")) for g in grids],
             }
@@ -148,12 +151,15 @@ def cases_table(view: AlertView, cases: pd.DataFrame) -> None:
         st.caption(t("warning.no_cases"))
         return
     number = t_plain("queue.col_number")
+    fresh = set((view.evidence.get("episode") or {}).get("new_cases") or [])
     table = pd.DataFrame(
         {
+            **({t_plain("warning.evidence.new"): cases["id"].isin(fresh)} if fresh else {}),
             number: "case?case=" + cases["number"],
             t_plain("queue.col_title"): cases["title"],
             t_plain("queue.col_status"): cases["status"].map(lambda v: label("status", v)),
             t_plain("queue.col_grid"): cases["grid"],
+            t_plain("queue.col_reported"): cases["reported_at"].map(moment),
             t_plain("queue.col_due"): cases["due_at"].map(moment),
             t_plain("queue.col_address"): cases["address"],
         }
@@ -259,18 +265,28 @@ def _actions(me: Actor, view: AlertView) -> None:
 
 
 def _facts(view: AlertView) -> str:
+    """Observed against expected over which days, how unusual, since when, and a repeat's episode."""
     parts: list[Any] = []
     if view.kind in (AlertKind.spike, AlertKind.hotspot):
+        figures = t_plain(
+            "warning.observed_expected",
+            observed=digest.number(view.observed),
+            expected=digest.number(view.expected),
+        )
+        days = view.evidence.get("window_days")
+        parts.append(t_plain("warning.window", n=int(days)) + figures if days else figures)
+    parts.append(digest.strength(view))
+    parts.append(t_plain("warning.since", since=f"{view.since:%Y-%m-%d}"))
+    ep = view.evidence.get("episode") or {}
+    if ep.get("state") in ("updated", "ongoing"):
         parts.append(
-            t(
-                "warning.observed_expected",
-                observed=digest.number(view.observed),
-                expected=digest.number(view.expected),
+            t_plain(
+                f"warning.episode.{ep['state']}",
+                first=ep.get("first_day", ""),
+                n=len(ep.get("new_cases", [])),
             )
         )
-    parts.append(plain(digest.strength(view)))
-    parts.append(t("warning.since", since=f"{view.since:%Y-%m-%d}"))
-    return " · ".join(str(p) for p in parts if p)
+    return plain(" · ".join(str(p) for p in parts if p))
 
 
 def alert_card(me: Actor, view: AlertView, cases: pd.DataFrame) -> None:

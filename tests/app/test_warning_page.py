@@ -46,7 +46,8 @@ def test_operator_supervises_and_dismisses_with_a_reason(world: World, login) ->
     assert at.session_state["warning_kind"] == "spike"  # the first kind with alerts
     text = _text(at)
     assert "研判预警" in at.title[0].value
-    assert "网格 第1网格" in text and "实际 12 件，预期 2.4 件" in text and "出现概率 p = < 0.001" in text
+    assert "网格 第1网格" in text and "近 2 天：实际 12 件，预期 2.4 件" in text
+    assert "偶然出现的概率 p < 0.001" in text and "p = <" not in text
     assert "AUC 0.81" in text  # the model's quality, discreetly
     chart = at.get("plotly_chart")
     assert len(chart) == 1 and "2026-03-09" in chart[0].proto.spec  # observed vs expected per day
@@ -118,7 +119,7 @@ def test_english_and_the_empty_state(world: World, login) -> None:  # type: igno
     at.run()
     assert not at.exception
     assert at.title[0].value == "Early warning"
-    assert "12 cases observed, 2.4 expected" in _text(at)
+    assert "last 2 days: 12 cases observed, 2.4 expected" in _text(at) and "p = <" not in _text(at)
 
 
 def test_queue_risk_column_high_risk_view_and_map_layer(world: World, login) -> None:  # type: ignore[no-untyped-def]

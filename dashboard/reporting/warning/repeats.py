@@ -38,10 +38,14 @@ BUILDING_HISTORY_DAYS = 365
 BUILDING_FLOOR = 0.2
 BUILDING_P = 1e-3
 """... when that many is also unusual for the place: the Poisson tail of the count against the building's own
-rate of that category in the BUILDING_HISTORY_DAYS before (at least BUILDING_FLOOR cases per window) is below
-BUILDING_P. Without it a village group (5组) or a big estate with a steady flow of reports is a "repeat"
-every day (measured on the seeded history: 90 new such alerts per community and month with N alone, 30 with
-BUILDING_P = 0.01). A building without a past needs 4 cases in 90 days to be flagged."""
+rate of that category in the BUILDING_HISTORY_DAYS before (or the history there is; at least BUILDING_FLOOR
+cases per window) is below BUILDING_P. Without it a village group (5组) or a big estate with a steady flow of
+reports is a "repeat" every day (measured on the seeded history: 90 new such alerts per community and month
+with N alone, 30 with BUILDING_P = 0.01). A building without a past needs 4 cases in 90 days to be flagged."""
+BUILDING_HISTORY_MIN_DAYS = 30
+"""A database holding less history than BUILDING_HISTORY_DAYS before the window learns each building's rate
+from what it has (a place's past is not taken for silent because it was not recorded); with less than this
+many days it has no past to compare with, and the floor alone applies."""
 PHONE_DAYS = 30
 PHONE_MIN = 3
 """Cases from one phone within PHONE_DAYS that make a repeat."""
@@ -96,9 +100,11 @@ def by_building(
             )
     codes = dict(zip(territory.category_ids.tolist(), territory.category_codes, strict=True))
     grid_codes = dict(zip(territory.grid_ids.tolist(), territory.grid_codes, strict=True))
+    known = _history_days(session, recent_from)
     findings = []
     for (building, category_id), cases in groups.items():
-        expected = max(before[(building, category_id)] * days / BUILDING_HISTORY_DAYS, BUILDING_FLOOR)
+        rate = before[(building, category_id)] / known if known >= BUILDING_HISTORY_MIN_DAYS else 0.0
+        expected = max(rate * days, BUILDING_FLOOR)
         p = float(stats.poisson.sf(len(cases) - 1, expected))
         if len(cases) < minimum or p >= BUILDING_P:
             continue
@@ -123,7 +129,7 @@ def by_building(
                     "window_days": days,
                     "threshold": minimum,
                     "before": before[(building, category_id)],
-                    "history_days": BUILDING_HISTORY_DAYS,
+                    "history_days": known,
                     "addresses": sorted({mask_address(c[3]) for c in cases}),
                     "days": sorted({c[4].date().isoformat() for c in cases}),
                 },
@@ -131,6 +137,15 @@ def by_building(
             )
         )
     return findings
+
+
+def _history_days(session: Session, until: datetime) -> int:
+    """Days of recorded history before `until`, at most BUILDING_HISTORY_DAYS (from the first case)."""
+    first = session.exec(select(func.min(Case.reported_at))).one()
+    if first is None:
+        return 0
+    first = first if isinstance(first, datetime) else datetime.fromisoformat(str(first))
+    return max(0, min(BUILDING_HISTORY_DAYS, (until - first).days))
 
 
 def phone_key(digits: str) -> str:

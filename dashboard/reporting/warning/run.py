@@ -8,7 +8,9 @@ at once exactly one computes and the other returns without writing; the morning 
 
 **Store.** In one writer transaction: the day's open alerts are replaced by the new findings; an alert that
 somebody already acted on (督办, 专项, dismissed) keeps its row and its status, and a finding met again within
-:data:`CARRY_DAYS` of being acted on (same key) carries that status over instead of coming back as new. The
+:data:`CARRY_DAYS` of being acted on (same key) carries that status over instead of coming back as new. A
+repeat finding is followed as an episode (:mod:`episode`: new, updated with new cases, or ongoing) against
+the key's last alert, and keeps its episode's first day. The
 overdue risk of open cases (``case_risks``) is replaced as a whole. The run row gets its duration, counts, the
 model's AUC and calibration table and the hotspot map layer; an audit row records the run.
 
@@ -38,11 +40,11 @@ from dashboard import clock
 from dashboard.db import get_engine, run_unit, session_scope
 from dashboard.kernel import audit
 from dashboard.kernel.errors import Invalid
-from dashboard.reporting.warning import history, hotspots, repeats, risk, spikes
+from dashboard.reporting.warning import episode, history, hotspots, repeats, risk, spikes
 from dashboard.reporting.warning.finding import Finding
 from dashboard.reporting.warning.store import ids_text
 from models import Alert, AlertRun, CaseRisk
-from models.enums import AlertStatus
+from models.enums import AlertKind, AlertStatus
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +219,31 @@ def _carried(session: Session, day: date, keys: set[str]) -> dict[str, Alert]:
     return {a.key: a for a in rows if a.key in keys}
 
 
+def _episodes(session: Session, day: date) -> dict[str, episode.Seen]:
+    """The last repeat alert of each key within :data:`episode.END_DAYS` before `day`."""
+    rows = session.exec(
+        select(Alert.key, Alert.day, Alert.evidence, Alert.case_ids)
+        .where(
+            Alert.kind == AlertKind.repeat.value,
+            Alert.day < day,
+            Alert.day >= day - timedelta(days=episode.END_DAYS),
+        )
+        .order_by(Alert.day)  # type: ignore[arg-type]
+    ).all()
+    out = {}
+    for key, at, evidence, case_ids in rows:
+        first = json.loads(evidence).get("episode", {}).get("first_day")
+        out[key] = episode.seen_from(at, date.fromisoformat(first) if first else None, json.loads(case_ids))
+    return out
+
+
+def follow_repeats(findings: list[Finding], seen: dict[str, episode.Seen], day: date) -> None:
+    """Give each repeat finding its episode (``evidence["episode"]``)."""
+    for f in findings:
+        if f.kind == AlertKind.repeat:
+            f.evidence["episode"] = episode.follow(f, seen.get(f.key), day).evidence()
+
+
 def _store(session: Session, day: date, who: str, computed: Computed, started: float) -> dict[str, int]:
     run_row = session.exec(select(AlertRun).where(AlertRun.day == day)).one()
     if run_row.claimed_by != who or run_row.state != "running":
@@ -225,6 +252,7 @@ def _store(session: Session, day: date, who: str, computed: Computed, started: f
     kept = {a.key: a for a in session.exec(select(Alert).where(Alert.day == day)).all()}
     session.execute(delete(Alert).where(Alert.day == day, Alert.status == AlertStatus.open.value))  # type: ignore[arg-type]
     unique = {f.key: f for f in computed.findings}
+    follow_repeats(list(unique.values()), _episodes(session, day), day)
     carried = _carried(session, day, set(unique))
     for key, f in unique.items():
         acted = kept.get(key)

@@ -47,7 +47,8 @@ class AlertView:
     - spike: ``{"level": "grid"|"community", "window_days": n, "daily": [{"day", "observed", "expected"}],
       "baseline_days": n, "dispersion": k}``
     - repeat: ``{"rule": "building"|"phone"|"reworked", "window_days": n, "threshold": n,
-      "addresses": [masked …]}``
+      "addresses": [masked …], "episode": {"state": "new"|"updated"|"ongoing", "first_day": iso,
+      "new_cases": [case id …]}}``
     - hotspot: ``{"window_days": 30, "permutations": n, "grids": [{"grid_id", "code", "name", "count", "z",
       "p"}]}``
     - risk: ``{"due_at": iso, "probability": p, "factors": [[label, contribution], …]}`` (labels in the
@@ -75,6 +76,16 @@ class AlertView:
     reason: str
     grid_ids: list[int] = field(default_factory=list)
     community_ids: list[int] = field(default_factory=list)
+
+    @property
+    def episode_state(self) -> str | None:
+        """A repeat's place in its episode (:mod:`episode`): "new", "updated", "ongoing"; None for the others."""
+        return (self.evidence.get("episode") or {}).get("state")
+
+    @property
+    def news(self) -> bool:
+        """Whether the alert says something new today (all but an ongoing repeat without new cases)."""
+        return self.episode_state != "ongoing"
 
 
 @dataclass(frozen=True)

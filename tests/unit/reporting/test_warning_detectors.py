@@ -31,7 +31,7 @@ def test_spike_found_in_the_planted_grid_and_not_on_flat_history(world: World) -
     found = {(f.scope_type, f.scope_code): f for f in _spikes(world)}
     grid = found[(AlertScope.grid, "LT-01-06")]
     assert grid.kind == AlertKind.spike and grid.category_code == "ENV"
-    assert grid.observed >= len(planted) and grid.expected < 4 and grid.score < spikes.P_THRESHOLD
+    assert grid.observed >= len(planted) and grid.expected < 4 and grid.score < spikes.P_GRID
     assert grid.since >= DAY - timedelta(days=3) and set(planted) <= set(grid.case_ids)
     assert grid.community_ids == {world.community_ids[0]} and grid.grid_ids == {world.grid_ids[5]}
     daily = grid.evidence["daily"]
@@ -44,10 +44,44 @@ def test_spike_expectation_follows_the_rest_of_the_district() -> None:
     rng = np.random.default_rng(3)
     counts = rng.poisson(2.0, size=(10, 1, spikes.HISTORY_DAYS))
     counts[:, :, -1] *= 2
-    assert (spikes.score_cells(counts).p > spikes.P_THRESHOLD).all()
+    assert (spikes.score_cells(counts).p > spikes.P_COMMUNITY).all()
     counts[4, 0, -2:] += 12
     result = spikes.score_cells(counts)
-    assert result.p[4, 0] < spikes.P_THRESHOLD and int(result.window[4, 0]) in (2, 3)
+    assert result.p[4, 0] < spikes.P_COMMUNITY and int(result.window[4, 0]) in (1, 2)
+
+
+def _communities(rng: np.random.Generator, rate: np.ndarray) -> np.ndarray:
+    """11 communities × 1 category of daily counts at `rate` (per community and day, or per day too)."""
+    return rng.poisson(np.broadcast_to(rate, (11, 1, spikes.HISTORY_DAYS)))
+
+
+def test_a_rise_spread_over_a_community_is_found() -> None:
+    """Three times the usual over two days in a community of 4 cases a day (+16 cases, none in one place)
+    is a spike; Poisson history gets no variance inflation, and 20 quiet districts give at most one alert."""
+    rng = np.random.default_rng(11)
+    quiet = [_communities(rng, np.array(4.0)) for _ in range(20)]
+    results = [spikes.score_cells(c) for c in quiet]
+    assert all((r.delta2 == 0).all() for r in results)
+    assert sum(int((r.p < spikes.P_COMMUNITY).sum()) for r in results) <= 1  # of 20 × 11 communities
+    found = 0
+    for counts in quiet:
+        counts[4, 0, -2:] += 8
+        found += spikes.score_cells(counts).p[4, 0] < spikes.P_COMMUNITY
+    assert found >= 18
+
+
+def test_overdispersed_history_widens_the_expectation() -> None:
+    """Weeks that vary far more than Poisson (a community's rate drawn anew each week) give δ² > 0 and a
+    larger p for the same rise than Poisson weeks do."""
+    rng = np.random.default_rng(5)
+    weekly = rng.gamma(2.0, 1.5, size=(11, 1, spikes.HISTORY_DAYS // 7 + 1)).repeat(7, axis=2)
+    wild = _communities(rng, weekly[:, :, : spikes.HISTORY_DAYS])
+    calm = _communities(rng, np.array(3.0))
+    for counts in (wild, calm):
+        counts[4, 0, -2:] = [9, 9]
+    wide, narrow = spikes.score_cells(wild), spikes.score_cells(calm)
+    assert wide.delta2[0] > 0.1 and narrow.delta2[0] == 0
+    assert wide.p[4, 0] > 10 * narrow.p[4, 0]
 
 
 def test_repeats_by_building_phone_and_rework(world: World) -> None:

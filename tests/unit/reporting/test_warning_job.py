@@ -15,6 +15,7 @@ from dashboard import cli, clock
 from dashboard.cases.errors import InvalidInput
 from dashboard.db import get_engine
 from dashboard.kernel.errors import Conflict, NotFound, NotPermitted
+from dashboard.reporting import alert_digest
 from dashboard.reporting.warning import run, schedule, store
 from models import Alert, AlertRun, AuditLog, Case, CaseEvent, CaseRisk
 from models.enums import AlertKind, AlertStatus, CaseStatus
@@ -96,6 +97,30 @@ def test_next_day_carries_a_dismissal(world: World) -> None:
             (carried,) = store.alerts_for(s, world.actors["operator"], kind="repeat", status="all")
     assert carried.day == DAY + timedelta(days=1) and carried.status == AlertStatus.dismissed
     assert carried.reason == "已安排维修" and carried.acted_by == "operator"
+
+
+def test_a_repeat_is_one_episode_raised_once_updated_with_new_cases(world: World) -> None:
+    """The building of four cases is new on its first day, ongoing (off the wall, listed as not news) the next
+    day, updated with its fifth case the day after, and keeps its first day throughout."""
+    _episode(world)
+    engine = get_engine(world.url)
+    operator = world.actors["operator"]
+    states = []
+    for i in range(3):
+        day = DAY + timedelta(days=i)
+        if i == 2:
+            fifth = save(world, [case(world, 10, "INF", NOW + timedelta(days=1), address="和平里7号楼2单元")])
+        with clock.frozen(NOW + timedelta(days=i)):
+            run.run(day, engine=engine)
+            with world.session() as s:
+                (building,) = store.alerts_for(s, operator, kind="repeat")
+                wall = alert_digest.wall_alerts(s, operator)
+        states.append(building.episode_state)
+        assert building.evidence["episode"]["first_day"] == DAY.isoformat()
+        assert building.news == (building.episode_state != "ongoing")
+        assert any("和平里7号楼" in line for _, _, line in wall.items) == building.news
+    assert states == ["new", "ongoing", "updated"]
+    assert building.evidence["episode"]["new_cases"] == fifth and building.observed == 5
 
 
 def test_supervise_goes_through_the_change_function_and_is_audited(world: World) -> None:

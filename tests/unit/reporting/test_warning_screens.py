@@ -53,7 +53,7 @@ def test_report_has_the_outlook_section_and_slide(world: World) -> None:
     assert list(rep.outlook.table["kind"]) == ["异常增长", "重复诉求", "热点", "超期风险"]
     assert ours.open_by_kind == {"spike": 1, "repeat": 1, "hotspot": 0, "risk": 0}  # 幸福社区 only
     (slide,) = [text for text in _slide_texts(build_deck(rep)) if "研判预警" in text.splitlines()]
-    assert "网格 第1网格" in slide and "出现概率 p = < 0.001" in slide and "超期概率 82%" in slide
+    assert "网格 第1网格" in slide and "偶然出现的概率 p < 0.001" in slide and "超期概率 82%" in slide
 
 
 def test_outlook_without_a_run_says_so(world: World) -> None:
@@ -97,6 +97,7 @@ def test_alert_cases_stay_in_scope(world: World) -> None:
     assert set(everyone["id"]) == set(ids)
     assert set(theirs["id"]) == set(planted.spike_cases)
     assert all("301" not in a for a in everyone["address"])  # masked to the building
+    assert everyone["reported_at"].notna().all()  # when each came in: the episode's timeline
 
 
 def _view(kind: AlertKind, score: float, ident: int) -> AlertView:
