@@ -11,6 +11,7 @@ import streamlit as st
 from dashboard import clock
 from dashboard.admin import audit
 from dashboard.admin.audit import AuditFilters
+from dashboard.admin.audit_words import target_words
 from dashboard.i18n import current_lang, has, t
 from dashboard.io import exports
 from dashboard.kernel.policy import may
@@ -78,6 +79,7 @@ page_no = int(st.session_state.get("audit_page", 1))
 
 with db_session() as s:
     result = audit.search(s, me, filters, page_no, PAGE_SIZE)
+    NAMES = audit.names_for_details(s, LANG)
 st.session_state["audit_page"] = result.page
 
 
@@ -89,9 +91,12 @@ def _table(rows: pd.DataFrame) -> pd.DataFrame:
             t("audit.user", LANG): rows["user"],
             t("audit.display_name", LANG): rows["display_name"],
             t("audit.actions", LANG): rows["action"].map(_action_label),
-            t("audit.target", LANG): rows["target"],
+            t("audit.target", LANG): [
+                target_words(a, str(v or ""), LANG)
+                for a, v in zip(rows["action"], rows["target"], strict=True)
+            ],
             t("audit.outcome", LANG): rows["outcome"].map(_outcome_label),
-            t("audit.detail", LANG): [audit.detail_text(row, LANG) for _, row in rows.iterrows()],
+            t("audit.detail", LANG): [audit.detail_text(row, LANG, NAMES) for _, row in rows.iterrows()],
         }
     )
 

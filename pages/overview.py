@@ -3,6 +3,7 @@ grid worker) at a glance. A role that reads no case, the volunteer manager, gets
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pandas as pd
@@ -98,41 +99,38 @@ def _volunteer_overview(me: Actor) -> None:
     st.caption(t("app.updated_at", at=f"{data['at']:%Y-%m-%d %H:%M}"))
     left, right = st.columns(2)
     with left:
-        st.subheader(t("overview.vol_per_community"))
-        per = data["per"]
-        if per.empty:
-            st.info(t("app.nothing"))
-        else:
-            st.dataframe(
-                pd.DataFrame(
-                    {
-                        t("overview.community"): per["name"],
-                        t("overview.vol_hours"): per["hours"].round(1),
-                        t("overview.vol_served"): per["volunteers"].astype(int),
-                        t("overview.vol_records"): per["records"].astype(int),
-                    }
-                ),
-                hide_index=True,
-                width="stretch",
-            )
+        _volunteer_table(
+            t("overview.vol_per_community"),
+            data["per"],
+            lambda per: {
+                t("overview.community"): per["name"],
+                t("overview.vol_hours"): per["hours"].round(1),
+                t("overview.vol_served"): per["volunteers"].astype(int),
+                t("overview.vol_records"): per["records"].astype(int),
+            },
+        )
     with right:
-        st.subheader(t("overview.vol_gaps"))
-        gaps = data["gaps"]
-        if gaps.empty:
-            st.info(t("app.nothing"))
-        else:
-            st.dataframe(
-                pd.DataFrame(
-                    {
-                        t("overview.community"): gaps["community"],
-                        t("overview.grid"): gaps["code"] + " " + gaps["name"],
-                        t("vol.skills"): gaps["skill"].map(skill_label),
-                        t("overview.vol_gap"): gaps["gap"].astype(int),
-                    }
-                ),
-                hide_index=True,
-                width="stretch",
-            )
+        _volunteer_table(
+            t("overview.vol_gaps"),
+            data["gaps"],
+            lambda gaps: {
+                t("overview.community"): gaps["community"],
+                t("overview.grid"): gaps["code"] + " " + gaps["name"],
+                t("vol.skills"): gaps["skill"].map(skill_label),
+                t("overview.vol_gap"): gaps["gap"].astype(int),
+            },
+        )
+
+
+def _volunteer_table(
+    title: str, rows: pd.DataFrame, columns: Callable[[pd.DataFrame], dict[str, pd.Series]]
+) -> None:
+    """One of the volunteer manager's tables under its heading: the `columns` built from `rows`, or "nothing"."""
+    st.subheader(title)
+    if rows.empty:
+        st.info(t("app.nothing"))
+    else:
+        st.dataframe(pd.DataFrame(columns(rows)), hide_index=True, width="stretch")
 
 
 def _scope_label(me: Actor, data: dict) -> str:

@@ -280,10 +280,12 @@ def _rankings(rep: reports.Report) -> None:
     for tab, (by, ranked) in zip(tabs, rep.rankings.items(), strict=True):
         with tab:
             _finding(rep.findings[f"ranking_{by}"])
-            scored = ranked[ranked["rank"].notna()]
-            if by != "grid" and not scored.empty:
+            if by != "grid" and ranked["score"].notna().any():
                 fig = score_dots(
-                    chart_text(scored["name"]).tolist(), scored["score"].tolist(), t("report.col.score")
+                    chart_text(ranked["name"]).tolist(),
+                    ranked["score"].tolist(),
+                    t_plain("report.col.score"),
+                    t_plain("report.no_data_short"),
                 )
                 charts.show(fig, key=f"report_rank_{by}")
             _ranking_table(ranked)

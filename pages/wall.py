@@ -25,9 +25,13 @@ from dashboard.ui import warning_wall
 from dashboard.ui.common import actor, db_session
 from dashboard.ui.maps import legend_html
 from dashboard.ui.session import fragment
-from dashboard.ui.wall_map import wall_map_figure
+from dashboard.ui.wall_map import map_share, map_width_px, wall_map_figure
 from models.enums import Role
 
+SIDE_SHARE = 0.4
+"""The side panel's share of the wall's width (三率, trend, volunteers: drawn for it)."""
+ALERTS_COLUMN_MIN = 0.16
+"""The least width (a share of the wall) the alerts take as a column beside the map."""
 WALL_VIEWER = Actor(id=0, username="wall", display_name="wall", role=Role.leader)
 """The read-only viewer whose figures every sub-district-wide wall shows."""
 
@@ -55,7 +59,8 @@ def _map(me: Actor, url: str, bucket: int, lang: str) -> tuple[go.Figure, Scale]
     values = counts.reindex([g.id for g in shown])[["open_now", "overdue_now"]].fillna(0).astype("float64")
     scale = make_scale("overdue_now", list(values["overdue_now"]))
     feats = map_scene.features(shown, values, "overdue_now", scale, me, lang)
-    return wall_map_figure(feats, territory.communities, territory.bounds), scale
+    width = map_width_px(map_share(territory.bounds))
+    return wall_map_figure(feats, territory.communities, territory.bounds, width), scale
 
 
 @st.cache_data(ttl=300, max_entries=8, show_spinner=False)
@@ -117,10 +122,20 @@ with st.container(key="wall"):
         with st.container(key="wall_exit"):
             st.page_link("pages/overview.py", label=t("wall.exit", lang), icon=":material/close:")
     _top()
-    left, right = st.columns([3, 2], gap="small")
+    # The map's panel as wide as the map it draws; the side panel keeps its width; the alerts take the
+    # column between them when there is room, else the row above the ticker.
+    share = map_share(_territory(viewer, url).bounds)
+    between = 1 - SIDE_SHARE - share
+    if between >= ALERTS_COLUMN_MIN:
+        left, middle, right = st.columns([share, between, SIDE_SHARE], gap="small")
+        with middle, st.container(key="wall_alerts_column"):
+            _alert_panel()
+    else:
+        left, right = st.columns([1 - SIDE_SHARE, SIDE_SHARE], gap="small")
     with left:
         _map_panel()
-        _alert_panel()
     with right:
         _side()
+    if between < ALERTS_COLUMN_MIN:
+        _alert_panel()
     _ticker()

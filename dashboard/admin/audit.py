@@ -12,13 +12,14 @@ from sqlalchemy import ColumnElement, Select, func, literal, or_, union_all
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
+from dashboard.admin.audit_words import AuditNames, detail_words
 from dashboard.cases.view import event_summary
 from dashboard.cases.workflow import TRANSITIONS
 from dashboard.i18n import has, t_plain
 from dashboard.kernel.errors import NotPermitted
 from dashboard.kernel.policy import may
 from dashboard.kernel.scope import Actor
-from models import AuditLog, Case, CaseEvent, User
+from models import AuditLog, Case, CaseEvent, Category, Community, Department, Grid, User
 
 EXPORT_LIMIT = 50_000
 """Most rows one audit export holds (narrow the filters for more)."""
@@ -210,9 +211,30 @@ def known_actions(session: Session) -> list[str]:
     return sorted(set(logged) | set(TRANSITIONS))
 
 
-def detail_text(row: pd.Series, lang: str | None = None) -> str:
+def names_for_details(session: Session, lang: str | None = None) -> AuditNames:
+    """The names the details of audit rows refer to by id (communities, grids, departments, users,
+    categories in `lang`), read once per page."""
+    english = lang == "en"
+    return AuditNames(
+        communities=dict(session.exec(select(Community.id, Community.name)).all()),
+        grids=dict(session.exec(select(Grid.id, Grid.code + " " + Grid.name)).all()),
+        departments=dict(session.exec(select(Department.id, Department.name)).all()),
+        users=dict(session.exec(select(User.id, User.display_name)).all()),
+        categories={
+            i: (en if english and en else zh)
+            for i, zh, en in session.exec(select(Category.id, Category.name_zh, Category.name_en))
+        },
+        category_codes={
+            c: (zh, en)
+            for c, zh, en in session.exec(select(Category.code, Category.name_zh, Category.name_en))
+        },
+    )
+
+
+def detail_text(row: pd.Series, lang: str | None = None, names: AuditNames | None = None) -> str:
     """A row's detail as its reader reads it: a case event's statuses by name, its note and what it recorded
-    (the 回访's satisfaction, the assignee …); a login's kind of account; other details as written."""
+    (the 回访's satisfaction, the assignee …); a login's kind of account; every other detail in words
+    (:func:`dashboard.admin.audit_words.detail_words`, ids named from `names`)."""
     if row["source"] == "case":
         moved = [v for v in (row["from_status"], row["to_status"]) if v] if row["to_status"] else []
         # an event that changes no status (回访, 延期 …) names the status it was recorded in
@@ -227,7 +249,7 @@ def detail_text(row: pd.Series, lang: str | None = None) -> str:
         return f"{text} · {summary}" if summary else text
     if row["action"] == "login":
         return "；".join(_login_part(part, lang) for part in str(row["detail"] or "").split("; "))
-    return str(row["detail"] or "")
+    return detail_words(row["action"], str(row["detail"] or ""), lang, names)
 
 
 def _login_part(part: str, lang: str | None) -> str:

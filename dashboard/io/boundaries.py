@@ -5,7 +5,8 @@ Each feature names its grid (or community) by code in its properties (``code``, 
 mapping ``{property: field}`` (fields ``code``, ``name``, ``community``, ``kind``) names other properties.
 A file in which no feature has a code is refused with the properties that could be one (unique in every
 feature), to map. A file of more features or vertices than a sub-district's boundaries have
-(:data:`LIMITS`) is refused before any geometry is built. A known code gets the new polygon and a recomputed label point
+(:data:`LIMITS`) is refused while it is read, before any geometry is built (a file too large for them is
+refused by its size alone: :mod:`dashboard.io.geojson`). A known code gets the new polygon and a recomputed label point
 (``centroid_lon/lat``, the pole of inaccessibility, as the seed has it); an unknown code adds a grid (its
 ``community`` property naming the community by code) or a community. A merge or split of grids is an
 import of the new boundaries; a grid's record, cases and history stay. Coordinates in GCJ-02 or BD-09
@@ -32,7 +33,7 @@ from sqlalchemy import and_, update
 from sqlmodel import select
 
 from dashboard.cases.export import paged
-from dashboard.io.geojson import convert_geometry, count_positions, read_geojson_features
+from dashboard.io.geojson import convert_geometry, read_geojson_features
 from dashboard.io.headers import norm_key
 from dashboard.io.runs import ImportMapping, ImportReport, ImportRun, bulk_insert
 from dashboard.io.sources import FileProblem, Progress, as_source
@@ -44,7 +45,8 @@ from models.enums import CommunityKind
 
 LEVELS = ("grid", "community")
 LIMITS: dict[str, tuple[int, int]] = {"grid": (2_000, 500_000), "community": (500, 250_000)}
-"""(features, vertices) a boundary file of each level may hold. A sub-district has tens of communities
+"""(features, vertices) a boundary file of each level may hold (and so its size in bytes,
+:data:`dashboard.io.geojson.BYTES_PER_VERTEX` per vertex). A sub-district has tens of communities
 and a few hundred grids, a few hundred vertices each; a larger file is the wrong file (a city's
 buildings, a mesh of tiny polygons), which would take minutes to check and make the map unusable."""
 
@@ -120,18 +122,6 @@ def _code_candidates(raw: list[tuple[int, dict[str, Any], Any]]) -> list[str]:
     return out
 
 
-def _check_size(raw: list[tuple[int, dict[str, Any], Any]], level: str) -> None:
-    """FileProblem when the file has more features or vertices than :data:`LIMITS` allows its level."""
-    max_features, max_vertices = LIMITS[level]
-    if len(raw) > max_features:
-        raise FileProblem("io.boundary.too_many_features", count=f"{len(raw):,}", max=f"{max_features:,}")
-    vertices = 0
-    for _row, _props, geometry in raw:
-        vertices += count_positions(geometry)
-        if vertices > max_vertices:
-            raise FileProblem("io.boundary.too_many_vertices", max=f"{max_vertices:,}")
-
-
 @dataclass
 class _Feature:
     row: int
@@ -143,8 +133,7 @@ class _Feature:
 
 
 def _features(run: ImportRun, level: str, convert: str | None, mapped: Mapping[str, str]) -> list[_Feature]:
-    raw = read_geojson_features(run.source)
-    _check_size(raw, level)
+    raw = read_geojson_features(run.source, LIMITS[level])
     if raw and not any(_prop(props, "code", mapped) for _row, props, _g in raw):
         candidates = _code_candidates(raw)
         shown = candidates or list(dict.fromkeys(k for _r, props, _g in raw for k in props))

@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import IO, Any
 
 from sqlalchemy import ColumnElement, Select
@@ -187,29 +190,21 @@ def cases_to_open311(
         yield [request_item(r, lang, unmasked) for r in rows]
 
 
-def write_open311(
-    session: Session,
-    actor: Actor,
-    out: IO[bytes],
-    conditions: Sequence[ColumnElement[bool]] = (),
-    numbers: Sequence[str] | None = None,
-    *,
-    unmasked: bool = False,
-    lang: str | None = None,
-    filters: dict[str, object] | None = None,
-) -> int:
-    """Write a GeoReport v2 ``requests.json`` array to `out` (UTF-8), one page at a time; audited as an
-    export of format ``open311``. Returns the number of requests."""
-    n = 0
-    out.write(b"[")
-    for chunk in cases_to_open311(session, actor, conditions, numbers, unmasked=unmasked, lang=lang):
-        for item in chunk:
-            out.write((",\n" if n else "\n").encode())
-            out.write(json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
-            n += 1
-    out.write(b"\n]\n" if n else b"]\n")
-    exports.record_export(session, actor, "cases", n, "open311", unmasked, filters)
-    return n
+@dataclass(frozen=True)
+class RequestFormat:
+    """How one export format writes the requests of :func:`write_requests`: what comes before the first,
+    each request (given how many came before it), and what closes the document (given how many there
+    were); `audit` is the export's format in the audit log."""
+
+    audit: str
+    head: bytes
+    item: Callable[[dict[str, Any], int], bytes]
+    tail: Callable[[int], bytes]
+
+
+def _json_item(item: dict[str, Any], before: int) -> bytes:
+    text = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+    return f"{',' if before else ''}\n{text}".encode()
 
 
 _XML_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"}
@@ -218,13 +213,41 @@ _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 """Characters XML 1.0 cannot hold at all (rows stored before text was cleaned on the way in may have them)."""
 
 
+_XML_TO_ESCAPE = re.compile("[&<>\r]")
+_XML_CHANGED = re.compile("[&<>\x00-\x08\x0b\x0c\r\x0e-\x1f\ufffe\uffff]")
+"""Any character :func:`xml_text` changes: most values have none and are written as they are (a page of the
+API's requests holds some 17,000 values)."""
+
+
 def xml_text(value: object) -> str:
-    """`value` as XML element text: escaped, without the characters XML 1.0 cannot hold."""
-    raw = json.dumps(value) if isinstance(value, float) else str(value)
-    return re.sub("[&<>\r]", lambda m: _XML_ESCAPES[m.group()], _XML_ILLEGAL.sub("", raw))
+    """`value` as XML element text: escaped, without the characters XML 1.0 cannot hold; a number as JSON
+    writes it."""
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else json.dumps(value)
+    raw = str(value)
+    if _XML_CHANGED.search(raw) is None:
+        return raw
+    return _XML_TO_ESCAPE.sub(lambda m: _XML_ESCAPES[m.group()], _XML_ILLEGAL.sub("", raw))
 
 
-def write_open311_xml(
+def _xml_item(item: dict[str, Any], before: int) -> bytes:
+    fields = "".join(f"<{k}>{xml_text(v)}</{k}>" for k, v in item.items())
+    return f"<request>{fields}</request>\n".encode()
+
+
+JSON = RequestFormat("open311", b"[", _json_item, lambda n: b"\n]\n" if n else b"]\n")
+"""GeoReport v2's ``requests.json``: an array, one request a line."""
+XML = RequestFormat(
+    "open311-xml",
+    b'<?xml version="1.0" encoding="utf-8"?>\n<service_requests>\n',
+    _xml_item,
+    lambda n: b"</service_requests>\n",
+)
+"""GeoReport v2's ``<service_requests>`` document: one ``<request>`` a line, the keys as child elements."""
+
+
+def write_requests(
+    fmt: RequestFormat,
     session: Session,
     actor: Actor,
     out: IO[bytes],
@@ -235,19 +258,23 @@ def write_open311_xml(
     lang: str | None = None,
     filters: dict[str, object] | None = None,
 ) -> int:
-    """Write a GeoReport v2 ``<service_requests>`` XML document to `out` (UTF-8), one page at a time, with
-    the keys of :func:`write_open311` as the child elements of each ``<request>``; audited as an export
-    of format ``open311-xml``. Returns the number of requests."""
+    """Write the service requests of :func:`cases_to_open311` to `out` (UTF-8) in `fmt`, one SQL page at a
+    time; audited as an export of the format's name. Returns the number of requests."""
     n = 0
-    out.write(b'<?xml version="1.0" encoding="utf-8"?>\n<service_requests>\n')
+    out.write(fmt.head)
     for chunk in cases_to_open311(session, actor, conditions, numbers, unmasked=unmasked, lang=lang):
         for item in chunk:
-            fields = "".join(f"<{k}>{xml_text(v)}</{k}>" for k, v in item.items())
-            out.write(f"<request>{fields}</request>\n".encode())
+            out.write(fmt.item(item, n))
             n += 1
-    out.write(b"</service_requests>\n")
-    exports.record_export(session, actor, "cases", n, "open311-xml", unmasked, filters)
+    out.write(fmt.tail(n))
+    exports.record_export(session, actor, "cases", n, fmt.audit, unmasked, filters)
     return n
+
+
+write_open311 = partial(write_requests, JSON)
+"""A GeoReport v2 ``requests.json`` array (:func:`write_requests` in :data:`JSON`)."""
+write_open311_xml = partial(write_requests, XML)
+"""A GeoReport v2 ``<service_requests>`` XML document (:func:`write_requests` in :data:`XML`)."""
 
 
 def open311_bytes(

@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from email.utils import parsedate_to_datetime
 
 from dashboard.clock import TZ
 from dashboard.kernel.text import clean_text
@@ -98,7 +99,8 @@ DATE_FORMATS = ("ymd", "dmy", "mdy", "excel", "epoch")
 """How a date column is read. ``ymd``: year first (ISO 8601 with or without offset, ``2026/11/8``,
 ``2026年11月8日 14时``, ``20261108``), ``dmy``/``mdy``: also ``8/11/26`` day first or month first,
 ``excel``: serial numbers, ``epoch``: Unix seconds (or milliseconds). Every format also takes year-first
-text and the date cells of a spreadsheet; a ``strptime`` pattern (``%m/%d/%Y %I:%M %p``) may be given too."""
+text, dates with an English month name (``Nov 8 2026``, ``8-Nov-2026``, ``November 8, 2026 3:04 PM``,
+``Sun, 08 Nov 2026 06:05:00 GMT``) and the date cells of a spreadsheet; a ``strptime`` pattern (``%m/%d/%Y %I:%M %p``) may be given too."""
 
 _TIME = r"(\d{1,2})(?::(\d{1,2}))?(?::(\d{1,2})(?:\.(\d{1,6}))?)?"
 _YMD_RE = re.compile(rf"^(\d{{4}})-(\d{{1,2}})-(\d{{1,2}})(?:[ T]+{_TIME})?$")
@@ -116,6 +118,71 @@ _DMY_RE = re.compile(rf"^(\d{{1,2}})[/.-](\d{{1,2}})[/.-](\d{{4}}|\d{{2}})(?:[ T
 _TZ_RE = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 _AM_RE = re.compile(r"\s*(上午|凌晨|早上|早晨|a\.?m\.?)\s*", re.IGNORECASE)
 _PM_RE = re.compile(r"\s*(下午|晚上|傍晚|中午|p\.?m\.?)\s*", re.IGNORECASE)
+
+
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ),
+        1,
+    )
+    for name in names
+}
+"""English month names and their abbreviations (case does not matter)."""
+_WEEKDAY_RE = re.compile(r"^(mon|tues?|wed(nes)?|thu(rs?)?|fri|sat(ur)?|sun)(day)?\.?,?\s+", re.IGNORECASE)
+_MON = r"([A-Za-z]{3,9})\.?"
+_DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
+_NAMED_MONTH_RES = (
+    ("mdy", re.compile(rf"^{_MON}\s+{_DAY},?\s+(\d{{4}})\b,?(.*)$")),  # Nov 8 2026, November 8, 2026 3:04
+    ("dmy", re.compile(rf"^{_DAY}[\s/.-]*{_MON}[\s/.,-]+(\d{{4}}|\d{{2}})\b(.*)$")),  # 8-Nov-2026, 08-NOV-26
+    ("ymd", re.compile(rf"^(\d{{4}})[\s/.-]+{_MON}[\s/.-]+{_DAY}\b(.*)$")),  # 2026-Nov-08
+)
+"""Dates with the month written as an English word, by the order of their parts."""
+_ZONE_RE = re.compile(r"\s(GMT|UTC|UT|Z|[+-]\d{4})$", re.IGNORECASE)
+
+
+def _named_month(s: str) -> str:
+    """A date whose month is an English word ("Nov 8 2026", "8-Nov-26", "Sunday, November 8th, 2026 3:04")
+    as year-month-day text with the rest (the time) after it; other text as it is. A named month cannot
+    be mistaken for a day, so such a date reads the same in every format."""
+    s = _WEEKDAY_RE.sub("", s)
+    for order, regex in _NAMED_MONTH_RES:
+        m = regex.match(s)
+        if not m:
+            continue
+        parts = dict(zip(order, m.groups()[:3], strict=True))
+        month = _MONTHS.get(parts["m"].lower())
+        if month is None:
+            return s
+        year = parts["y"] if len(parts["y"]) == 4 else str(2000 + int(parts["y"]))
+        rest = m.group(4).strip(" ,")
+        return f"{year}-{month}-{parts['d']}" + (f" {rest}" if rest else "")
+    return s
+
+
+def _rfc2822(raw: str) -> datetime | None:
+    """A date as mail and HTTP headers write it ("Sun, 08 Nov 2026 06:05:00 GMT", "… -0500") as Beijing
+    time, else None. Only text with a month name and a zone is tried (the parser takes much else)."""
+    if not _ZONE_RE.search(raw) or not re.search("[A-Za-z]{3}", raw[:-3]):
+        return None
+    try:
+        parsed = parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(TZ).replace(tzinfo=None)
 
 
 def _from_excel_serial(serial: float) -> datetime:
@@ -198,6 +265,7 @@ def _normalise_text(raw: str) -> tuple[str, str | None]:
     s = raw.replace("年", "-").replace("月", "-").replace("日", " ").replace("号", " ")
     s = s.replace("时", ":").replace("点", ":").replace("分", ":").replace("秒", "")
     s, mark = _meridiem(s)
+    s = _named_month(re.sub(r"\s+", " ", s).strip())
     s = re.sub(r"^(\d{4})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{1,2})", r"\1-\2-\3", s.strip())
     s = re.sub(r"\s+", " ", s).strip().rstrip(":").rstrip(",").strip()
     return s, mark
@@ -228,7 +296,7 @@ def date_order(value: object) -> str:
 
 
 def _text_order(raw: str) -> str:
-    if _iso(raw) is not None:
+    if _iso(raw) is not None or _rfc2822(raw) is not None:
         return "any"
     s, _mark = _normalise_text(raw)
     if _YMD_RE.match(s) or _COMPACT_RE.match(s):
@@ -263,7 +331,7 @@ def _clock(hh: str | None, mark: str | None) -> int:
 def _parse_text_datetime(raw: str, fmt: str = "ymd") -> datetime:
     if _is_number_text(raw):
         return _from_number(float(raw), fmt)
-    iso = _iso(raw)
+    iso = _iso(raw) or _rfc2822(raw)
     if iso is not None:
         return iso
     s, mark = _normalise_text(raw)

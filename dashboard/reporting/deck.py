@@ -22,6 +22,7 @@ from dashboard.reporting import ranking
 from dashboard.reporting.outlook_slide import outlook_slide
 from dashboard.reporting.periods import period_label
 from dashboard.reporting.reports import Report
+from dashboard.reporting.resident_slide import resident_slide
 from dashboard.reporting.slide_kit import (
     BODY_H,
     BODY_TOP,
@@ -169,7 +170,8 @@ def _grid_halves(slide: Slide, ranked: pd.DataFrame, lang: str) -> None:
 
 
 def ranking_slide(prs: Deck, report: Report, by: str) -> None:
-    """One ranking (考核): a chart of the scores of the first twelve and their table."""
+    """One ranking (考核): a chart of the scores of the first twelve (a unit without a score keeps its row,
+    named with 无数据) and their table."""
     lang, ranked = report.lang, report.rankings[by]
     slide = content_slide(prs, section_title(f"ranking_{by}", lang), report.findings[f"ranking_{by}"])
     if ranked.empty:
@@ -179,17 +181,22 @@ def ranking_slide(prs: Deck, report: Report, by: str) -> None:
         _grid_halves(slide, ranked, lang)
         return
     top = ranked.head(12)
-    scored = top[top["score"].notna()].iloc[::-1]
     left, width = left_part(0.38)
-    if scored.empty:
+    if top["score"].isna().all():
         add_no_data(slide, lang, left, width)
     else:
-        low, high = ranking.score_axis(scored["score"])
+        shown = top.iloc[::-1]  # a bar chart draws its first category at the bottom
+        low, high = ranking.score_axis(shown["score"].dropna())
+        no_data = t_plain("report.no_data_short", lang)
+        names = [
+            name if score == score else f"{name}（{no_data}）"
+            for name, score in zip(shown["name"], shown["score"], strict=True)
+        ]
         add_chart(
             slide,
             XL_CHART_TYPE.BAR_CLUSTERED,
-            list(scored["name"]),
-            [(t("report.col.score", lang), [round(float(v), 1) for v in scored["score"]])],
+            names,
+            [(t("report.col.score", lang), [round(float(v), 1) for v in shown["score"]])],
             left,
             BODY_TOP,
             width,
@@ -280,8 +287,8 @@ def method_slide(prs: Deck, report: Report) -> None:
 
 
 def build_deck(report: Report, typical: Sequence[TypicalCase] = ()) -> bytes:
-    """The report as a 16:9 PowerPoint deck: a title slide, one slide per section, the 典型案例 (`typical`,
-    before and after photos; none when no case is marked), a definitions slide."""
+    """The report as a 16:9 PowerPoint deck: a title slide, one slide per section (居民随手拍 among them),
+    the 典型案例 (`typical`, before and after photos; none when no case is marked), a definitions slide."""
     prs = Presentation()
     prs.slide_width, prs.slide_height = SLIDE_W, SLIDE_H
     title_slide(prs, report)
@@ -292,6 +299,7 @@ def build_deck(report: Report, typical: Sequence[TypicalCase] = ()) -> bytes:
         ranking_slide(prs, report, by)
     overdue_slide(prs, report)
     volunteers_slide(prs, report)
+    resident_slide(prs, report)
     outlook_slide(prs, report)
     typical_slides(prs, typical, report.lang)
     method_slide(prs, report)

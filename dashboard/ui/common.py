@@ -14,10 +14,11 @@ import streamlit as st
 from sqlmodel import Session
 
 from dashboard.db import session_scope
-from dashboard.i18n import t, t_plain
+from dashboard.i18n import current_lang, t, t_plain
 from dashboard.kernel.scope import Actor
 from dashboard.kernel.text import Markup, escape_markdown
 from dashboard.ui.nav import pages_for
+from dashboard.ui.own_calendar import calendar_script
 
 
 def _through_app() -> None:
@@ -95,7 +96,8 @@ def chart_text(values: pd.Series) -> pd.Series:
 def own_words() -> None:
     """Replace the English that Streamlit's front end writes itself (once per run, from app.py): the
     "Press Enter to apply" and character-count hint under text fields, the file uploader's "Upload" button
-    and "50MB per file" line, and the date field's "YYYY/MM/DD" placeholder. Labels and help say the rest."""
+    and "50MB per file" line, an empty date field's "yyyy/mm/dd" (as 年/月/日), and its calendar's month and
+    weekday names (:mod:`dashboard.ui.own_calendar`). Labels and help say the rest."""
     upload, limit = (
         _css_text(t_plain("app.upload")),
         _css_text(t_plain("app.upload_limit", mb=st.get_option("server.maxUploadSize"))),
@@ -108,8 +110,15 @@ def own_words() -> None:
         f" {{ content: {upload}; font-size: 0.875rem; }}"
         '[data-testid="stFileUploaderDropzoneInstructions"] span { font-size: 0; }'
         f'[data-testid="stFileUploaderDropzoneInstructions"] span::after {{ content: {limit}; font-size: 0.75rem; }}'
-        '[data-testid="stDateInput"] input::placeholder { color: transparent; }'
-        "</style>"
+        + "".join(  # an empty date field's yyyy-mm-dd: each part hidden, its word drawn over it
+            f'[data-testid="stDateInputField"] [data-placeholder="true"][data-type="{part}"]::after'
+            f" {{ content: {_css_text(t_plain(f'app.date_{part}'))}; visibility: visible; position: absolute;"
+            " left: 0; right: 0; text-align: center; }"
+            for part in ("year", "month", "day")
+        )
+        + '[data-testid="stDateInputField"] [data-placeholder="true"] { visibility: hidden; position: relative; }'
+        "</style>" + calendar_script(current_lang()),
+        unsafe_allow_javascript=True,
     )
 
 

@@ -25,8 +25,14 @@ WALL_FONT_PX = 24
 """The smallest text on the wall at 1920×1080, in CSS pixels (read at 5 m)."""
 MAP_HEIGHT_PX = 480
 """The map's height on a 1920×1080 wall (what is left of the screen beside the tiles, legend and ticker)."""
-MAP_WIDTH_PX = 1080
-"""About the map panel's width on a 1920×1080 wall (the chart takes its panel's width), for the names."""
+WALL_WIDTH_PX = 1874
+"""The wall's content width at 1920×1080 (the screen less 1.2vw padding on each side, ``ui/wall.py``)."""
+PANEL_PAD_PX = 26
+"""The map panel's padding and border across (0.6vw each side and 1 px borders)."""
+NAMES_ROOM = 1.3
+"""Width beside the sub-district for the names pushed outward (as a share of its width)."""
+MAP_SHARE = (0.3, 0.6)
+"""The least and most of the wall's width the map panel takes (the side panel keeps at least 40 %)."""
 _GRID_LINE = "rgba(255,255,255,0.85)"
 _OUTLINE = "rgba(230,236,240,0.95)"
 _LABEL_BG = "rgba(7,13,24,0.72)"
@@ -44,17 +50,33 @@ def _rings(geometry: dict[str, Any]) -> Iterator[list[list[float]]]:
             yield polygon[0]
 
 
+def map_share(bounds: tuple[float, float, float, float]) -> float:
+    """The share of the wall's width the map panel takes: as wide as the sub-district drawn
+    :data:`MAP_HEIGHT_PX` high, with room for the names, so that the map fills its panel (a round
+    sub-district in a fixed 3/5 of the wall left half the panel empty), within :data:`MAP_SHARE`."""
+    west, south, east, north = bounds
+    k = math.cos(math.radians((south + north) / 2))
+    height = (north - south) * 1.06 or 0.002  # with the 3 % padding of _Plane, above and below
+    width_px = MAP_HEIGHT_PX * (east - west) * k / height * NAMES_ROOM + PANEL_PAD_PX
+    return min(max(width_px / WALL_WIDTH_PX, MAP_SHARE[0]), MAP_SHARE[1])
+
+
+def map_width_px(share: float) -> float:
+    """The map's width on a 1920×1080 wall in a panel of `share` of the wall's width."""
+    return share * WALL_WIDTH_PX - PANEL_PAD_PX
+
+
 class _Plane:
     """lon/lat → plane coordinates (longitude scaled by cos of the middle latitude), and pixel sizes."""
 
-    def __init__(self, bounds: tuple[float, float, float, float]) -> None:
+    def __init__(self, bounds: tuple[float, float, float, float], width_px: float) -> None:
         west, south, east, north = bounds
         self.k = math.cos(math.radians((south + north) / 2))
         self.lon0 = (west + east) / 2
         pad = (north - south) * 0.03 or 0.001
         self.y_range = (south - pad, north + pad)
         self.per_px = (self.y_range[1] - self.y_range[0]) / MAP_HEIGHT_PX  # plane units per pixel
-        half = self.per_px * MAP_WIDTH_PX / 2
+        half = self.per_px * width_px / 2
         self.x_range = (-half, half)
 
     def xy(self, lon: float, lat: float) -> tuple[float, float]:
@@ -87,7 +109,8 @@ def _overlaps(
 
 def label_positions(communities: Sequence[Area], plane: _Plane) -> list[tuple[Area, float, float, bool]]:
     """(community, x, y, moved) for each name: at its label point when there is room, else pushed outward
-    from the map's centre until it overlaps no other name; the largest communities are placed first."""
+    from the map's centre until it overlaps no other name, never past the map's edge; the largest
+    communities are placed first."""
     cx = (plane.x_range[0] + plane.x_range[1]) / 2
     cy = (plane.y_range[0] + plane.y_range[1]) / 2
     step = 12 * plane.per_px
@@ -106,8 +129,9 @@ def label_positions(communities: Sequence[Area], plane: _Plane) -> list[tuple[Ar
         norm = math.hypot(dx, dy) or 1.0
         ux, uy = dx / norm, dy / norm
         x, y = x0, y0
-        for i in range(200):
-            x, y = x0 + ux * step * i, y0 + uy * step * i
+        for i in range(200):  # kept inside the map: a name pushed past its edge would be cut
+            x = min(max(x0 + ux * step * i, plane.x_range[0] + width / 2), plane.x_range[1] - width / 2)
+            y = min(max(y0 + uy * step * i, plane.y_range[0] + height / 2), plane.y_range[1] - height / 2)
             box = (x - width / 2, y - height / 2, x + width / 2, y + height / 2)
             if not _overlaps(box, placed):
                 break
@@ -120,10 +144,12 @@ def wall_map_figure(
     features: dict[str, Any],
     communities: Sequence[Area],
     bounds: tuple[float, float, float, float],
+    width_px: float | None = None,
 ) -> go.Figure:
     """The wall map of `features` (``map_scene.features``: geometry, ``fill`` RGBA and plain-text ``tip``
-    per grid) with the boundaries and names of `communities`, fitted to `bounds` (lon/lat)."""
-    plane = _Plane(bounds)
+    per grid) with the boundaries and names of `communities`, fitted to `bounds` (lon/lat) in a map
+    `width_px` wide at 1920×1080 (by default the width :func:`map_share` gives it)."""
+    plane = _Plane(bounds, map_width_px(map_share(bounds)) if width_px is None else width_px)
     fig = go.Figure()
     for feature in features["features"]:
         xs, ys = plane.line(feature["geometry"])

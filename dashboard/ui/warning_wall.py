@@ -1,4 +1,5 @@
-"""The wall's 研判预警 panel: the strongest open alerts of the morning run in one row under the map.
+"""The wall's 研判预警 panel: the strongest open alerts of the morning run, in a column beside the map or
+in one row above the ticker.
 
 Read from five metres like the rest of the wall (``dashboard.ui.wall``): sizes in viewport units, dark
 colours, one still row of fixed height (cut where the screen ends, never wrapped) so that the wall keeps
@@ -28,12 +29,19 @@ ALERTS_CSS = """
 .wall-alert-tag.spike { color: #ffb4a8; } .wall-alert-tag.repeat { color: #ffd479; }
 .wall-alert-tag.hotspot { color: #ff8c69; } .wall-alert-tag.risk { color: #9fd3ff; }
 .wall-alert-empty { flex: none; font-size: clamp(24px, 1.25vw, 120px); color: #9fb3c8; }
+/* beside the map (pages/wall.py: a sub-district narrower than the wall leaves a column for it): a list */
+.st-key-wall_alerts_column .wall-alerts { flex-direction: column; align-items: stretch; height: auto;
+  max-height: 66vh; }
+.st-key-wall_alerts_column .wall-alerts-label { height: auto; padding: 0.8vh 1vw; }
+.st-key-wall_alerts_column .wall-alerts-items { flex-direction: column; align-items: flex-start; gap: 1.2vh;
+  white-space: normal; padding: 1.2vh 1vw; }
+.st-key-wall_alerts_column .wall-alert { flex: none; line-height: 1.35; }
 </style>
 """
 
 
 def alerts_html(panel: WallAlerts, lang: str) -> str:
-    """One row under the map, like the ticker but still: its label with the number of open alerts, then the
+    """One row above the ticker, as wide, but still: its label with the number of open alerts, then the
     strongest alert of each kind in turn (the strongest first; the row is cut where the screen ends)."""
     total = len(panel.items) + panel.more
     title = t_plain("warning.wall.count", lang, n=total) if total else t_plain("warning.wall.title", lang)

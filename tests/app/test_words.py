@@ -67,7 +67,7 @@ def _data_shown_as_is(url: str) -> dict[str, list[str]]:
     engine.dispose()
     return {
         "pages/admin_users.py": users,
-        "pages/audit.py": users,
+        "pages/audit.py": users + [c for c in categories if c.isupper()],  # a category by its code (编号)
         "pages/admin_categories.py": categories,
         "pages/admin_departments.py": categories + departments,
     }
@@ -137,10 +137,25 @@ def test_every_first_start_step_has_a_name() -> None:
 
 @SQLITE_ONLY
 def test_streamlits_own_english_is_replaced(seeded_ro_url: str, login) -> None:  # type: ignore[no-untyped-def]
-    """Streamlit's front end writes "Press Enter to apply", "Upload", "50MB per file" and "YYYY/MM/DD" itself:
-    every page carries the style that hides them or says them in Chinese (checked in a browser by the e2e
-    screenshots)."""
+    """Streamlit's front end writes "Press Enter to apply", "Upload", "50MB per file", "YYYY/MM/DD" and the
+    calendar's "November 2026" and "S M T W T F S" itself: every page carries the style and script that hide
+    them or say them in Chinese (the calendar checked in a browser by tests/e2e/test_pages_e2e.py)."""
     at = login(seeded_ro_url, "admin", "pages/import_data.py")
     styles = " ".join(h.proto.body for h in at.get("html") if "<style>" in h.proto.body)
     assert 'data-testid="InputInstructions"' in styles and "stFileUploaderDropzoneInstructions" in styles
     assert "上传文件" in styles and "每个文件不超过 50MB" in styles
+    # an empty date field's yyyy-mm-dd drawn as 年-月-日, and its calendar's month and weekday names
+    assert '[data-placeholder="true"][data-type="year"]::after { content: "年"' in styles
+    assert 'data-testid="stDateInputCalendar"' in styles and '"11月"' in styles and '"日", "一"' in styles
+
+
+def test_the_calendar_words_are_complete_in_both_languages() -> None:
+    """Twelve month names, a heading with the year and the month, seven weekday letters from Sunday."""
+    from dashboard.ui.own_calendar import calendar_script, calendar_words
+
+    for lang in ("zh", "en"):
+        calendar = calendar_words(lang)
+        assert len(calendar["months"]) == 12 and len(calendar["weekdays"]) == 7, lang
+        assert "{year}" in str(calendar["heading"]) and "{month}" in str(calendar["heading"]), lang
+    assert calendar_words("zh")["months"][10] == "11月" and calendar_words("en")["weekdays"][0] == "S"
+    assert "</" not in calendar_script("zh")[len("<script>") : -len("</script>")]

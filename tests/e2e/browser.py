@@ -129,9 +129,9 @@ def launch(playwright):  # type: ignore[no-untyped-def]
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def new_page(browser, base: str, width: int = 1920, height: int = 1080):  # type: ignore[no-untyped-def]
-    """A fresh context and page, with a Watch attached as ``page.watch``."""
-    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+def new_page(browser, base: str, width: int = 1920, height: int = 1080, locale: str = "zh-CN"):  # type: ignore[no-untyped-def]
+    """A fresh context and page (the browser's language `locale`), with a Watch attached as ``page.watch``."""
+    context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
     page = context.new_page()
     watch = Watch(own_host=urlparse(base).netloc)
     page.on("console", lambda m: watch.console_errors.append(m.text[:300]) if _counts(m) else None)

@@ -4,6 +4,7 @@ requested from another host; with ``TEST_ARTIFACTS`` set, a screenshot of each p
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -14,18 +15,48 @@ from tests.e2e import browser as b
 
 @pytest.mark.parametrize(("username", "role"), [("admin", Role.admin), ("grid", Role.grid_worker)])
 def test_every_page_in_chromium(username: str, role: Role, app_base: str, chromium) -> None:  # type: ignore[no-untyped-def]
+    """The administrator's walk runs in an English browser: the Chinese interface must not take the
+    browser's language for its own (Streamlit's calendar does, see _calendar_reads_chinese)."""
     width, height = (390, 844) if role == Role.grid_worker else (1920, 1080)
-    page = b.new_page(chromium, app_base, width, height)
+    page = b.new_page(chromium, app_base, width, height, locale="en-US" if role == Role.admin else "zh-CN")
     b.login_page(page, app_base, username)
     visited = []
     for spec in pages_for(role):
         b.nav(page, app_base, spec.url_path)
         b.assert_clean(page)
+        if spec.url_path == "audit":
+            _calendar_reads_chinese(page)
         if os.environ.get("TEST_ARTIFACTS"):  # a full-page shot of every page costs a minute
             b.shot(page, f"{username}-{spec.url_path}")
         visited.append(spec.url_path)
     assert len(visited) == len(pages_for(role))
     page.context.close()
+
+
+def _calendar_reads_chinese(page) -> None:  # type: ignore[no-untyped-def]
+    """The date field's calendar names its month and weekdays in the browser's language: the page's script
+    writes them from the catalogue (dashboard/ui/own_calendar.py), also after turning the month, and the
+    month picker's list. (Its screen-reader texts stay as Streamlit writes them.)"""
+    page.locator('[data-testid="stDateInputCalendarButton"]').first.click()
+    calendar = page.locator('[data-testid="stDateInputCalendar"]')
+    calendar.wait_for(timeout=10000)
+    month = calendar.locator('button[aria-label="month"]')
+    shown = []
+    for turn in range(2):
+        page.wait_for_timeout(300)
+        heads = [h.strip() for h in calendar.locator("thead th").all_inner_texts()]
+        assert sorted(heads) == sorted("日一二三四五六"), heads
+        shown.append(month.inner_text().strip())
+        assert re.fullmatch(r"\d{1,2}月", shown[-1]), shown
+        if turn == 0:  # the previous month: React writes the month again, the script follows
+            calendar.locator('button[aria-label="Previous month"]').click()
+    assert shown[0] != shown[1], shown
+    month.click()
+    page.wait_for_timeout(300)
+    months = page.locator('[data-testid="stDateInputHeaderPickerPopover"] [role="option"]').all_inner_texts()
+    assert [m.strip() for m in months] == [f"{n}月" for n in range(1, 13)], months
+    page.keyboard.press("Escape")
+    page.keyboard.press("Escape")
 
 
 def test_reload_keeps_login_and_logout_ends_it(app_base: str, chromium) -> None:  # type: ignore[no-untyped-def]

@@ -45,6 +45,43 @@ def test_each_format_reads_its_spellings(value: object, fmt: str, expected: date
 
 
 @pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Nov 8 2026", datetime(2026, 11, 8)),
+        ("8-Nov-2026", datetime(2026, 11, 8)),
+        ("08-NOV-26", datetime(2026, 11, 8)),
+        ("November 8, 2026 3:04 PM", datetime(2026, 11, 8, 15, 4)),
+        ("Sept. 30, 2026 11:15 AM", datetime(2026, 9, 30, 11, 15)),
+        ("8 November 2026 14:05", datetime(2026, 11, 8, 14, 5)),
+        ("Sunday, November 8th, 2026", datetime(2026, 11, 8)),
+        ("2026-Nov-08 14:05:09", datetime(2026, 11, 8, 14, 5, 9)),
+        # RFC 2822, as mail and HTTP write it
+        ("Sun, 08 Nov 2026 06:05:00 GMT", datetime(2026, 11, 8, 14, 5)),
+        ("Sun, 08 Nov 2026 01:05:00 -0500", datetime(2026, 11, 8, 14, 5)),
+    ],
+)
+def test_english_month_names_are_read_in_every_format(value: str, expected: datetime) -> None:
+    """The month is named, so day and month cannot be mixed up: every format reads it the same way."""
+    for fmt in ("ymd", "dmy", "mdy"):
+        assert parse_datetime(value, fmt) == expected, fmt
+
+
+def test_a_column_of_english_month_names_is_detected_not_refused() -> None:
+    column = _column("Nov 8 2026", "8-Nov-2026", "November 8, 2026 3:04 PM", "Dec 1 2026 12:00 AM")
+    assert not column.ambiguous and column.format == "ymd" and column.dated == 4
+    # a named month next to day/month numbers that fit both ways still leaves the column ambiguous
+    assert _column("Nov 8 2026", "02/01/2023").ambiguous
+
+
+def test_the_preview_detects_english_month_names_in_a_file() -> None:
+    rows = [["Service Request ID", "Created Date", "Status"]]
+    rows += [[f"R{i}", f"Nov {1 + i % 28} 2026 {1 + i % 12}:05 PM", "Open"] for i in range(30)]
+    preview = preview_table(Source("311.csv", data=csv_bytes(rows)), "cases")
+    assert preview.dates["Created Date"].format == "ymd"
+    assert preview.dates["Created Date"].counts["any"] == 30
+
+
+@pytest.mark.parametrize(
     ("value", "fmt"),
     [
         ("1/13/2026", "dmy"),  # month 13
@@ -54,6 +91,9 @@ def test_each_format_reads_its_spellings(value: object, fmt: str, expected: date
         ("1/2/2026 13:30 PM", "mdy"),  # a 12-hour clock has no 13
         (1794117900, "ymd"),  # a Unix time is not an Excel serial
         (46334.5, "epoch"),
+        ("Nob 8 2026", "ymd"),  # no month of that name
+        ("Nov 31 2026", "mdy"),  # no such day
+        ("November 2026", "ymd"),  # no day
     ],
 )
 def test_values_that_do_not_fit_the_format_are_refused(value: object, fmt: str) -> None:

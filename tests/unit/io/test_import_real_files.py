@@ -327,3 +327,26 @@ def test_garbage_in_optional_volunteer_and_service_columns_is_left_out(world: Wo
     assert recs.committed and recs.error_rows == 0 and recs.date_formats == {"开始时间": "mdy"}
     assert volunteer.birth_year is None and volunteer.active
     assert (record.start, record.end) == (datetime(2026, 11, 20, 14), datetime(2026, 11, 20, 16))
+
+
+def test_english_month_names_import_without_a_date_format(world: World) -> None:
+    """A named month cannot be mistaken for a day: such a column is detected, never refused as ambiguous."""
+    rows = [
+        _us("311-N1", "Nov 8 2026 3:04 PM", "", "Environment", "Bin", "Open", 0),
+        _us("311-N2", "8-Nov-2026", "", "Environment", "Bin", "Open", 1),
+        _us("311-N3", "November 9, 2026 11:15 AM", "", "Environment", "Bin", "Open", 2),
+        _us("311-N4", "Sun, 08 Nov 2026 06:05:00 GMT", "", "Environment", "Bin", "Open", 3),
+    ]
+    report = _cases(
+        world, csv_bytes([US_HEAD, *rows]), mapping={"columns": US_MAPPING["columns"]}, commit=True
+    )
+    assert report.committed and (report.new, report.error_rows) == (4, 0), report.problems_frame("en")
+    assert report.date_formats["Created Date"] == "ymd"
+    with world.session() as s:
+        got = {c.external_id: c.reported_at for c in s.exec(select(Case).where(Case.source == "imported"))}
+    assert got == {
+        "311-N1": datetime(2026, 11, 8, 15, 4),
+        "311-N2": datetime(2026, 11, 8),
+        "311-N3": datetime(2026, 11, 9, 11, 15),
+        "311-N4": datetime(2026, 11, 8, 14, 5),
+    }

@@ -4,6 +4,7 @@ twice the scale), the map fills its panel and names the communities (SQLite and 
 from __future__ import annotations
 
 import base64
+import math
 import re
 from datetime import date, datetime
 from typing import Any
@@ -16,7 +17,15 @@ from dashboard.kernel.scope import Actor
 from dashboard.territory import areas, map_scene
 from dashboard.territory.map_scales import make_scale
 from dashboard.ui import wall as wall_ui
-from dashboard.ui.wall_map import MAP_HEIGHT_PX, WALL_FONT_PX, wall_map_figure
+from dashboard.ui.wall_map import (
+    MAP_HEIGHT_PX,
+    MAP_SHARE,
+    NAMES_ROOM,
+    WALL_FONT_PX,
+    map_share,
+    map_width_px,
+    wall_map_figure,
+)
 from models.enums import Role
 
 LEADER = Actor(id=0, username="wall", display_name="wall", role=Role.leader)
@@ -54,9 +63,21 @@ def test_wall_map_names_communities_in_large_type(seeded_ro_url: str) -> None:
     assert names == {c.name for c in territory.communities}  # every community named on the map
     assert fig.layout.height == MAP_HEIGHT_PX and fig.layout.margin.t == 0 and fig.layout.margin.l == 0
     lo, hi = fig.layout.yaxis.range  # the sub-district fills the map's height (3 % padding)
-    south, north = territory.bounds[1], territory.bounds[3]
+    west, south, east, north = territory.bounds
     assert (north - south) / (hi - lo) > 0.9
+    # … and its width: the panel is as wide as the map (a fixed 3/5 of the wall left half of it empty)
+    left, right = fig.layout.xaxis.range
+    filled = (east - west) * math.cos(math.radians((south + north) / 2)) / (right - left)
+    assert filled * NAMES_ROOM > 0.9  # all of the width but the room for the names pushed outward
+    assert MAP_SHARE[0] < map_share(territory.bounds) < MAP_SHARE[1]
     assert len(fig.data) == len(grids) + 1  # a polygon per grid, and the community boundaries
+
+
+def test_the_map_panel_takes_the_width_its_map_needs_within_limits() -> None:
+    wider = (118.0, 33.0, 118.08, 33.05)  # about 7.5 by 5.6 km
+    assert 0.3 < map_share(wider) < 0.45 and map_width_px(map_share(wider)) > MAP_HEIGHT_PX
+    assert map_share((118.0, 33.0, 118.5, 33.05)) == MAP_SHARE[1]  # a long strip: the side panel keeps 40 %
+    assert map_share((118.0, 33.0, 118.01, 33.2)) == MAP_SHARE[0]
 
 
 def _css_min_px(css: str) -> list[tuple[str, float]]:
