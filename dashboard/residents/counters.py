@@ -25,12 +25,20 @@ def window_start(now: datetime, window: timedelta) -> datetime:
     return now - (now - _EPOCH) % window
 
 
+def _windowed(bucket: str, window: timedelta) -> str:
+    """The counter row's bucket for `window`: an hour and the day both start at midnight, and would share
+    one row (and count twice) if the window were not part of its name."""
+    return f"{bucket}/{int(window.total_seconds())}"
+
+
 def bump(session: Session, bucket: str, key: str, window: timedelta, now: datetime) -> int:
     """Count one event of `bucket` for `key` in the window holding `now`; the window's new count."""
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     stmt = (
         insert(PublicAttempt)
-        .values(bucket=bucket, key=key[:128], window_start=window_start(now, window), count=1)
+        .values(
+            bucket=_windowed(bucket, window), key=key[:128], window_start=window_start(now, window), count=1
+        )
         .on_conflict_do_update(
             index_elements=[_T.bucket, _T.key, _T.window_start], set_={"count": _T.count + 1}
         )
@@ -43,7 +51,9 @@ def count(session: Session, bucket: str, key: str, window: timedelta, now: datet
     """The events of `bucket` for `key` counted in the window holding `now`."""
     found = session.execute(
         select(_T.count).where(
-            _T.bucket == bucket, _T.key == key[:128], _T.window_start == window_start(now, window)
+            _T.bucket == _windowed(bucket, window),
+            _T.key == key[:128],
+            _T.window_start == window_start(now, window),
         )
     ).scalar_one_or_none()
     return int(found or 0)

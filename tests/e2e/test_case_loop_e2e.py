@@ -5,7 +5,9 @@ case page and the phone intake go to docs/screenshots/."""
 from __future__ import annotations
 
 import sqlite3
+from datetime import timedelta
 
+from dashboard import clock
 from tests.e2e import browser as b
 
 
@@ -33,9 +35,18 @@ def _timeline(page) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_queue_detail_action_timeline(e2e_db_url: str, app_base: str, chromium) -> None:  # type: ignore[no-untyped-def]
-    number, case_id = _db(  # the queue opens on 待办: a case with time left (overdue ones have their view)
+    number, case_id = _db(
         e2e_db_url, "SELECT number, id FROM cases WHERE status = 'accepted' ORDER BY due_at DESC, id DESC"
     )[0]
+    # The queue opens on 待办, cases with time left (overdue ones have their view): give this one time left,
+    # as the small seed may hold no accepted case still in time (e.g. just after midnight).
+    now = clock.now()
+    _db(
+        e2e_db_url,
+        "UPDATE cases SET warn_at = ?, due_at = ?, black_at = ? WHERE id = ?",
+        *(f"{now + timedelta(days=d):%Y-%m-%d %H:%M:%S.%f}" for d in (2, 3, 6)),
+        case_id,
+    )
     operator = _db(e2e_db_url, "SELECT display_name FROM users WHERE username = 'operator'")[0][0]
     page = b.new_page(chromium, app_base, 1440, 900)
     _login(page, app_base, "operator")

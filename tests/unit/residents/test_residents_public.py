@@ -156,6 +156,20 @@ def test_limits_captcha_and_blocked_phones(world: World) -> None:
         assert {a.action for a in s.exec(select(AuditLog)).all()} >= {"public_block", "public_unblock"}
 
 
+def test_a_report_in_the_first_hour_of_the_day_counts_once(world: World) -> None:
+    """At midnight the hour's window and the day's start at the same moment: each must count apart (they
+    shared one counter row, so a report between 00:00 and 01:00 used up two of the allowance)."""
+    from datetime import datetime
+
+    from dashboard.residents import counters
+
+    midnight = datetime(2026, 12, 3, 0, 12, 11)
+    with world.session() as s:
+        abuse.count_report(s, source=SRC, phone_hash="", now=midnight)
+        assert counters.count(s, abuse.REPORTS_BY_SOURCE, SRC, counters.HOUR, midnight) == 1
+        assert counters.count(s, abuse.REPORTS_BY_SOURCE, SRC, counters.DAY, midnight) == 1
+
+
 def test_captcha_answer_is_one_use_and_signed(world: World) -> None:
     with world.session() as s:
         token = captcha.new_challenge()
