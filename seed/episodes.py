@@ -37,7 +37,10 @@ REACH_DAYS = 80
 """How far back before "today" the episodes move cases: a run of a day that long before or earlier sees
 the seed's history untouched (bench/detectors.py measures false alarms there)."""
 SAF_GRIDS = 4
-SAF_PER_GRID = 6
+SAF_PER_GRID = 10
+"""Ten, not six: an old-town grid gets 3–4 SAF reports in 30 days, and with six moved per grid the cluster's
+joint excess depended on the day the seed was made (on 2026-12-03 Gi* flagged two of the four grids and their
+count test gave p = 0.013, far above the hotspot's 1e-4); with ten it is raised on every day tried."""
 _MOVABLE_SOURCES = ("hotline", "online", "walk_in", "assigned")
 MARKET_TITLES = ("农贸市场周边垃圾堆积", "市场门口污水横流", "摊贩占道垃圾未清", "市场垃圾桶满溢无人清运")
 LEAK_TITLES = ("楼上漏水", "屋顶渗水", "卫生间天花板渗水", "外墙渗水墙皮脱落", "楼道水管漏水")
