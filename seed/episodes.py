@@ -40,7 +40,9 @@ SAF_GRIDS = 4
 SAF_PER_GRID = 10
 """Ten, not six: an old-town grid gets 3–4 SAF reports in 30 days, and with six moved per grid the cluster's
 joint excess depended on the day the seed was made (on 2026-12-03 Gi* flagged two of the four grids and their
-count test gave p = 0.013, far above the hotspot's 1e-4); with ten it is raised on every day tried."""
+count test gave p = 0.013, far above the hotspot's 1e-4); with ten it was raised on the seven moments tried
+between 2026-12-01 and 2027-03-01, but not at every minute (a seed at 06:10 on 2026-12-03 missed it), so the
+test seeds at a fixed moment."""
 _MOVABLE_SOURCES = ("hotline", "online", "walk_in", "assigned")
 MARKET_TITLES = ("农贸市场周边垃圾堆积", "市场门口污水横流", "摊贩占道垃圾未清", "市场垃圾桶满溢无人清运")
 LEAK_TITLES = ("楼上漏水", "屋顶渗水", "卫生间天花板渗水", "外墙渗水墙皮脱落", "楼道水管漏水")
