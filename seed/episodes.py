@@ -16,7 +16,8 @@ Only reports that came in from residents or upper levels (12345, 网上, 来访,
 names no grid worker. Merged duplicates and their originals, and cases with a visit, a service record or a
 resident's public report or a photo attached stay where they are, and blind-spot grids (no case for weeks) get none; an assignee who was the old grid's worker becomes the
 new grid's. With a small seed fewer cases are available and the episodes are smaller. On a default seed the
-first morning's run raises all three (tests/unit/reporting/test_warning_seed.py); bench/detectors.py
+first morning's run raises the spike and the repeat, and the hotspot on most moments (not all:
+:data:`SAF_PER_GRID`); tests/unit/reporting/test_warning_seed.py checks all three at a fixed moment; bench/detectors.py
 measures false alarms on the days before :data:`REACH_DAYS`, where the history is untouched.
 """
 
